@@ -1,0 +1,56 @@
+# Every command of the README. `make demo`/`make synth` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV ?= dev
+# The pinned CDK CLI and Node.js 22 from package.json come first on PATH (the machine's Node 20 is end-of-life).
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+CDK := cdk --no-notices
+
+.PHONY: help setup synth test lint typecheck cfn-lint unit deploy diff destroy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install the pinned Python and npm tooling
+
+$(VENV)/.installed: requirements.txt requirements-lambda.txt requirements-dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup ## Synthesize every environment of cdk.json into cdk.out/ (offline, no Docker)
+	time $(CDK) synth --quiet
+
+lint: setup ## ruff lint and format check
+	ruff check .
+	ruff format --check .
+
+typecheck: setup ## mypy (strict) on the domain package
+	mypy
+
+cfn-lint: synth ## cfn-lint on every synthesized template
+	cfn-lint cdk.out/*.template.json
+
+unit: setup ## pytest: unit, handler, infra (CDK assertions + cdk-nag) and workflow tests
+	pytest
+
+test: lint typecheck cfn-lint unit ## Everything CI runs
+
+deploy: setup ## Deploy one environment: make deploy ENV=prod
+	$(CDK) deploy -c env=$(ENV) --all --require-approval broadening
+
+diff: setup ## Show what a deploy would change: make diff ENV=prod
+	$(CDK) diff -c env=$(ENV) --all
+
+destroy: setup ## Delete one environment's stacks (prod keeps its buckets and key)
+	$(CDK) destroy -c env=$(ENV) --all
+
+clean: ## Remove build outputs (keeps .venv and node_modules)
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""One module per `nova-pipeline` subcommand; each exposes `register(subparsers)`. Kept out of the Lambda layer."""

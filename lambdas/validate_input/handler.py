@@ -1,0 +1,38 @@
+"""ValidateInput: the first state. Checks the execution input and returns it with every default resolved.
+
+A bad input fails the execution here, before anything costs money, with error `InvalidExecutionInput` and a cause
+listing every problem with its JSON path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nova_pipeline.execution_input import parse_execution_input
+from nova_pipeline.observability import logger, metrics, tracer
+from nova_pipeline.problems import InputProblemsError
+from nova_pipeline.settings import function_settings
+
+
+class InvalidExecutionInput(Exception):  # noqa: N818 - the name is the Step Functions error a user sees
+    """The Step Functions error name of a rejected execution input."""
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = function_settings()
+    try:
+        parsed = parse_execution_input(event, default_base_model=settings.default_base_model)
+    except InputProblemsError as error:
+        logger.warning("Execution input rejected", extra={"problems": [str(p) for p in error.problems]})
+        metrics.add_metric(name="InvalidExecutionInput", unit="Count", value=1)
+        raise InvalidExecutionInput(str(error)) from None
+    logger.info(
+        "Execution input accepted",
+        extra={"baseModel": parsed.base_model, "method": parsed.method, "platform": parsed.platform},
+    )
+    return parsed.model_dump(mode="json", by_alias=True)

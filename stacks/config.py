@@ -1,0 +1,194 @@
+"""Per-environment settings: one typed, frozen, validated object built from the `cdk.json` context.
+
+`cdk.json` holds a block per environment under the context key `nova:environments`; `-c env=NAME` selects one
+(without it, every environment is synthesized). An unknown environment or an invalid value stops the synth with a
+message naming the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from nova_pipeline.catalog import CUSTOMIZABLE_MODELS
+
+CONTEXT_KEY = "nova:environments"
+SELECT_KEY = "env"
+
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+CUSTOMIZATION_REGIONS = ("us-east-1", "us-west-2")
+
+
+class ConfigError(Exception):
+    """A configuration problem that stops the synth; the message names the key and the allowed values."""
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True
+    )
+
+
+class ApiSettings(_Settings):
+    """The inference API of the environment."""
+
+    auth: Literal["iam", "api-key"] = "iam"
+    """`iam` (SigV4, default) or `api-key` (API key + usage plan)."""
+    throttle_rate_limit: Annotated[float, Field(gt=0, le=10_000)] = 10
+    """Steady-state requests per second of the stage."""
+    throttle_burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 20
+    """Burst capacity of the stage."""
+    max_body_bytes: Annotated[int, Field(ge=1_024, le=1_048_576)] = 65_536
+    """Largest accepted request body."""
+    max_input_chars: Annotated[int, Field(ge=1, le=200_000)] = 20_000
+    """Longest accepted `input` text."""
+    debug_logging: bool = False
+    """Log prompts and outputs (never in prod unless you must debug)."""
+
+
+class EvaluationSettings(_Settings):
+    """Defaults of the quality gate; an execution input may tighten or override them."""
+
+    min_primary_metric: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Minimum primary metric (unset: no minimum)."""
+    min_gain_over_baseline: float = 0.0
+    """Minimum absolute gain of the primary metric over the baseline."""
+    max_ttft_p90_ms: Annotated[float | None, Field(gt=0)] = None
+    """Maximum time-to-first-token p90 in ms (unset: no limit)."""
+    max_cost_per_1k_requests_usd: Annotated[float | None, Field(ge=0, alias="maxCostPer1kRequestsUsd")] = None
+    """Maximum cost per 1,000 requests (unset: no limit)."""
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
+    """Maximum share of failed evaluation requests."""
+    requests_per_minute: Annotated[int, Field(ge=1)] = 200
+    """Requests-per-minute budget evaluation may use (sets the Distributed Map concurrency)."""
+    delete_rejected_deployment: bool = True
+    """Delete the new deployment when the gate rejects it (so it costs nothing)."""
+
+
+class EnvironmentSettings(_Settings):
+    """Everything that differs between environments (`dev`, `prod`, ...)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{0,11}$")]
+    """Environment name (the key of the block); prefixes every stack and resource name."""
+    account: Annotated[str | None, Field(pattern=r"^\d{12}$")] = None
+    """AWS account id; unset: the account of the credentials used at deploy time."""
+    region: str = "us-east-1"
+    """AWS region; Bedrock customization of Nova runs in us-east-1 or us-west-2."""
+    default_base_model: str = "nova-micro"
+    """Base model used when an execution input names none."""
+    removal_policy: Literal["retain", "destroy"] = "retain"
+    """`retain` keeps buckets and the key when the stack is deleted; `destroy` empties and deletes them (dev)."""
+    log_retention_days: int = 30
+    """Retention of every log group, in days (a value CloudWatch Logs accepts)."""
+    poll_interval_seconds: Annotated[int, Field(ge=1, le=3_600)] = 300
+    """How often the state machine polls jobs and deployments."""
+    alarm_email: Annotated[str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
+    """E-mail subscribed to the environment's notification topic (unset: no subscription)."""
+    api: ApiSettings = ApiSettings()
+    """Inference API settings."""
+    evaluation: EvaluationSettings = EvaluationSettings()
+    """Evaluation and quality-gate defaults."""
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in CUSTOMIZATION_REGIONS:
+            raise ValueError(f"must be one of {', '.join(CUSTOMIZATION_REGIONS)} (where Nova customization runs)")
+        return value
+
+    @field_validator("default_base_model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        if value not in CUSTOMIZABLE_MODELS:
+            raise ValueError(f"must be one of {', '.join(CUSTOMIZABLE_MODELS)}")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of stack names and of the few names the pipeline sets itself (SSM parameters, jobs)."""
+        return f"nova-{self.name}"
+
+    @property
+    def destroy_on_delete(self) -> bool:
+        return self.removal_policy == "destroy"
+
+
+def load_environments(context: Any, selected: str | None) -> list[EnvironmentSettings]:
+    """Build the settings of the selected environment (or of all of them) from the `cdk.json` context block."""
+    if not isinstance(context, Mapping) or not context:
+        raise ConfigError(f"cdk.json context {CONTEXT_KEY!r} must be an object with one block per environment")
+    names = sorted(context)
+    if selected is not None and selected not in context:
+        raise ConfigError(
+            f"unknown environment {selected!r} (-c {SELECT_KEY}={selected}); allowed values: {', '.join(names)}"
+        )
+    return [_build(name, context[name]) for name in ([selected] if selected else names)]
+
+
+def _build(name: str, block: Any) -> EnvironmentSettings:
+    if not isinstance(block, Mapping):
+        raise ConfigError(f"cdk.json context {CONTEXT_KEY}.{name} must be an object")
+    try:
+        return EnvironmentSettings.model_validate({**block, "name": name})
+    except ValidationError as error:
+        lines = []
+        for detail in error.errors(include_url=False):
+            key = ".".join(str(part) for part in (CONTEXT_KEY, name, *detail["loc"]))
+            message = detail["msg"].removeprefix("Value error, ")
+            if detail["type"] == "extra_forbidden":
+                allowed = _allowed_keys(detail["loc"])
+                message = f"is not a known setting; allowed keys: {', '.join(allowed)}"
+            else:
+                message = f"{message} (got {detail.get('input')!r})"
+            lines.append(f"  {key}: {message}")
+        raise ConfigError("invalid environment settings in cdk.json:\n" + "\n".join(lines)) from None
+
+
+def _allowed_keys(location: tuple[int | str, ...]) -> list[str]:
+    model: type[BaseModel] = EnvironmentSettings
+    for part in location[:-1]:
+        annotation = model.model_fields[_field_name(model, str(part))].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return sorted(field.alias or name for name, field in model.model_fields.items() if name != "name")
+
+
+def _field_name(model: type[BaseModel], alias: str) -> str:
+    for name, field in model.model_fields.items():
+        if alias in (name, field.alias):
+            return name
+    return alias

@@ -1,0 +1,91 @@
+"""One construct creates every pipeline function with the shared defaults.
+
+Each function gets: its own role (logs to its own log group, X-Ray; nothing else until the stack grants it), the
+newest Python runtime on arm64, the shared layer, Powertools environment variables, active tracing, JSON logs in a
+log group with the environment's retention, and an explicit timeout and memory size.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from stacks.config import EnvironmentSettings
+from stacks.constructs.lambda_layer import ARCHITECTURE, LAMBDAS_DIR, RUNTIME
+from stacks.constructs.retention import log_retention, removal_policy
+
+METRICS_NAMESPACE = "NovaCustomization"
+DEFAULT_TIMEOUT = Duration.seconds(30)
+
+
+class PipelineFunction(Construct):
+    """A Lambda function whose thin handler lives in `lambdas/<handler_dir>/handler.py`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: EnvironmentSettings,
+        layer: lambda_.ILayerVersion,
+        handler_dir: str,
+        description: str,
+        timeout: Duration = DEFAULT_TIMEOUT,
+        memory_size: int = 512,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention(settings), removal_policy=removal_policy(settings)
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{settings.prefix} {handler_dir} function",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(LAMBDAS_DIR / handler_dir), exclude=["__pycache__", "*.pyc"]),
+            layers=[layer],
+            role=self.role,
+            timeout=timeout,
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": handler_dir,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "NOVA_ENVIRONMENT": settings.name,
+                "NOVA_DEFAULT_BASE_MODEL": settings.default_base_model,
+                **(environment or {}),
+            },
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.role,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
+                    applies_to=["Resource::*"],
+                )
+            ],
+            apply_to_children=True,
+        )

@@ -1,0 +1,51 @@
+"""ValidateInput handler: resolved input out, or the Step Functions error a user sees with every problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.handlers.conftest import FakeLambdaContext, load_handler
+
+handler = load_handler("validate_input")
+
+
+def test_valid_input_returns_resolved_document_with_environment_default_model(
+    lambda_context: FakeLambdaContext,
+) -> None:
+    result = handler.lambda_handler({"dataset": {"uri": "raw/a.csv"}}, lambda_context)
+
+    assert result["baseModel"] == "nova-lite"
+    assert result["hyperparameters"] == {"epochCount": 2, "learningRate": 1e-5, "learningRateWarmupSteps": 10}
+    assert result["dataset"]["columns"] == {
+        "question": "question",
+        "answer": "answer",
+        "system": None,
+        "label": None,
+        "context": None,
+    }
+
+
+def test_invalid_input_fails_with_every_problem_and_its_path(lambda_context: FakeLambdaContext) -> None:
+    event = {"dataset": {"uri": "raw/a.csv", "format": "parquet"}, "hyperparameters": {"epochCount": 6}}
+
+    with pytest.raises(handler.InvalidExecutionInput) as caught:
+        handler.lambda_handler(event, lambda_context)
+
+    assert str(caught.value) == (
+        "execution input has 2 problem(s):\n"
+        "  - $.dataset.format: Input should be 'auto', 'csv', 'json' or 'jsonl' (got 'parquet')\n"
+        "  - $.hyperparameters.epochCount: 6 is out of range; allowed: int from 1 to 5"
+    )
+    assert type(caught.value).__name__ == "InvalidExecutionInput"
+
+
+def test_missing_environment_is_a_configuration_error(
+    lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nova_pipeline.settings import function_settings
+
+    monkeypatch.delenv("NOVA_ENVIRONMENT")
+    function_settings.cache_clear()
+
+    with pytest.raises(ValueError, match="NOVA_ENVIRONMENT"):
+        handler.lambda_handler({"dataset": {"uri": "raw/a.csv"}}, lambda_context)
