@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from nova_pipeline.catalog import CUSTOMIZABLE_MODELS
+from nova_pipeline.input_reference import field_rows
 
 CONTEXT_KEY = "nova:environments"
 SELECT_KEY = "env"
@@ -192,3 +193,23 @@ def _field_name(model: type[BaseModel], alias: str) -> str:
         if alias in (name, field.alias):
             return name
     return alias
+
+
+def configuration_reference() -> str:
+    """Markdown reference of an environment block, generated from the settings model (docs/configuration.md)."""
+    rows = [row for row in field_rows(EnvironmentSettings) if not row.startswith("| `name` ")]
+    return "\n".join(
+        [
+            "# Environment configuration reference",
+            "",
+            f"Each environment is a block under `context.{CONTEXT_KEY}.<name>` in `cdk.json` (the block's key is",
+            "the environment name: lowercase letters and digits, up to 12 characters). Generated from",
+            "`stacks/config.py`; a test keeps this file equal to the model. Unknown keys and invalid values stop the",
+            "synth with a message naming the key and the allowed values.",
+            "",
+            "| Key | Type | Default | Description |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )

@@ -45,7 +45,8 @@ def _default(field: Any) -> str:
     return f"`{json.dumps(default)}`"
 
 
-def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+def field_rows(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """One Markdown table row per field of `model` (nested models flattened to dotted paths)."""
     rows = []
     for name, field in model.model_fields.items():
         path = f"{prefix}{field.alias or name}"
@@ -54,7 +55,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
         rows.append(f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows.extend(_rows(annotation, f"{path}."))
+            rows.extend(field_rows(annotation, f"{path}."))
     return rows
 
 
@@ -78,7 +79,7 @@ def execution_input_reference() -> str:
         "",
         "| Field | Type | Default | Description |",
         "|---|---|---|---|",
-        *_rows(ExecutionInput, ""),
+        *field_rows(ExecutionInput),
         "",
         "## Hyperparameters",
         "",

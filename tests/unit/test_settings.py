@@ -81,3 +81,30 @@ def test_missing_block_is_an_error() -> None:
 def test_account_must_be_twelve_digits() -> None:
     with pytest.raises(ConfigError, match=r"nova:environments.qa.account: String should match pattern"):
         load_environments({"qa": {"account": "1234"}}, None)
+
+
+def test_committed_configuration_reference_matches_the_model() -> None:
+    from stacks.config import configuration_reference
+
+    committed = (ROOT / "docs" / "configuration.md").read_text()
+
+    assert committed == configuration_reference()
+
+
+def test_synth_stops_with_the_message_and_no_traceback_on_an_unknown_environment() -> None:
+    import os
+    import subprocess
+    import sys
+
+    context = {"env": "staging", CONTEXT_KEY: shipped_context()}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": "/tmp/nova-unused-cdk-out"}
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")], capture_output=True, text=True, env=env, check=False
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: unknown environment 'staging' (-c env=staging); allowed values: dev, prod"
+    )
+    assert "Traceback" not in result.stderr
