@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import App, Aspects, Environment, Tags
+from aws_cdk import App, Aspects, Environment, Stack, Tags
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import EnvironmentSettings
@@ -17,6 +17,10 @@ class EnvironmentStacks:
     settings: EnvironmentSettings
     storage: StorageStack
     pipeline: PipelineStack
+
+    def all(self) -> list[Stack]:
+        """Every stack of the environment."""
+        return [self.storage, self.pipeline]
 
 
 def add_environment(app: App, settings: EnvironmentSettings) -> EnvironmentStacks:
@@ -37,10 +41,11 @@ def add_environment(app: App, settings: EnvironmentSettings) -> EnvironmentStack
         env=env,
         description=f"Nova customization ({settings.name}): roles, functions and state machine",
     )
-    for stack in (storage, pipeline):
+    stacks = EnvironmentStacks(settings, storage, pipeline)
+    for stack in stacks.all():
         Tags.of(stack).add("project", "nova-customization")
         Tags.of(stack).add("environment", settings.name)
-    return EnvironmentStacks(settings, storage, pipeline)
+    return stacks
 
 
 def check_with_nag(app: App) -> None:

@@ -6,6 +6,8 @@ The stack composes constructs and wires grants; each capability lives in its con
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from stacks.config import EnvironmentSettings
@@ -33,7 +35,12 @@ class PipelineStack(Stack):
             artifacts_bucket=storage.artifacts_bucket,
             key=storage.key,
         )
-        layer = shared_layer(self, "SharedLayer")
+        self.topic = sns.Topic(
+            self, "Notifications", display_name=f"Nova customization ({settings.name})", enforce_ssl=True
+        )
+        if settings.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        self.layer = layer = shared_layer(self, "SharedLayer")
         self.validate_input = PipelineFunction(
             self,
             "ValidateInput",
@@ -47,4 +54,5 @@ class PipelineStack(Stack):
 
         CfnOutput(self, "BedrockCustomizationRoleArn", value=self.roles.bedrock.role_arn)
         CfnOutput(self, "SageMakerTrainingRoleArn", value=self.roles.sagemaker.role_arn)
+        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         CfnOutput(self, "ValidateInputFunctionName", value=self.validate_input.function.function_name)

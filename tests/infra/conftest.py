@@ -31,11 +31,7 @@ def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Environm
 @pytest.fixture(scope="session")
 def templates(environments: dict[str, EnvironmentStacks]) -> dict[str, Template]:
     """Every stack's template by stack name (nova-dev-storage, nova-prod-pipeline, ...)."""
-    result = {}
-    for stacks in environments.values():
-        for stack in (stacks.storage, stacks.pipeline):
-            result[stack.stack_name] = Template.from_stack(stack)
-    return result
+    return {stack.stack_name: Template.from_stack(stack) for stacks in environments.values() for stack in stacks.all()}
 
 
 def policy_statements(template: Template) -> Iterator[dict[str, object]]:

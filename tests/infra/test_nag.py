@@ -9,18 +9,15 @@ from stacks.app_builder import EnvironmentStacks
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-@pytest.mark.parametrize("part", ["storage", "pipeline"])
-def test_no_unsuppressed_aws_solutions_findings(
-    environments: dict[str, EnvironmentStacks], env: str, part: str
-) -> None:
-    stack = getattr(environments[env], part)
-    annotations = Annotations.from_stack(stack)
+def test_no_unsuppressed_aws_solutions_findings(environments: dict[str, EnvironmentStacks], env: str) -> None:
+    for stack in environments[env].all():
+        annotations = Annotations.from_stack(stack)
 
-    errors = annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
-    warnings = annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
+        errors = annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+        warnings = annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
 
-    assert [e.entry.data for e in errors] == []
-    assert [w.entry.data for w in warnings] == []
+        assert [e.entry.data for e in errors] == [], stack.stack_name
+        assert [w.entry.data for w in warnings] == [], stack.stack_name
 
 
 def test_nag_actually_runs_and_records_its_suppressions(environments: dict[str, EnvironmentStacks]) -> None:

@@ -1,0 +1,1 @@
+"""The offline twin: simulated Bedrock, in-process Lambda dispatch and the local state machine runner."""

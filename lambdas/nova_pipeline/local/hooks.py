@@ -1,0 +1,202 @@
+"""Routes botocore calls of this process to the simulator and Lambda invocations to in-process handlers.
+
+Installed for every boto3 client, including the ones moto's Step Functions interpreter creates, through botocore's
+event system: `before-parameter-build` records the caller's parameters, `before-call` answers. Calls the simulator
+does not handle fall through to moto.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
+
+from nova_pipeline.local.simulator import BedrockSimulator, SimulatedError
+
+_PARAMS_KEY = "nova_twin_params"
+SIMULATED_OPERATIONS = {
+    "bedrock": {
+        "CreateModelCustomizationJob",
+        "GetModelCustomizationJob",
+        "StopModelCustomizationJob",
+        "CreateCustomModel",
+        "GetCustomModel",
+        "CreateCustomModelDeployment",
+        "GetCustomModelDeployment",
+        "DeleteCustomModelDeployment",
+    },
+    "bedrock-runtime": {"Converse", "ConverseStream"},
+    "sagemaker": {"CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob"},
+}
+
+
+@dataclass
+class LocalFunction:
+    """A deployed function of the synthesized app, run in-process from its source folder."""
+
+    name: str
+    arn: str
+    handler_dir: Path
+    environment: dict[str, str]
+    module: ModuleType | None = None
+
+    def load(self) -> ModuleType:
+        if self.module is None:
+            module_name = f"twin_handler_{self.handler_dir.name}"
+            spec = importlib.util.spec_from_file_location(module_name, self.handler_dir / "handler.py")
+            if spec is None or spec.loader is None:
+                raise RuntimeError(f"cannot load {self.handler_dir / 'handler.py'}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+            self.module = module
+        return self.module
+
+
+@dataclass
+class _Context:
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@dataclass
+class LambdaDispatcher:
+    """Answers lambda:Invoke by running the real handler of the named function in this process."""
+
+    functions: dict[str, LocalFunction] = field(default_factory=dict)
+    invocations: list[tuple[str, Any]] = field(default_factory=list)
+
+    def add(self, function: LocalFunction) -> None:
+        self.functions[function.name] = function
+        self.functions[function.arn] = function
+
+    def invoke(self, function_name: str, payload: bytes) -> dict[str, Any]:
+        function = self.functions.get(function_name) or self.functions.get(function_name.split(":")[-1])
+        if function is None:
+            raise SimulatedError("ResourceNotFoundException", f"Function not found: {function_name}", 404)
+        event = json.loads(payload or b"{}")
+        self.invocations.append((function.name, event))
+        previous = {key: os.environ.get(key) for key in function.environment}
+        os.environ.update(function.environment)
+        try:
+            module = function.load()
+            result = module.lambda_handler(event, _Context(function.name, function.arn))
+            return _invoke_response(json.dumps(result).encode(), error=False)
+        except Exception as error:  # noqa: BLE001 - reported to the caller exactly as Lambda reports it
+            body = {
+                "errorMessage": str(error),
+                "errorType": type(error).__name__,
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }
+            return _invoke_response(json.dumps(body).encode(), error=True)
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def _invoke_response(body: bytes, *, error: bool) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "StatusCode": 200,
+        "ExecutedVersion": "$LATEST",
+        "Payload": StreamingBody(_BytesReader(body), len(body)),
+    }
+    if error:
+        response["FunctionError"] = "Unhandled"
+    return response
+
+
+class _BytesReader:
+    def __init__(self, data: bytes) -> None:
+        self._data, self._offset = data, 0
+
+    def read(self, amount: int | None = None) -> bytes:
+        end = len(self._data) if amount is None else self._offset + amount
+        chunk, self._offset = self._data[self._offset : end], min(end, len(self._data))
+        return chunk
+
+    def close(self) -> None:
+        return None
+
+
+class TwinHooks:
+    """The two botocore handlers, active only inside `installed()`."""
+
+    def __init__(self, simulator: BedrockSimulator, dispatcher: LambdaDispatcher) -> None:
+        self.simulator, self.dispatcher, self.active = simulator, dispatcher, False
+
+    def remember_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if self.active:
+            context[_PARAMS_KEY] = json.loads(json.dumps(params, default=_bytes_as_text))
+
+    def answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if not self.active:
+            return None
+        service, operation = model.service_model.service_name, model.name
+        params = context.get(_PARAMS_KEY, {})
+        try:
+            if service == "lambda" and operation == "Invoke":
+                payload = params.get("Payload", "")
+                parsed = self.dispatcher.invoke(params["FunctionName"], payload.encode())
+            elif operation in SIMULATED_OPERATIONS.get(service, ()):
+                parsed = self.simulator.handle(service, operation, params)
+            else:
+                return None
+        except SimulatedError as error:
+            status = error.status
+            parsed = {
+                "Error": {"Code": error.code, "Message": error.message},
+                "ResponseMetadata": {"HTTPStatusCode": status},
+            }
+            return AWSResponse("https://simulated.local", status, {}, None), parsed
+        parsed.setdefault("ResponseMetadata", {"HTTPStatusCode": 200, "RequestId": str(uuid.uuid4())})
+        return AWSResponse("https://simulated.local", 200, {}, None), parsed
+
+    @contextmanager
+    def installed(self) -> Iterator[TwinHooks]:
+        handlers = [
+            ("before-parameter-build", self.remember_params),
+            ("before-call", self.answer),
+        ]
+        botocore.handlers.BUILTIN_HANDLERS.extend(handlers)
+        session_events = boto3._get_default_session().events  # noqa: SLF001 - the default session's emitter
+        for event, handler in handlers:
+            session_events.register_first(event, handler, unique_id=f"nova-twin-{event}")
+        self.active = True
+        try:
+            yield self
+        finally:
+            self.active = False
+            for entry in handlers:
+                botocore.handlers.BUILTIN_HANDLERS.remove(entry)
+            for event, _handler in handlers:
+                session_events.unregister(event, unique_id=f"nova-twin-{event}")
+
+
+def _bytes_as_text(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return value.decode("utf-8")
+    if hasattr(value, "read"):
+        return value.read().decode("utf-8")
+    raise TypeError(f"cannot serialize {type(value).__name__}")

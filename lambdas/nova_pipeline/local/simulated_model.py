@@ -1,0 +1,124 @@
+"""The simulated models of the offline twin. SIMULATED: no Amazon Nova model runs here.
+
+- `CustomizedModel` learns from the training split it is given: it answers with the answer of the most similar
+  training prompt (token-overlap nearest neighbour), adapting table names for text-to-SQL. Deterministic.
+- `BaseModel` is the un-customized model as users meet it: it knows the task only from the prompt and ignores the
+  requested output format (verbose answers around a guess).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(r"[a-z0-9_]+")
+_TABLE = re.compile(r"create\s+table\s+[`\"']?([a-zA-Z_][\w]*)", re.IGNORECASE)
+_LABEL_LIST = re.compile(r"(?:one of|labels?|categories)\s*[:\-]?\s*([\w\s,|/]+?)(?:\.|$)", re.IGNORECASE)
+
+SIMULATED_LABEL = "SIMULATED (offline twin: no Amazon Nova model was called)"
+
+
+def tokens(text: str) -> set[str]:
+    return set(_TOKEN.findall(text.lower()))
+
+
+def estimate_tokens(text: str) -> int:
+    """Token count reported by the simulator (about 4 characters a token, at least 1)."""
+    return max(1, (len(text) + 3) // 4)
+
+
+@dataclass(frozen=True)
+class Example:
+    system: str
+    prompt: str
+    answer: str
+    prompt_tokens: frozenset[str] = field(default_factory=frozenset)
+
+
+def examples_from_jsonl(lines: Iterable[str]) -> list[Example]:
+    """Training examples from prepared records: bedrock-conversation-2024, RFT chat records or prompt-only ones."""
+    examples = []
+    for line in lines:
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        system, prompt, answer = "", "", ""
+        if "schemaVersion" in record:
+            system = " ".join(block.get("text", "") for block in record.get("system", []))
+            for message in record.get("messages", []):
+                text = " ".join(block.get("text", "") for block in message.get("content", []))
+                if message["role"] == "user":
+                    prompt = text
+                elif message["role"] == "assistant":
+                    answer = text
+        else:
+            for message in record.get("messages", []):
+                if message["role"] == "system":
+                    system = str(message["content"])
+                elif message["role"] == "user":
+                    prompt = str(message["content"])
+            reference = record.get("reference_answer", "")
+            answer = reference if isinstance(reference, str) else json.dumps(reference)
+        examples.append(Example(system, prompt, answer, frozenset(tokens(f"{system} {prompt}"))))
+    return examples
+
+
+def _table_name(system: str) -> str | None:
+    match = _TABLE.search(system)
+    return match.group(1) if match else None
+
+
+class CustomizedModel:
+    """Nearest neighbour on token overlap over the training examples (Jaccard similarity, ties by order)."""
+
+    def __init__(self, examples: list[Example]) -> None:
+        self.examples = [example for example in examples if example.answer]
+
+    def answer(self, system: str, prompt: str) -> str:
+        if not self.examples:
+            return ""
+        query = tokens(f"{system} {prompt}")
+        best, best_score = self.examples[0], -1.0
+        for example in self.examples:
+            union = len(query | example.prompt_tokens) or 1
+            score = len(query & example.prompt_tokens) / union
+            if score > best_score:
+                best, best_score = example, score
+        answer = best.answer
+        learned_table, asked_table = _table_name(best.system), _table_name(system)
+        if learned_table and asked_table and learned_table != asked_table:
+            answer = re.sub(rf"\b{re.escape(learned_table)}\b", asked_table, answer)
+        return answer
+
+
+class BaseModel:
+    """The base model as seen before customization: right-ish guesses wrapped in verbose prose."""
+
+    def answer(self, system: str, prompt: str) -> str:
+        table = _table_name(system)
+        if table or "sql" in system.lower():
+            return (
+                "Sure! Here is a SQL query that should answer your question:\n\n"
+                f"```sql\nSELECT * FROM {table or 'table_name'};\n```\n\n"
+                "This query retrieves all rows so that you can find the information you are looking for."
+            )
+        labels = self._labels(system)
+        if labels:
+            question = tokens(prompt)
+            scored = sorted(labels, key=lambda label: (-len(tokens(label.replace("_", " ")) & question), label))
+            return (
+                f"Based on the text provided, I would classify this as **{scored[0]}**. "
+                "The message contains several cues that point to this category, although other categories "
+                "could also apply depending on context."
+            )
+        return f"That is an interesting question. Let me think about it step by step. {prompt.strip()} ..."
+
+    @staticmethod
+    def _labels(system: str) -> list[str]:
+        match = _LABEL_LIST.search(system)
+        if not match:
+            return []
+        candidates = re.split(r"[,|/]|\bor\b", match.group(1))
+        return [c.strip() for c in candidates if c.strip() and len(c.strip().split()) == 1]

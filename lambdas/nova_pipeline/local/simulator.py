@@ -1,0 +1,525 @@
+"""Local Bedrock (and SageMaker training) simulator for the offline twin. SIMULATED: nothing here calls AWS.
+
+It answers botocore calls in-process through botocore's own event hooks (`before-parameter-build` to see the
+caller's parameters, `before-call` to answer), the mechanism botocore's `Stubber` uses. Requests are therefore
+serialized and validated against the real service model before the simulator sees them, and the caller's code is
+the production code, unchanged. Everything else (S3, SSM, SNS, IAM, Step Functions) is served by moto.
+
+Simulated behaviour:
+- customization jobs: `InProgress` for `job_seconds`, then `Completed` (the model is trained on the job's training
+  file: see `simulated_model.py`) or `Failed` with the injected message; loss CSVs are written to the output URI.
+- SageMaker training jobs: the same lifecycle; on completion `output/output.tar.gz` holds a `manifest.json` whose
+  `checkpoint_s3_bucket` `CreateCustomModel` accepts.
+- custom models and deployments: `Creating` for `deployment_seconds`, then `Active` (or `Failed` when injected).
+- Converse / ConverseStream: the deployment's customized model or the simulated base model; optional TTFT and
+  output-token rate; optional requests-per-minute quota.
+- throttling: every operation's first call (`throttle_first_calls`) and/or a share of all calls (`throttle_rate`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from nova_pipeline.local.simulated_model import (
+    BaseModel,
+    CustomizedModel,
+    estimate_tokens,
+    examples_from_jsonl,
+)
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+Response = tuple[Any, dict[str, Any]]
+
+
+class SimulatedError(Exception):
+    """An AWS error the simulator returns as the service would (code, message, HTTP status)."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass
+class _Job:
+    arn: str
+    name: str
+    token: str | None
+    request: dict[str, Any]
+    created: float
+    status: str = "InProgress"
+    failure: str | None = None
+    output_model_arn: str | None = None
+    end: float | None = None
+    stopped: bool = False
+
+
+@dataclass
+class _Model:
+    arn: str
+    name: str
+    created: float
+    model: CustomizedModel
+    source: str
+    status: str = "Active"
+    job_arn: str | None = None
+
+
+@dataclass
+class _Deployment:
+    arn: str
+    name: str
+    model_arn: str
+    created: float
+    token: str | None
+    fail: str | None = None
+    deleted: bool = False
+
+
+@dataclass
+class SimulatorSettings:
+    """Knobs of the simulation (seconds are wall-clock seconds of the offline run)."""
+
+    job_seconds: float = 1.0
+    deployment_seconds: float = 0.5
+    fail_job: str | None = None
+    fail_deployment: str | None = None
+    throttle_first_calls: bool = False
+    throttle_rate: float = 0.0
+    ttft_ms: float = 0.0
+    output_tokens_per_second: float = 0.0
+    requests_per_minute: int | None = None
+
+
+@dataclass
+class BedrockSimulator:
+    """Process-wide simulated Bedrock control plane, runtime and SageMaker training jobs."""
+
+    settings: SimulatorSettings = field(default_factory=SimulatorSettings)
+    s3_client: Callable[[], Any] | None = None
+    clock: Callable[[], float] = time.monotonic
+    jobs: dict[str, _Job] = field(default_factory=dict)
+    training_jobs: dict[str, _Job] = field(default_factory=dict)
+    models: dict[str, _Model] = field(default_factory=dict)
+    deployments: dict[str, _Deployment] = field(default_factory=dict)
+    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    _seen_operations: set[str] = field(default_factory=set)
+    _call_count: int = 0
+    _minute_window: list[float] = field(default_factory=list)
+    _escrow_sources: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ----------------------------------------------------------------- dispatch
+    def handle(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Answer one call, or raise SimulatedError."""
+        with self._lock:
+            self.calls.append((service, operation, params))
+            self._maybe_throttle(service, operation)
+        method = getattr(self, f"_{service.replace('-', '_')}_{operation}", None)
+        if method is None:
+            raise SimulatedError("UnknownOperationException", f"{service}:{operation} is not simulated", 400)
+        result: dict[str, Any] = method(params)
+        return result
+
+    def count(self, service: str, operation: str) -> int:
+        return sum(1 for s, o, _ in self.calls if (s, o) == (service, operation))
+
+    def _maybe_throttle(self, service: str, operation: str) -> None:
+        key = f"{service}:{operation}"
+        first = key not in self._seen_operations
+        self._seen_operations.add(key)
+        if self.settings.throttle_first_calls and first:
+            raise SimulatedError("ThrottlingException", f"Rate exceeded (simulated first call of {key})", 429)
+        rate = self.settings.throttle_rate
+        count = self._call_count
+        self._call_count += 1
+        if rate > 0 and int((count + 1) * rate) > int(count * rate):
+            raise SimulatedError("ThrottlingException", f"Rate exceeded (simulated {rate:.0%} of calls)", 429)
+        if service == "bedrock-runtime" and self.settings.requests_per_minute:
+            now = self.clock()
+            self._minute_window = [t for t in self._minute_window if now - t < 60.0]
+            if len(self._minute_window) >= self.settings.requests_per_minute:
+                raise SimulatedError("ThrottlingException", "Too many requests, please wait (simulated quota)", 429)
+            self._minute_window.append(now)
+
+    # ------------------------------------------------------ customization jobs
+    def _bedrock_CreateModelCustomizationJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        token = params.get("clientRequestToken")
+        for job in self.jobs.values():
+            if token and job.token == token:
+                return {"jobArn": job.arn}
+            if job.name == params["jobName"]:
+                raise SimulatedError("ValidationException", f"A job named {job.name} already exists")
+        job_id = _short_id(params["jobName"])
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{job_id}"
+        self.jobs[arn] = _Job(arn, params["jobName"], token, params, self.clock())
+        return {"jobArn": arn}
+
+    def _job(self, identifier: str) -> _Job:
+        for job in self.jobs.values():
+            if identifier in (job.arn, job.name):
+                return job
+        raise SimulatedError("ResourceNotFoundException", f"Job {identifier} not found", 404)
+
+    def _bedrock_GetModelCustomizationJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        job = self._job(params["jobIdentifier"])
+        self._advance_job(job)
+        request = job.request
+        response: dict[str, Any] = {
+            "jobArn": job.arn,
+            "jobName": job.name,
+            "outputModelName": request["customModelName"],
+            "roleArn": request["roleArn"],
+            "status": job.status,
+            "creationTime": _iso(job.created, self.clock),
+            "lastModifiedTime": _iso(job.end or job.created, self.clock),
+            "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{request['baseModelIdentifier']}",
+            "hyperParameters": request.get("hyperParameters", {}),
+            "trainingDataConfig": request["trainingDataConfig"],
+            "outputDataConfig": request["outputDataConfig"],
+            "customizationType": request.get("customizationType", "FINE_TUNING"),
+        }
+        if job.token:
+            response["clientRequestToken"] = job.token
+        if job.end is not None:
+            response["endTime"] = _iso(job.end, self.clock)
+        if job.failure:
+            response["failureMessage"] = job.failure
+        if job.output_model_arn:
+            response["outputModelArn"] = job.output_model_arn
+            response["trainingMetrics"] = {"trainingLoss": 0.12}
+        return response
+
+    def _bedrock_StopModelCustomizationJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        job = self._job(params["jobIdentifier"])
+        self._advance_job(job)
+        if job.status != "InProgress":
+            raise SimulatedError("ValidationException", f"Job {job.name} is {job.status} and cannot be stopped")
+        job.status, job.stopped, job.end = "Stopped", True, self.clock()
+        return {}
+
+    def _advance_job(self, job: _Job) -> None:
+        if job.status != "InProgress" or self.clock() - job.created < self.settings.job_seconds:
+            return
+        job.end = self.clock()
+        if self.settings.fail_job:
+            job.status, job.failure = "Failed", self.settings.fail_job
+            return
+        request = job.request
+        examples = examples_from_jsonl(self._read_lines(request["trainingDataConfig"]["s3Uri"]))
+        if request.get("customizationType") == "DISTILLATION":
+            teacher = BaseModel()
+            examples = [
+                type(e)(e.system, e.prompt, e.answer or _concise(teacher.answer(e.system, e.prompt)), e.prompt_tokens)
+                for e in examples
+            ]
+        model_arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{request['baseModelIdentifier']}/" + _short_id(
+            request["customModelName"]
+        )
+        self.models[model_arn] = _Model(
+            model_arn, request["customModelName"], self.clock(), CustomizedModel(examples), "job", job_arn=job.arn
+        )
+        self._write_loss_curves(request["outputDataConfig"]["s3Uri"], job, len(examples))
+        job.status, job.output_model_arn = "Completed", model_arn
+
+    def _write_loss_curves(self, output_uri: str, job: _Job, records: int) -> None:
+        epochs = int(job.request.get("hyperParameters", {}).get("epochCount", 2))
+        steps = max(1, records) * epochs
+        stride = max(1, steps // 40)
+        seed = int(hashlib.sha256(job.name.encode()).hexdigest()[:8], 16)
+        lines = ["step_number,epoch_number,training_loss"]
+        validation = ["step_number,epoch_number,validation_loss"]
+        for step in range(stride, steps + 1, stride):
+            progress = step / steps
+            noise = ((seed * step) % 97) / 97 * 0.05
+            lines.append(f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.08**progress) + 0.1 + noise:.4f}")
+            validation.append(f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.12**progress) + 0.18:.4f}")
+        prefix = f"{output_uri.rstrip('/')}/{job.arn.rsplit('/', 1)[-1]}/training_artifacts/"
+        self._write(prefix + "step_wise_training_metrics.csv", "\n".join(lines) + "\n")
+        self._write(prefix + "validation_metrics.csv", "\n".join(validation) + "\n")
+
+    # ------------------------------------------------------ SageMaker training
+    def _sagemaker_CreateTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["TrainingJobName"]
+        if name in self.training_jobs:
+            raise SimulatedError("ResourceInUse", f"Training job {name} already exists")
+        arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{name}"
+        self.training_jobs[name] = _Job(arn, name, None, params, self.clock())
+        return {"TrainingJobArn": arn}
+
+    def _sagemaker_DescribeTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        job = self.training_jobs.get(params["TrainingJobName"])
+        if job is None:
+            raise SimulatedError("ValidationException", f"Requested resource not found: {params['TrainingJobName']}")
+        self._advance_training_job(job)
+        output_path = job.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        response: dict[str, Any] = {
+            "TrainingJobName": job.name,
+            "TrainingJobArn": job.arn,
+            "TrainingJobStatus": job.status,
+            "SecondaryStatus": {"InProgress": "Training", "Completed": "Completed"}.get(job.status, job.status),
+            "AlgorithmSpecification": job.request["AlgorithmSpecification"],
+            "HyperParameters": job.request.get("HyperParameters", {}),
+            "CreationTime": _iso(job.created, self.clock),
+            "ModelArtifacts": {"S3ModelArtifacts": f"{output_path}/{job.name}/output/model.tar.gz"},
+        }
+        if job.failure:
+            response["FailureReason"] = job.failure
+        return response
+
+    def _sagemaker_StopTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        job = self.training_jobs[params["TrainingJobName"]]
+        job.status, job.stopped, job.end = "Stopped", True, self.clock()
+        return {}
+
+    def _advance_training_job(self, job: _Job) -> None:
+        if job.status != "InProgress" or self.clock() - job.created < self.settings.job_seconds:
+            return
+        job.end = self.clock()
+        if self.settings.fail_job:
+            job.status, job.failure = "Failed", self.settings.fail_job
+            return
+        channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.request["InputDataConfig"]}
+        escrow = f"s3://customer-escrow-{ACCOUNT}-smtj-{_short_id(job.name)}/{job.name}/checkpoints/"
+        self._escrow_sources[escrow] = channels["train"]
+        manifest = json.dumps({"checkpoint_s3_bucket": escrow}).encode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            info = tarfile.TarInfo("manifest.json")
+            info.size = len(manifest)
+            tar.addfile(info, io.BytesIO(manifest))
+        output_path = job.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        self._write(f"{output_path}/{job.name}/output/output.tar.gz", archive.getvalue())
+        job.status = "Completed"
+
+    # ----------------------------------------------------------- custom models
+    def _bedrock_CreateCustomModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        token = params.get("clientRequestToken")
+        for model in self.models.values():
+            if model.name == params["modelName"]:
+                if token and model.source == token:
+                    return {"modelArn": model.arn}
+                raise SimulatedError("ConflictException", f"A model named {model.name} already exists")
+        uri = params["modelSourceConfig"]["s3DataSource"]["s3Uri"]
+        training_uri = self._escrow_sources.get(uri)
+        if training_uri is None:
+            raise SimulatedError("ValidationException", f"{uri} is not a checkpoint of a completed training job")
+        examples = examples_from_jsonl(self._read_lines(training_uri))
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/imported/{_short_id(params['modelName'])}"
+        self.models[arn] = _Model(arn, params["modelName"], self.clock(), CustomizedModel(examples), token or "")
+        self.models[arn].status = "Creating"
+        return {"modelArn": arn}
+
+    def _bedrock_GetCustomModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        model = self._model(params["modelIdentifier"])
+        if model.status == "Creating" and self.clock() - model.created >= self.settings.deployment_seconds:
+            model.status = "Active"
+        return {
+            "modelArn": model.arn,
+            "modelName": model.name,
+            "modelStatus": model.status,
+            "creationTime": _iso(model.created, self.clock),
+            "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-micro-v1:0",
+        }
+
+    def _model(self, identifier: str) -> _Model:
+        for model in self.models.values():
+            if identifier in (model.arn, model.name):
+                return model
+        raise SimulatedError("ResourceNotFoundException", f"Model {identifier} not found", 404)
+
+    # ------------------------------------------------------------- deployments
+    def _bedrock_CreateCustomModelDeployment(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        token = params.get("clientRequestToken")
+        for deployment in self.deployments.values():
+            if token and deployment.token == token and not deployment.deleted:
+                return {"customModelDeploymentArn": deployment.arn}
+        model = self._model(params["modelArn"])
+        if model.status != "Active":
+            raise SimulatedError("ValidationException", f"Model {model.name} is {model.status}, not Active")
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{_short_id(params['modelDeploymentName'])}"
+        self.deployments[arn] = _Deployment(
+            arn, params["modelDeploymentName"], model.arn, self.clock(), token, self.settings.fail_deployment
+        )
+        return {"customModelDeploymentArn": arn}
+
+    def _deployment(self, identifier: str) -> _Deployment:
+        for deployment in self.deployments.values():
+            if identifier in (deployment.arn, deployment.name) and not deployment.deleted:
+                return deployment
+        raise SimulatedError("ResourceNotFoundException", f"Deployment {identifier} not found", 404)
+
+    def deployment_status(self, deployment: _Deployment) -> str:
+        if self.clock() - deployment.created < self.settings.deployment_seconds:
+            return "Creating"
+        return "Failed" if deployment.fail else "Active"
+
+    def _bedrock_GetCustomModelDeployment(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        deployment = self._deployment(params["customModelDeploymentIdentifier"])
+        status = self.deployment_status(deployment)
+        response: dict[str, Any] = {
+            "customModelDeploymentArn": deployment.arn,
+            "modelDeploymentName": deployment.name,
+            "modelArn": deployment.model_arn,
+            "createdAt": _iso(deployment.created, self.clock),
+            "status": status,
+        }
+        if status == "Failed":
+            response["failureMessage"] = deployment.fail
+        return response
+
+    def _bedrock_DeleteCustomModelDeployment(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        self._deployment(params["customModelDeploymentIdentifier"]).deleted = True
+        return {}
+
+    # ----------------------------------------------------------------- runtime
+    def _model_for(self, model_id: str) -> CustomizedModel | BaseModel:
+        if ":custom-model-deployment/" in model_id:
+            deployment = self._deployment(model_id)
+            if self.deployment_status(deployment) != "Active":
+                raise SimulatedError("ModelNotReadyException", f"Deployment {deployment.name} is not ready", 429)
+            return self.models[deployment.model_arn].model
+        if ":custom-model/" in model_id:
+            raise SimulatedError(
+                "ValidationException", "Invoke a custom model through its on-demand deployment ARN", 400
+            )
+        return BaseModel()
+
+    def _answer(self, params: dict[str, Any]) -> tuple[str, str, int]:
+        model = self._model_for(params["modelId"])
+        system = " ".join(block.get("text", "") for block in params.get("system", []))
+        user_turns = [m for m in params["messages"] if m["role"] == "user"]
+        prompt = " ".join(block.get("text", "") for block in user_turns[-1]["content"]) if user_turns else ""
+        text = model.answer(system, prompt)
+        max_tokens = params.get("inferenceConfig", {}).get("maxTokens")
+        stop = "end_turn"
+        if max_tokens and estimate_tokens(text) > max_tokens:
+            text, stop = text[: max_tokens * 4], "max_tokens"
+        input_tokens = estimate_tokens(system) + sum(
+            estimate_tokens(block.get("text", "")) for m in params["messages"] for block in m["content"]
+        )
+        return text, stop, input_tokens
+
+    def _generation_seconds(self, output_tokens: int) -> tuple[float, float]:
+        ttft = self.settings.ttft_ms / 1000
+        rate = self.settings.output_tokens_per_second
+        return ttft, (output_tokens / rate if rate else 0.0)
+
+    def _bedrock_runtime_Converse(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        text, stop, input_tokens = self._answer(params)
+        output_tokens = estimate_tokens(text)
+        ttft, generation = self._generation_seconds(output_tokens)
+        if ttft + generation:
+            time.sleep(ttft + generation)
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": stop,
+            "usage": {
+                "inputTokens": input_tokens,
+                "outputTokens": output_tokens,
+                "totalTokens": input_tokens + output_tokens,
+            },
+            "metrics": {"latencyMs": int((ttft + generation) * 1000)},
+        }
+
+    def _bedrock_runtime_ConverseStream(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        text, stop, input_tokens = self._answer(params)
+        output_tokens = estimate_tokens(text)
+        ttft, generation = self._generation_seconds(output_tokens)
+        return {
+            "stream": _stream(
+                text=text,
+                stop=stop,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                ttft=ttft,
+                generation=generation,
+            )
+        }
+
+    # -------------------------------------------------------------------- S3
+    def _s3(self) -> Any:
+        if self.s3_client is not None:
+            return self.s3_client()
+        import boto3
+
+        return boto3.client("s3", region_name=REGION)
+
+    def _read_lines(self, uri: str) -> list[str]:
+        """Every line of a JSONL object, or of every .jsonl object under a prefix."""
+        bucket, key = _split_s3(uri)
+        client = self._s3()
+        keys = [key]
+        if key.endswith("/") or not key:
+            listing = client.list_objects_v2(Bucket=bucket, Prefix=key)
+            keys = sorted(o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith(".jsonl"))
+        lines: list[str] = []
+        for object_key in keys:
+            body = client.get_object(Bucket=bucket, Key=object_key)["Body"].read()
+            if object_key.endswith(".gz"):
+                body = gzip.decompress(body)
+            lines.extend(body.decode("utf-8").splitlines())
+        return lines
+
+    def _write(self, uri: str, body: str | bytes) -> None:
+        bucket, key = _split_s3(uri)
+        self._s3().put_object(Bucket=bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+
+def _stream(
+    *, text: str, stop: str, input_tokens: int, output_tokens: int, ttft: float, generation: float
+) -> Iterator[dict[str, Any]]:
+    started = time.monotonic()
+    yield {"messageStart": {"role": "assistant"}}
+    if ttft:
+        time.sleep(ttft)
+    chunks = [text[i : i + 16] for i in range(0, len(text), 16)] or [""]
+    for chunk in chunks:
+        if generation:
+            time.sleep(generation / len(chunks))
+        yield {"contentBlockDelta": {"delta": {"text": chunk}, "contentBlockIndex": 0}}
+    yield {"contentBlockStop": {"contentBlockIndex": 0}}
+    yield {"messageStop": {"stopReason": stop}}
+    yield {
+        "metadata": {
+            "usage": {
+                "inputTokens": input_tokens,
+                "outputTokens": output_tokens,
+                "totalTokens": input_tokens + output_tokens,
+            },
+            "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+        }
+    }
+
+
+def _concise(answer: str) -> str:
+    """A teacher follows the requested format better than the base model: keep the bolded guess or first line."""
+    if "**" in answer:
+        return answer.split("**")[1]
+    if "```sql" in answer:
+        return answer.split("```sql", 1)[1].split("```", 1)[0].strip()
+    return answer.splitlines()[0]
+
+
+def _short_id(seed: str) -> str:
+    return hashlib.sha256(f"{seed}/{uuid.uuid4()}".encode()).hexdigest()[:12]
+
+
+def _iso(monotonic_value: float, clock: Callable[[], float]) -> datetime:
+    return datetime.fromtimestamp(time.time() - (clock() - monotonic_value), tz=UTC)
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key

@@ -1,0 +1,32 @@
+"""Names and idempotency tokens derived from the environment and the execution.
+
+Every name fits Bedrock's 63-character limit and pattern; the same execution always derives the same names and
+`clientRequestToken`s, so a retried state or a re-driven execution finds its job instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_NAME_LENGTH = 63
+_INVALID = re.compile(r"[^a-z0-9-]+")
+
+
+def _slug(text: str) -> str:
+    return _INVALID.sub("-", text.lower()).strip("-")
+
+
+def resource_name(environment: str, run_name: str | None, execution_name: str, kind: str) -> str:
+    """`nova-<env>-<run>-<kind>-<hash>`: readable, unique per execution and kind, at most 63 characters."""
+    digest = hashlib.sha256(f"{environment}/{execution_name}/{kind}".encode()).hexdigest()[:10]
+    run = _slug(run_name or execution_name) or "run"
+    head = f"nova-{_slug(environment)}-"
+    tail = f"-{kind}-{digest}"
+    room = MAX_NAME_LENGTH - len(head) - len(tail)
+    return f"{head}{run[:room].strip('-')}{tail}"
+
+
+def client_request_token(execution_arn: str, purpose: str) -> str:
+    """A token unique to (execution, purpose); Bedrock accepts [a-zA-Z0-9](-*[a-zA-Z0-9])*, up to 256 characters."""
+    return hashlib.sha256(f"{execution_arn}#{purpose}".encode()).hexdigest()
