@@ -90,7 +90,7 @@ class LambdaDispatcher:
         self.functions[function.arn] = function
 
     def invoke(self, function_name: str, payload: bytes) -> dict[str, Any]:
-        function = self.functions.get(function_name) or self.functions.get(function_name.split(":")[-1])
+        function = self.functions.get(function_name) or self.functions.get(function_name.rsplit(":", maxsplit=1)[-1])
         if function is None:
             raise SimulatedError("ResourceNotFoundException", f"Function not found: {function_name}", 404)
         event = json.loads(payload or b"{}")
@@ -101,7 +101,7 @@ class LambdaDispatcher:
             module = function.load()
             result = module.lambda_handler(event, _Context(function.name, function.arn))
             return _invoke_response(json.dumps(result).encode(), error=False)
-        except Exception as error:  # noqa: BLE001 - reported to the caller exactly as Lambda reports it
+        except Exception as error:
             body = {
                 "errorMessage": str(error),
                 "errorType": type(error).__name__,
@@ -180,7 +180,7 @@ class TwinHooks:
             ("before-call", self.answer),
         ]
         botocore.handlers.BUILTIN_HANDLERS.extend(handlers)
-        session_events = boto3._get_default_session().events  # noqa: SLF001 - the default session's emitter
+        session_events = boto3._get_default_session().events
         for event, handler in handlers:
             session_events.register_first(event, handler, unique_id=f"nova-twin-{event}")
         self.active = True
