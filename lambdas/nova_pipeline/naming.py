@@ -10,7 +10,7 @@ import hashlib
 import re
 
 MAX_NAME_LENGTH = 63
-_INVALID = re.compile(r"[^a-z0-9-]+")
+_INVALID = re.compile(r"[^a-z0-9]+")
 
 
 def _slug(text: str) -> str:

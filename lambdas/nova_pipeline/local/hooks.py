@@ -13,7 +13,7 @@ import os
 import sys
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +44,10 @@ SIMULATED_OPERATIONS = {
 }
 
 
+class InjectedFailure(Exception):  # noqa: N818 - the Step Functions error name shown in the trace
+    """A failure injected with --fail-at, to exercise the failure path."""
+
+
 @dataclass
 class LocalFunction:
     """A deployed function of the synthesized app, run in-process from its source folder."""
@@ -52,6 +56,8 @@ class LocalFunction:
     arn: str
     handler_dir: Path
     environment: dict[str, str]
+    handler: str = "lambda_handler"
+    fail_with: str | None = None
     module: ModuleType | None = None
 
     def load(self) -> ModuleType:
@@ -97,9 +103,14 @@ class LambdaDispatcher:
         self.invocations.append((function.name, event))
         previous = {key: os.environ.get(key) for key in function.environment}
         os.environ.update(function.environment)
+        from nova_pipeline.settings import function_settings
+
+        function_settings.cache_clear()
         try:
+            if function.fail_with:
+                raise InjectedFailure(function.fail_with)
             module = function.load()
-            result = module.lambda_handler(event, _Context(function.name, function.arn))
+            result = getattr(module, function.handler)(event, _Context(function.name, function.arn))
             return _invoke_response(json.dumps(result).encode(), error=False)
         except Exception as error:
             body = {
@@ -175,7 +186,7 @@ class TwinHooks:
 
     @contextmanager
     def installed(self) -> Iterator[TwinHooks]:
-        handlers = [
+        handlers: list[tuple[str, Callable[..., Any]]] = [
             ("before-parameter-build", self.remember_params),
             ("before-call", self.answer),
         ]

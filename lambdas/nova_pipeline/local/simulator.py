@@ -188,6 +188,7 @@ class BedrockSimulator:
             "hyperParameters": request.get("hyperParameters", {}),
             "trainingDataConfig": request["trainingDataConfig"],
             "outputDataConfig": request["outputDataConfig"],
+            "validationDataConfig": request.get("validationDataConfig", {"validators": []}),
             "customizationType": request.get("customizationType", "FINE_TUNING"),
         }
         if job.token:

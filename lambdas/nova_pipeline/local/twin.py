@@ -1,0 +1,299 @@
+"""The offline twin: the synthesized state machine, run by moto's Step Functions interpreter, with every Lambda
+task dispatched in-process to its real handler, S3/SNS/SSM/IAM from moto and Bedrock from the local simulator.
+
+Nothing is re-declared here: the definition, the function list, their handlers and environment variables all come
+from the templates the CDK app synthesizes, so a broken `ResultPath` or a missing environment variable fails here
+exactly as it would in AWS. Only the poll interval is shortened (about a second instead of minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nova_pipeline.local.simulated_model import SIMULATED_LABEL
+from nova_pipeline.local.simulator import BedrockSimulator, SimulatorSettings
+from nova_pipeline.local.template import REGION, CloudAssembly
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+LAMBDAS_DIR = REPO_ROOT / "lambdas"
+EXAMPLE_DATA = REPO_ROOT / "examples" / "data"
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass(frozen=True)
+class TwinOptions:
+    environment: str = "dev"
+    fail_at: str | None = None
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    poll_interval_seconds: int = 1
+    timeout_seconds: float = 300.0
+    log_level: str = "ERROR"
+    function_environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TraceEntry:
+    state: str
+    entered: float
+    exited: float | None = None
+    retries: int = 0
+    error: str | None = None
+
+
+@dataclass
+class ExecutionResult:
+    name: str
+    arn: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    seconds: float
+    trace: list[TraceEntry]
+    history: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SynthesizedApp:
+    """Templates by stack name, and the text of the JSON file assets (state machine definitions) by S3 key."""
+
+    templates: dict[str, dict[str, Any]]
+    json_assets: dict[str, str]
+
+
+def synthesize(environment: str, outdir: Path) -> SynthesizedApp:
+    """Synthesize the CDK app for one environment: its templates and JSON file assets."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from aws_cdk import App
+
+    from stacks.app_builder import add_environment
+    from stacks.config import CONTEXT_KEY, load_environments
+
+    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    app = App(outdir=str(outdir), context={**context, "env": environment})
+    [settings] = load_environments(context[CONTEXT_KEY], environment)
+    stacks = add_environment(app, settings)
+    assembly = app.synth()
+    templates = {stack.stack_name: assembly.get_stack_by_name(stack.stack_name).template for stack in stacks.all()}
+    json_assets = {
+        path.name.removeprefix("asset."): path.read_text(encoding="utf-8")
+        for path in Path(assembly.directory).glob("asset.*.json")
+    }
+    return SynthesizedApp(templates, json_assets)
+
+
+class OfflineTwin:
+    """Use as a context manager; `run()` executes one input and returns the result with a state-by-state trace."""
+
+    def __init__(self, options: TwinOptions | None = None, app: SynthesizedApp | None = None) -> None:
+        self.options = options or TwinOptions()
+        self._app = app
+        self._stack = ExitStack()
+        self.simulator = BedrockSimulator(self.options.simulator)
+        self.assembly: CloudAssembly
+        self.state_machine_arn = ""
+        self.data_bucket = ""
+        self.topic_arn = ""
+        self.dispatcher: Any = None
+
+    # ------------------------------------------------------------------------------------------ set-up
+    def __enter__(self) -> OfflineTwin:
+        if self._app is None:
+            with tempfile.TemporaryDirectory(prefix="nova-twin-cdk-") as outdir:
+                self._app = synthesize(self.options.environment, Path(outdir))
+        self.assembly = CloudAssembly(self._app.templates)
+        os.environ.update(
+            {
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+                "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": self.options.log_level,
+            }
+        )
+        import logging
+
+        from moto import mock_aws
+
+        # moto's interpreter logs every state failure with its internals; the trace says it better.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+
+        self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        from nova_pipeline.local.hooks import LambdaDispatcher, TwinHooks
+
+        self.dispatcher = LambdaDispatcher()
+        self._stack.enter_context(TwinHooks(self.simulator, self.dispatcher).installed())
+        self._stack.enter_context(self._fresh_clients())
+        self._create_resources()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @contextmanager
+    def _fresh_clients(self) -> Iterator[None]:
+        import boto3
+
+        from nova_pipeline import aws
+
+        with aws.use_client_factory(lambda service: boto3.client(service, region_name=REGION)):
+            yield
+
+    def _create_resources(self) -> None:
+        import boto3
+
+        from nova_pipeline.local.hooks import LocalFunction
+
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in self.assembly.of_type("AWS::S3::Bucket"):
+            s3.create_bucket(Bucket=bucket.physical_id)
+            if "DataKey" not in bucket.logical_id and bucket.logical_id.startswith("Data"):
+                self.data_bucket = bucket.physical_id
+        sns = boto3.client("sns", region_name=REGION)
+        for topic in self.assembly.of_type("AWS::SNS::Topic"):
+            self.topic_arn = sns.create_topic(Name=topic.physical_id)["TopicArn"]
+        for function in self.assembly.of_type("AWS::Lambda::Function"):
+            variables = self.assembly.resolve(function.stack, function.properties.get("Environment", {}))
+            variables = variables.get("Variables", {})
+            service = variables.get("POWERTOOLS_SERVICE_NAME")
+            if not service or not (LAMBDAS_DIR / service / "handler.py").is_file():
+                continue  # CDK's own helper functions (e.g. bucket auto-delete) are not part of the run
+            variables["NOVA_POLL_INTERVAL_SECONDS"] = str(self.options.poll_interval_seconds)
+            variables["POWERTOOLS_LOG_LEVEL"] = self.options.log_level
+            variables.update(self.options.function_environment)
+            handler_name = str(function.properties["Handler"]).split(".", 1)[1]
+            local = LocalFunction(
+                name=function.physical_id,
+                arn=function.arn,
+                handler_dir=LAMBDAS_DIR / service,
+                handler=handler_name,
+                environment={key: str(value) for key, value in variables.items()},
+                fail_with=self._injected_failure(function.logical_id),
+            )
+            self.dispatcher.add(local)
+        [machine] = self.assembly.of_type("AWS::StepFunctions::StateMachine")
+        definition = self._definition(machine)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.state_machine_arn = sfn.create_state_machine(
+            name=f"twin-{uuid.uuid4().hex[:8]}",
+            definition=definition,
+            roleArn=f"arn:aws:iam::123456789012:role/{machine.logical_id}",
+        )["stateMachineArn"]
+        self.definition = json.loads(definition)
+
+    def _definition(self, machine: Any) -> str:
+        """The definition CloudFormation would deploy: the asset file with DefinitionSubstitutions applied."""
+        assert self._app is not None
+        properties = machine.properties
+        if "DefinitionString" in properties:
+            text = str(self.assembly.resolve(machine.stack, properties["DefinitionString"]))
+        else:
+            key = self.assembly.resolve(machine.stack, properties["DefinitionS3Location"]["Key"])
+            text = self._app.json_assets[key]
+        substitutions = self.assembly.resolve(machine.stack, properties.get("DefinitionSubstitutions", {}))
+        for name, value in substitutions.items():
+            text = text.replace("${" + name + "}", str(value))
+        return text
+
+    def _injected_failure(self, logical_id: str) -> str | None:
+        target = self.options.fail_at
+        if target and logical_id.startswith(target) and logical_id[len(target) :].startswith("Function"):
+            return f"failure injected at {target} by --fail-at"
+        return None
+
+    def upload_example_data(self) -> list[str]:
+        """Copy examples/data/<name>/... to s3://<data bucket>/raw/<name>/..., as a user would upload it."""
+        import boto3
+
+        s3 = boto3.client("s3", region_name=REGION)
+        keys = []
+        for path in sorted(EXAMPLE_DATA.rglob("*")):
+            if path.is_file():
+                key = f"raw/{path.relative_to(EXAMPLE_DATA).as_posix()}"
+                s3.put_object(Bucket=self.data_bucket, Key=key, Body=path.read_bytes())
+                keys.append(key)
+        return keys
+
+    # -------------------------------------------------------------------------------------------- run
+    def run(self, execution_input: dict[str, Any], name: str | None = None) -> ExecutionResult:
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        name = name or f"local-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        started = time.monotonic()
+        arn = sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input))[
+            "executionArn"
+        ]
+        while True:
+            description = sfn.describe_execution(executionArn=arn)
+            if description["status"] in TERMINAL:
+                break
+            if time.monotonic() - started > self.options.timeout_seconds:
+                sfn.stop_execution(executionArn=arn, error="TwinTimeout", cause="the offline run took too long")
+                description = sfn.describe_execution(executionArn=arn)
+                break
+            time.sleep(0.2)
+        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        output = json.loads(description["output"]) if description.get("output") else None
+        return ExecutionResult(
+            name=name,
+            arn=arn,
+            status=description["status"],
+            output=output,
+            error=description.get("error"),
+            cause=description.get("cause"),
+            seconds=time.monotonic() - started,
+            trace=_trace(history),
+            history=history,
+        )
+
+
+def _trace(history: list[dict[str, Any]]) -> list[TraceEntry]:
+    entries: list[TraceEntry] = []
+    for event in history:
+        kind = event["type"]
+        timestamp = event["timestamp"].timestamp()
+        if kind.endswith("StateEntered"):
+            entries.append(TraceEntry(event["stateEnteredEventDetails"]["name"], timestamp))
+        elif kind.endswith("StateExited") and entries:
+            entries[-1].exited = timestamp
+        elif kind in ("LambdaFunctionFailed", "TaskFailed") and entries:
+            details = event.get("lambdaFunctionFailedEventDetails") or event.get("taskFailedEventDetails") or {}
+            entries[-1].retries += 1
+            entries[-1].error = details.get("error")
+    return entries
+
+
+def format_trace(result: ExecutionResult) -> str:
+    """The state-by-state trace a user reads after `run-local`."""
+    lines = [f"execution {result.name}: {result.status} in {result.seconds:.1f} s", ""]
+    lines.append(f"  {'state':<24} {'seconds':>8}  notes")
+    for entry in result.trace:
+        seconds = (entry.exited or entry.entered) - entry.entered
+        notes = []
+        if entry.retries:
+            notes.append(f"{entry.retries} failed attempt(s), last error {entry.error}")
+        lines.append(f"  {entry.state:<24} {seconds:>8.2f}  {'; '.join(notes)}")
+    lines.append("")
+    if result.status == "SUCCEEDED":
+        lines.append("output:")
+        lines.append(json.dumps(result.output, indent=2))
+    else:
+        lines.append(f"error: {result.error}")
+        lines.append(f"cause: {result.cause}")
+    lines.append("")
+    lines.append(f"Model: {SIMULATED_LABEL}.")
+    return "\n".join(lines)
