@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := cdk --no-notices
 
-.PHONY: help setup synth test lint typecheck cfn-lint unit deploy diff destroy clean
+.PHONY: help setup demo synth test lint typecheck cfn-lint unit deploy diff destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ $(VENV)/.installed: requirements.txt requirements-lambda.txt requirements-dev.tx
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+demo: setup ## Run the text-to-SQL example end to end offline (simulated AWS; no account, no Docker)
+	nova-pipeline run-local --input examples/sft-text-to-sql-nova-micro.json
 
 synth: setup ## Synthesize every environment of cdk.json into cdk.out/ (offline, no Docker)
 	time $(CDK) synth --quiet

@@ -1,20 +1,32 @@
-"""PipelineStack: the customization roles, the shared layer and the pipeline functions of an environment.
+"""PipelineStack: the customization roles, the pipeline functions, the state machine and its notifications.
 
-The stack composes constructs and wires grants; each capability lives in its construct.
+The stack composes constructs and wires grants; each capability lives in its construct or its function's folder.
 """
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from pathlib import Path
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from nova_pipeline.catalog import MODELS
 from stacks.config import EnvironmentSettings
-from stacks.constructs.customization_roles import CustomizationRoles
+from stacks.constructs.customization_roles import CustomizationRoles, grant_prefix_read, grant_prefix_write
 from stacks.constructs.lambda_layer import shared_layer
 from stacks.constructs.pipeline_function import PipelineFunction
-from stacks.storage_stack import StorageStack
+from stacks.constructs.retention import log_retention, removal_policy
+from stacks.storage_stack import JOBS_PREFIX, PREPARED_PREFIX, RAW_PREFIX, RECIPES_PREFIX, StorageStack
+
+DEFINITION_FILE = Path(__file__).resolve().parents[1] / "stepfunctions" / "customization.asl.json"
 
 
 class PipelineStack(Stack):
@@ -28,6 +40,7 @@ class PipelineStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.settings, self.storage = settings, storage
         self.roles = CustomizationRoles(
             self,
             "CustomizationRoles",
@@ -40,19 +53,370 @@ class PipelineStack(Stack):
         )
         if settings.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
-        self.layer = layer = shared_layer(self, "SharedLayer")
-        self.validate_input = PipelineFunction(
-            self,
-            "ValidateInput",
-            settings=settings,
-            layer=layer,
-            handler_dir="validate_input",
-            description="Validates an execution input and resolves its defaults",
-            timeout=Duration.seconds(10),
-            memory_size=256,
-        )
+        self.layer = shared_layer(self, "SharedLayer")
+        self.functions: dict[str, PipelineFunction] = {}
 
+        validate = self._function("ValidateInput", "validate_input", "Validates an execution input", seconds=10)
+        plan = self._function("PlanData", "plan_data", "Chooses one-shot or fanned-out data preparation")
+        prepare = self._function(
+            "PrepareData", "prepare_data", "Validates, sanitizes and splits a dataset", seconds=900, memory=2048
+        )
+        prepare_shard = self._function(
+            "PrepareShard", "prepare_shard", "Normalizes and validates one dataset object", seconds=900, memory=2048
+        )
+        merge_shards = self._function(
+            "MergeShards", "merge_shards", "Merges shards into splits and a manifest", seconds=900, memory=2048
+        )
+        start_job = self._function(
+            "StartBedrockJob", "bedrock_job", "Starts a customization job", handler="start_handler"
+        )
+        poll_job = self._function("PollBedrockJob", "bedrock_job", "Polls a customization job", handler="poll_handler")
+        start_training = self._function(
+            "StartTrainingJob", "training_job", "Starts a Nova recipe training job", handler="start_handler"
+        )
+        poll_training = self._function(
+            "PollTrainingJob", "training_job", "Polls a training job", handler="poll_handler"
+        )
+        import_model = self._function(
+            "ImportModel", "training_job", "Imports a trained checkpoint", handler="import_handler"
+        )
+        poll_model = self._function(
+            "PollImportedModel", "training_job", "Polls a custom model import", handler="poll_model_handler"
+        )
+        create_deployment = self._function(
+            "CreateDeployment", "deployment", "Creates an on-demand deployment", handler="create_handler"
+        )
+        poll_deployment = self._function(
+            "PollDeployment", "deployment", "Polls an on-demand deployment", handler="poll_handler"
+        )
+        grader = self._function("RftGrader", "rft_grader", "RFT reward function", seconds=60, memory=1024)
+        preflight = self._function(
+            "PreflightGrader",
+            "rft_grader",
+            "Checks the reward function before RFT",
+            handler="preflight_handler",
+            seconds=120,
+        )
+        summarize = self._function("Summarize", "summarize", "Summarizes a successful execution")
+        cleanup = self._function("Cleanup", "cleanup", "Stops, deletes and notifies on failure", seconds=60)
+
+        self._grant_data_access(plan=plan, preparers=[prepare, prepare_shard, merge_shards], preflight=preflight)
+        self._grant_jobs(
+            start_job=start_job,
+            poll_job=poll_job,
+            start_training=start_training,
+            poll_training=poll_training,
+            import_model=import_model,
+            poll_model=poll_model,
+            cleanup=cleanup,
+        )
+        self._grant_deployments(create_deployment, poll_deployment, cleanup)
+        invoke_grader = iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[grader.function.function_arn])
+        preflight.role.add_to_policy(invoke_grader)
+        self.roles.bedrock.add_to_policy(invoke_grader)
+        for function in (start_job, preflight):
+            function.function.add_environment("NOVA_GRADER_FUNCTION_ARN", grader.function.function_arn)
+        self.topic.grant_publish(cleanup.role)
+
+        self.state_machine = self._state_machine(
+            {
+                "ValidateInputArn": validate,
+                "PlanDataArn": plan,
+                "PrepareDataArn": prepare,
+                "PrepareShardArn": prepare_shard,
+                "MergeShardsArn": merge_shards,
+                "PreflightGraderArn": preflight,
+                "StartBedrockJobArn": start_job,
+                "PollBedrockJobArn": poll_job,
+                "StartTrainingJobArn": start_training,
+                "PollTrainingJobArn": poll_training,
+                "ImportModelArn": import_model,
+                "PollImportedModelArn": poll_model,
+                "CreateDeploymentArn": create_deployment,
+                "PollDeploymentArn": poll_deployment,
+                "SummarizeArn": summarize,
+                "CleanupArn": cleanup,
+            }
+        )
+        self._forward_job_events()
+
+        CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
+        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         CfnOutput(self, "BedrockCustomizationRoleArn", value=self.roles.bedrock.role_arn)
         CfnOutput(self, "SageMakerTrainingRoleArn", value=self.roles.sagemaker.role_arn)
-        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
-        CfnOutput(self, "ValidateInputFunctionName", value=self.validate_input.function.function_name)
+
+    # ------------------------------------------------------------------------------------------ functions
+    def _function(
+        self,
+        construct_id: str,
+        handler_dir: str,
+        description: str,
+        *,
+        handler: str = "lambda_handler",
+        seconds: int = 30,
+        memory: int = 512,
+    ) -> PipelineFunction:
+        storage = self.storage
+        function = PipelineFunction(
+            self,
+            construct_id,
+            settings=self.settings,
+            layer=self.layer,
+            handler_dir=handler_dir,
+            handler=handler,
+            description=description,
+            timeout=Duration.seconds(seconds),
+            memory_size=memory,
+            environment={
+                "NOVA_DATA_BUCKET": storage.data_bucket.bucket_name,
+                "NOVA_ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,
+                "NOVA_KMS_KEY_ARN": storage.key.key_arn,
+                "NOVA_POLL_INTERVAL_SECONDS": str(self.settings.poll_interval_seconds),
+                "NOVA_BEDROCK_ROLE_ARN": self.roles.bedrock.role_arn,
+                "NOVA_SAGEMAKER_ROLE_ARN": self.roles.sagemaker.role_arn,
+                "NOVA_TOPIC_ARN": self.topic.topic_arn,
+            },
+        )
+        self.functions[construct_id] = function
+        return function
+
+    def _grant_data_access(
+        self, *, plan: PipelineFunction, preparers: list[PipelineFunction], preflight: PipelineFunction
+    ) -> None:
+        data, key = self.storage.data_bucket, self.storage.key
+        plan.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[data.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
+            )
+        )
+        plan.role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[data.arn_for_objects(f"{RAW_PREFIX}*")])
+        )
+        for function in preparers:
+            grant_prefix_read(function.role, data, RAW_PREFIX)
+            grant_prefix_write(function.role, data, PREPARED_PREFIX)
+        grant_prefix_read(preflight.role, data, PREPARED_PREFIX)
+        for function in (plan, *preparers, preflight):
+            key.grant(function.role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+            NagSuppressions.add_resource_suppressions(
+                function.role,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason="Reads raw/ and writes prepared/ of the data bucket; object names under the "
+                        "prefixes are chosen per run.",
+                        applies_to=[RegexAppliesTo(regex=r"/^Resource::.+\/(raw|prepared)\/\*$/g")],
+                    )
+                ],
+                apply_to_children=True,
+            )
+
+    def _arn(self, resource: str, name: str = "*", *, account: bool = True) -> str:
+        return self.format_arn(
+            service="bedrock", resource=resource, resource_name=name, account=None if account else ""
+        )
+
+    def _grant_jobs(
+        self,
+        *,
+        start_job: PipelineFunction,
+        poll_job: PipelineFunction,
+        start_training: PipelineFunction,
+        poll_training: PipelineFunction,
+        import_model: PipelineFunction,
+        poll_model: PipelineFunction,
+        cleanup: PipelineFunction,
+    ) -> None:
+        key, artifacts = self.storage.key, self.storage.artifacts_bucket
+        jobs, custom_models = self._arn("model-customization-job"), self._arn("custom-model")
+        base_models = [
+            self._arn("foundation-model", spec.customization_id.split(":")[0] + ":*", account=False)
+            for spec in MODELS.values()
+            if spec.customization_id
+        ] + [
+            self._arn("foundation-model", "amazon.nova-pro-v1:0", account=False),
+            self._arn("foundation-model", "amazon.nova-premier-v1:0", account=False),
+        ]
+        start_job.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "bedrock:CreateModelCustomizationJob",
+                    "bedrock:GetModelCustomizationJob",
+                    "bedrock:TagResource",
+                ],
+                resources=[jobs, custom_models, *base_models],
+            )
+        )
+        poll_job.role.add_to_policy(iam.PolicyStatement(actions=["bedrock:GetModelCustomizationJob"], resources=[jobs]))
+        self.roles.grant_pass_role(start_job.role, bedrock=True)
+        self.roles.grant_pass_role(import_model.role, bedrock=True)
+        self.roles.grant_pass_role(start_training.role, sagemaker=True)
+        training_jobs = self.format_arn(service="sagemaker", resource="training-job", resource_name="*")
+        start_training.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"],
+                resources=[training_jobs],
+            )
+        )
+        poll_training.role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob"], resources=[training_jobs])
+        )
+        grant_prefix_write(start_training.role, artifacts, RECIPES_PREFIX)
+        grant_prefix_read(import_model.role, artifacts, JOBS_PREFIX)
+        import_model.role.add_to_policy(
+            iam.PolicyStatement(actions=["bedrock:CreateCustomModel", "bedrock:TagResource"], resources=[custom_models])
+        )
+        poll_model.role.add_to_policy(
+            iam.PolicyStatement(actions=["bedrock:GetCustomModel"], resources=[custom_models])
+        )
+        cleanup.role.add_to_policy(iam.PolicyStatement(actions=["bedrock:StopModelCustomizationJob"], resources=[jobs]))
+        cleanup.role.add_to_policy(
+            iam.PolicyStatement(actions=["sagemaker:StopTrainingJob"], resources=[training_jobs])
+        )
+        for function in (start_job, start_training, import_model):
+            key.grant(function.role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant")
+        for function in (start_job, poll_job, start_training, poll_training, import_model, poll_model, cleanup):
+            self._suppress_named_by_run(function)
+
+    def _grant_deployments(self, create: PipelineFunction, poll: PipelineFunction, cleanup: PipelineFunction) -> None:
+        deployments = self._arn("custom-model-deployment")
+        create.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
+                resources=[deployments, self._arn("custom-model")],
+            )
+        )
+        poll.role.add_to_policy(
+            iam.PolicyStatement(actions=["bedrock:GetCustomModelDeployment"], resources=[deployments])
+        )
+        cleanup.role.add_to_policy(
+            iam.PolicyStatement(actions=["bedrock:DeleteCustomModelDeployment"], resources=[deployments])
+        )
+        for function in (create, poll, cleanup):
+            self._suppress_named_by_run(function)
+
+    @staticmethod
+    def _suppress_named_by_run(function: PipelineFunction) -> None:
+        NagSuppressions.add_resource_suppressions(
+            function.role,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="Jobs, custom models, deployments and training jobs are created per execution with "
+                    "generated ids, so their ARNs end in a wildcard; each action is limited to its resource type. "
+                    "Base models are the Nova customization models; recipes/ and jobs/ are per-run prefixes.",
+                    applies_to=[
+                        RegexAppliesTo(
+                            regex=r"/^Resource::arn:.*:bedrock:.*:(model-customization-job|custom-model|"
+                            r"custom-model-deployment)\/\*$/g"
+                        ),
+                        RegexAppliesTo(regex=r"/^Resource::arn:.*:bedrock:.*::foundation-model\/amazon\.nova-.*$/g"),
+                        RegexAppliesTo(regex=r"/^Resource::arn:.*:sagemaker:.*:training-job\/\*$/g"),
+                        RegexAppliesTo(regex=r"/^Resource::.+\/(recipes|jobs)\/\*$/g"),
+                    ],
+                )
+            ],
+            apply_to_children=True,
+        )
+
+    # ------------------------------------------------------------------------------------- state machine
+    def _state_machine(self, functions: dict[str, PipelineFunction]) -> sfn.StateMachine:
+        log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            retention=log_retention(self.settings),
+            removal_policy=removal_policy(self.settings),
+        )
+        name = f"{self.settings.prefix}-customization"
+        state_machine = sfn.StateMachine(
+            self,
+            "CustomizationStateMachine",
+            state_machine_name=name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_file(str(DEFINITION_FILE)),
+            definition_substitutions={name: f.function.function_arn for name, f in functions.items()},
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+            timeout=Duration.days(7),
+        )
+        for function in functions.values():
+            function.function.grant_invoke(state_machine)
+        # The Distributed Map (PrepareShards) lists the raw data and runs child executions of this state machine.
+        data = self.storage.data_bucket
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[data.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
+            )
+        )
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[
+                    self.format_arn(
+                        service="states",
+                        resource="stateMachine",
+                        resource_name=name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[
+                    self.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{name}/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        NagSuppressions.add_resource_suppressions(
+            state_machine,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="Log delivery and X-Ray actions have no resource-level permissions; Lambda invoke "
+                    "grants cover the function's versions (ARN:*) as CDK generates them; the Distributed Map's "
+                    "child executions are named by Step Functions.",
+                    applies_to=[
+                        "Resource::*",
+                        RegexAppliesTo(regex=r"/^Resource::<.*\.Arn>:\*$/g"),
+                        RegexAppliesTo(
+                            regex=r"/^Resource::arn:.*:states:.*:execution:nova-[a-z0-9]+-customization\/\*$/g"
+                        ),
+                    ],
+                )
+            ],
+            apply_to_children=True,
+        )
+        return state_machine
+
+    def _forward_job_events(self) -> None:
+        rule = events.Rule(
+            self,
+            "CustomizationJobEvents",
+            description=f"Forwards {self.settings.prefix} customization job state changes to the notification topic",
+            event_pattern=events.EventPattern(
+                source=["aws.bedrock"],
+                detail_type=["Model Customization Job State Change"],
+                detail={"jobName": [{"prefix": f"{self.settings.prefix}-"}]},
+            ),
+        )
+        rule.add_target(
+            targets.SnsTopic(
+                self.topic,
+                message=events.RuleTargetInput.from_text(
+                    f"Bedrock customization job {events.EventField.from_path('$.detail.jobName')} is "
+                    f"{events.EventField.from_path('$.detail.jobStatus')} "
+                    f"({events.EventField.from_path('$.detail.jobArn')})."
+                ),
+            )
+        )

@@ -20,3 +20,7 @@ os.environ.update(
         "POWERTOOLS_SERVICE_NAME": "tests",
     }
 )
+
+# Imported once here, before pytest-socket blocks sockets for each test: the X-Ray SDK (loaded by the Powertools
+# tracer) creates its UDP emitter socket at import time. It never sends anything in the tests (tracing disabled).
+import aws_xray_sdk.core  # noqa: E402, F401

@@ -57,8 +57,8 @@ class CustomizationRoles(Construct):
             ),
         )
         for role in (self.bedrock, self.sagemaker):
-            _read_prefix(role, data_bucket, PREPARED_PREFIX)
-            _write_prefix(role, artifacts_bucket, JOBS_PREFIX)
+            grant_prefix_read(role, data_bucket, PREPARED_PREFIX)
+            grant_prefix_write(role, artifacts_bucket, JOBS_PREFIX)
             key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
             NagSuppressions.add_resource_suppressions(
                 role,
@@ -76,7 +76,7 @@ class CustomizationRoles(Construct):
                 ],
                 apply_to_children=True,
             )
-        _read_prefix(self.sagemaker, artifacts_bucket, RECIPES_PREFIX)
+        grant_prefix_read(self.sagemaker, artifacts_bucket, RECIPES_PREFIX)
         self._grant_training_runtime(self.sagemaker, stack)
 
     def grant_pass_role(self, grantee: iam.IGrantable, *, bedrock: bool = False, sagemaker: bool = False) -> None:
@@ -162,7 +162,8 @@ def _service_principal(service: str, stack: Stack, source_arns: list[str]) -> ia
     )
 
 
-def _read_prefix(role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
+def grant_prefix_read(role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
+    """GetObject under `prefix` and ListBucket limited to it."""
     role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]))
     role.add_to_policy(
         iam.PolicyStatement(
@@ -173,10 +174,11 @@ def _read_prefix(role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
     )
 
 
-def _write_prefix(role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
+def grant_prefix_write(role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
+    """Put/Get/Delete objects under `prefix` (atomic outputs delete their temporary parts) and list it."""
     role.add_to_policy(
         iam.PolicyStatement(
-            actions=["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+            actions=["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
             resources=[bucket.arn_for_objects(f"{prefix}*")],
         )
     )

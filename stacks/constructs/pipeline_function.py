@@ -23,7 +23,7 @@ DEFAULT_TIMEOUT = Duration.seconds(30)
 
 
 class PipelineFunction(Construct):
-    """A Lambda function whose thin handler lives in `lambdas/<handler_dir>/handler.py`."""
+    """A Lambda function whose thin handler is `handler` in `lambdas/<handler_dir>/handler.py`."""
 
     def __init__(
         self,
@@ -34,6 +34,7 @@ class PipelineFunction(Construct):
         layer: lambda_.ILayerVersion,
         handler_dir: str,
         description: str,
+        handler: str = "lambda_handler",
         timeout: Duration = DEFAULT_TIMEOUT,
         memory_size: int = 512,
         environment: dict[str, str] | None = None,
@@ -60,7 +61,7 @@ class PipelineFunction(Construct):
             description=description,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
+            handler=f"handler.{handler}",
             code=lambda_.Code.from_asset(str(LAMBDAS_DIR / handler_dir), exclude=["__pycache__", "*.pyc"]),
             layers=[layer],
             role=self.role,

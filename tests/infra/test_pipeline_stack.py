@@ -12,12 +12,23 @@ from aws_cdk.assertions import Match, Template
 from stacks.constructs.customization_roles import CustomizationRoles
 from tests.infra.conftest import as_list, policy_statements
 
-# Actions that AWS only authorizes on Resource "*".
+# Actions that AWS only authorizes on Resource "*" (X-Ray, CloudWatch Logs vended-log delivery used by Step
+# Functions logging, ECR authorization, CloudWatch metrics).
 ACTIONS_WITHOUT_RESOURCE_SCOPE = {
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
     "ecr:GetAuthorizationToken",
     "cloudwatch:PutMetricData",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
 }
 
 

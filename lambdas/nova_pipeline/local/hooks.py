@@ -157,8 +157,9 @@ class TwinHooks:
     def __init__(self, simulator: BedrockSimulator, dispatcher: LambdaDispatcher) -> None:
         self.simulator, self.dispatcher, self.active = simulator, dispatcher, False
 
-    def remember_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if self.active:
+    def remember_params(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        service = model.service_model.service_name
+        if self.active and (service in SIMULATED_OPERATIONS or (service, model.name) == ("lambda", "Invoke")):
             context[_PARAMS_KEY] = json.loads(json.dumps(params, default=_bytes_as_text))
 
     def answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:

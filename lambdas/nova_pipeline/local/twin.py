@@ -125,8 +125,11 @@ class OfflineTwin:
             }
         )
         import logging
+        import warnings
 
         from moto import mock_aws
+
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
 
         # moto's interpreter logs every state failure with its internals; the trace says it better.
         logging.getLogger("moto").setLevel(logging.CRITICAL)

@@ -1,0 +1,54 @@
+"""On-demand deployment states: CreateDeployment (idempotent) and PollDeployment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nova_pipeline import customization
+from nova_pipeline.aws import client
+from nova_pipeline.observability import logger, metrics, tracer
+from nova_pipeline.run_state import RunState
+from nova_pipeline.settings import function_settings
+
+
+def _model_arn(state: RunState) -> str:
+    if state.model is not None:
+        return state.model.model_arn
+    if state.job is not None and state.job.output_model_arn:
+        return state.job.output_model_arn
+    raise RuntimeError("no custom model to deploy: neither $.model nor $.job.outputModelArn is set")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=RunState)
+def create_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
+    settings = function_settings()
+    assert state.input is not None
+    deployment = customization.create_deployment(
+        client("bedrock"),
+        model_arn=_model_arn(state),
+        environment=settings.environment,
+        run=state.input,
+        execution=state.execution,
+        wait_seconds=settings.poll_interval_seconds,
+    )
+    logger.info("Deployment", extra={"deploymentArn": deployment.deployment_arn})
+    metrics.add_metric(name="DeploymentsCreated", unit="Count", value=1)
+    return deployment.dump()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=RunState)
+def poll_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
+    assert state.deployment is not None, "PollDeployment runs after CreateDeployment"
+    deployment = customization.poll_deployment(
+        client("bedrock"), state.deployment, wait_seconds=function_settings().poll_interval_seconds
+    )
+    logger.info("Deployment status", extra={"deploymentArn": deployment.deployment_arn, "status": deployment.status})
+    return deployment.dump()

@@ -1,0 +1,29 @@
+"""MergeShards: deduplicate, split and cap the shards of a fanned-out dataset; write the manifest last."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nova_pipeline.aws import client
+from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.observability import logger, metrics, tracer
+from nova_pipeline.prepare.service import merge_shards
+from nova_pipeline.settings import function_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = merge_shards(
+        ExecutionInput.model_validate(event["input"]),
+        event["runId"],
+        event["shards"],
+        s3=client("s3"),
+        data_bucket=function_settings().require("data_bucket"),
+    )
+    logger.info("Shards merged", extra={"manifest": result.manifest_uri, "records": result.manifest["records"]})
+    metrics.add_metric(name="PreparedRecords", unit="Count", value=result.stats.accepted)
+    return result.state()

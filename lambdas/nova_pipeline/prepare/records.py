@@ -1,0 +1,257 @@
+"""One record in, one canonical example out: mapping, templates, sanitizing and the per-record rules.
+
+The canonical example is what every output format is written from: system prompt, alternating user/assistant
+turns, the reference answer, and for classification / text-to-SQL the label and the schema context.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from nova_pipeline.catalog import MODELS, RESERVED_STRINGS, Method, TaskType
+from nova_pipeline.execution_input import ExecutionInput
+
+CHARS_PER_TOKEN_ESTIMATE = 3  # Nova's tokenizer is not public; English averages ~4 characters a token: 3 overestimates
+IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")
+MAX_IMAGES_PER_RECORD = 10
+S3_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-/.]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_RESERVED = re.compile("|".join(re.escape(s) for s in RESERVED_STRINGS), re.IGNORECASE)
+_SPACES = re.compile(r"[ \t]+")
+
+
+class RecordProblem(Exception):  # noqa: N818 - a problem with one record, reported with its location
+    def __init__(self, field_path: str, reason: str) -> None:
+        super().__init__(f"{field_path}: {reason}")
+        self.field_path, self.reason = field_path, reason
+
+
+class ConfigurationProblem(Exception):  # noqa: N818 - the whole run is misconfigured (no record can be read)
+    """A mapping or template names a column the data does not have."""
+
+
+@dataclass
+class Example:
+    system: str | None
+    turns: list[tuple[str, str]]
+    answer: str
+    label: str | None = None
+    context: str | None = None
+    media: list[dict[str, Any]] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "\n".join([self.system or "", *(text for _, text in self.turns)])
+
+    def estimated_tokens(self) -> int:
+        return math.ceil(len(self.text()) / CHARS_PER_TOKEN_ESTIMATE)
+
+
+@dataclass
+class Fixes:
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, amount: int = 1) -> None:
+        if amount:
+            self.counts[kind] += amount
+
+
+def _fix_reserved(match: re.Match[str]) -> str:
+    token = match.group(0)
+    return token[:-1] + " :" if token.endswith(":") else ""
+
+
+def sanitize(text: str, where: str, policy: str, fixes: Fixes) -> str:
+    """Reserved strings, control characters and whitespace: rewritten and counted (`fix`) or a problem."""
+    reserved = _RESERVED.findall(text)
+    control = _CONTROL.findall(text)
+    if policy == "reject":
+        if reserved:
+            raise RecordProblem(where, f"contains reserved string {reserved[0]!r} (Bedrock rejects the job)")
+        if control:
+            raise RecordProblem(where, f"contains control character U+{ord(control[0]):04X}")
+    if reserved:
+        text = _RESERVED.sub(_fix_reserved, text)
+        fixes.add("reservedStrings", len(reserved))
+    if control:
+        text = _CONTROL.sub("", text)
+        fixes.add("controlCharacters", len(control))
+    normalized = unicodedata.normalize("NFC", "\n".join(_SPACES.sub(" ", line).strip() for line in text.splitlines()))
+    normalized = normalized.strip()
+    if normalized != text:
+        fixes.add("whitespace")
+    return normalized
+
+
+def _placeholders(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def render(template: str, row: dict[str, Any], what: str) -> str:
+    missing = [name for name in _placeholders(template) if name not in row]
+    if missing:
+        raise ConfigurationProblem(
+            f"{what} uses column {missing[0]!r}, which the data does not have; columns: {', '.join(sorted(row))}"
+        )
+    return template.format_map({key: "" if value is None else str(value) for key, value in row.items()})
+
+
+def record_format(record: dict[str, Any], declared: str) -> str:
+    if declared != "auto":
+        return declared
+    messages = record.get("messages")
+    if isinstance(messages, list) and messages:
+        content = messages[0].get("content") if isinstance(messages[0], dict) else None
+        return "bedrock-conversation" if isinstance(content, list) else "openai-chat"
+    return "raw"
+
+
+def _column(row: dict[str, Any], name: str, role: str) -> str:
+    if name not in row:
+        raise ConfigurationProblem(
+            f"dataset.columns.{role} is {name!r}, which the data does not have; columns: {', '.join(sorted(row))}"
+        )
+    value = row[name]
+    return "" if value is None else str(value)
+
+
+def from_raw(row: dict[str, Any], run: ExecutionInput) -> Example:
+    columns = run.dataset.columns
+    values = {key: ("" if value is None else value) for key, value in row.items()}
+    values.setdefault("question", values.get(columns.question, ""))
+    question = _column(row, columns.question, "question")
+    optional_answer = run.method is Method.DISTILLATION and columns.answer not in row
+    answer = "" if optional_answer else _column(row, columns.answer, "answer")
+    system = _column(row, columns.system, "system") if columns.system else None
+    if system is None and run.prompt.system:
+        system = render(run.prompt.system, values, "prompt.system")
+    user = render(run.prompt.user_template, {**values, "question": question}, "prompt.userTemplate")
+    label = _column(row, columns.label or columns.answer, "label") if run.task is TaskType.CLASSIFICATION else None
+    context = _column(row, columns.context, "context") if columns.context else None
+    return Example(
+        system=system,
+        turns=[("user", user), ("assistant", answer)] if answer else [("user", user)],
+        answer=answer,
+        label=label,
+        context=context,
+    )
+
+
+def from_chat(record: dict[str, Any], run: ExecutionInput, bedrock: bool) -> Example:
+    messages = record.get("messages")
+    if not isinstance(messages, list):
+        raise RecordProblem("messages", "is missing or not a list")
+    system: str | None = None
+    turns: list[tuple[str, str]] = []
+    media: list[dict[str, Any]] = []
+    if bedrock:
+        system_blocks = record.get("system") or []
+        system = " ".join(str(block.get("text", "")) for block in system_blocks if isinstance(block, dict)) or None
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise RecordProblem(f"messages[{index}]", "is not an object")
+        role = message.get("role")
+        content = message.get("content")
+        if bedrock:
+            if not isinstance(content, list):
+                raise RecordProblem(f"messages[{index}].content", "must be a list of content blocks")
+            texts = []
+            for block_index, block in enumerate(content):
+                if isinstance(block, dict) and "text" in block:
+                    texts.append(str(block["text"]))
+                elif isinstance(block, dict) and ("image" in block or "video" in block):
+                    media.append({"path": f"messages[{index}].content[{block_index}]", **block})
+            text = "\n".join(texts)
+        else:
+            text = "" if content is None else str(content)
+        if role == "system" and not bedrock and index == 0:
+            system = text
+            continue
+        turns.append((str(role), text))
+    columns = run.dataset.columns
+    answer = next((text for role, text in reversed(turns) if role == "assistant"), "")
+    label = str(record.get(columns.label)) if columns.label and columns.label in record else None
+    if run.task is TaskType.CLASSIFICATION and label is None:
+        label = answer
+    context = str(record[columns.context]) if columns.context and columns.context in record else None
+    return Example(system=system, turns=turns, answer=answer, label=label, context=context, media=media)
+
+
+def check(example: Example, run: ExecutionInput, *, bedrock_paths: bool, data_bucket: str | None) -> None:
+    """The per-record rules of the target model and method (the count rules are checked after splitting)."""
+    model = MODELS[run.base_model or ""]
+
+    def path(index: int) -> str:
+        return f"messages[{index}].content[0].text" if bedrock_paths else f"messages[{index}].content"
+
+    if not example.turns:
+        raise RecordProblem("messages", "has no turns")
+    for index, (role, text) in enumerate(example.turns):
+        expected = "user" if index % 2 == 0 else "assistant"
+        if role not in ("user", "assistant"):
+            raise RecordProblem(f"messages[{index}].role", f'is "{role}", expected "user" or "assistant"')
+        if role != expected:
+            raise RecordProblem(f"messages[{index}].role", f'is "{role}", expected "{expected}"')
+        if not text.strip() and not (role == "user" and example.media):
+            raise RecordProblem(path(index), "is empty")
+    if run.method is Method.DISTILLATION:
+        if example.turns[-1][0] != "user" and len(example.turns) > 2:
+            raise RecordProblem("messages", "distillation records hold one user turn (the teacher answers it)")
+    elif example.turns[-1][0] != "assistant":
+        raise RecordProblem(
+            f"messages[{len(example.turns) - 1}].role", '"user" is the last turn; the last turn must be "assistant"'
+        )
+    tokens = example.estimated_tokens()
+    if tokens > model.context_tokens:
+        raise RecordProblem(
+            "record",
+            f"estimated {tokens:,} tokens exceeds the {model.short_name} limit of {model.context_tokens:,} "
+            f"(estimate: characters / {CHARS_PER_TOKEN_ESTIMATE}, rounded up; conservative)",
+        )
+    check_media(example, model.multimodal, data_bucket)
+
+
+def check_media(example: Example, multimodal: bool, data_bucket: str | None) -> None:
+    if not example.media:
+        return
+    if not multimodal:
+        raise RecordProblem(example.media[0]["path"], "images and videos need a multimodal model (nova-lite, nova-pro)")
+    images = [m for m in example.media if "image" in m]
+    videos = [m for m in example.media if "video" in m]
+    if images and videos:
+        raise RecordProblem(videos[0]["path"], "a record cannot mix images and a video")
+    if len(images) > MAX_IMAGES_PER_RECORD:
+        raise RecordProblem(images[MAX_IMAGES_PER_RECORD]["path"], f"more than {MAX_IMAGES_PER_RECORD} images")
+    if len(videos) > 1:
+        raise RecordProblem(videos[1]["path"], "more than one video")
+    for item in example.media:
+        kind = "image" if "image" in item else "video"
+        block = item[kind]
+        if kind == "image" and block.get("format") not in IMAGE_FORMATS:
+            raise RecordProblem(
+                f"{item['path']}.image.format",
+                f"is {block.get('format')!r}, expected one of {', '.join(IMAGE_FORMATS)}",
+            )
+        uri = str(block.get("source", {}).get("s3Location", {}).get("uri", ""))
+        if not uri.startswith("s3://"):
+            raise RecordProblem(f"{item['path']}.{kind}.source.s3Location.uri", "must be an s3:// URI")
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        if data_bucket and bucket != data_bucket:
+            raise RecordProblem(
+                f"{item['path']}.{kind}.source.s3Location.uri",
+                f"is in bucket {bucket!r}; media must sit in the dataset's bucket {data_bucket!r}",
+            )
+        if not S3_KEY_PATTERN.match(key):
+            raise RecordProblem(
+                f"{item['path']}.{kind}.source.s3Location.uri",
+                f"key {key!r} has characters other than letters, digits and _ - / .",
+            )
+
+
+def media_kinds(example: Example) -> set[str]:
+    return {"video" if "video" in m else "image" for m in example.media}

@@ -1,0 +1,30 @@
+"""PlanData: decide between one PrepareData invocation and a Distributed Map over the dataset's objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nova_pipeline.aws import client
+from nova_pipeline.data_plan import plan_preparation
+from nova_pipeline.observability import logger, tracer
+from nova_pipeline.run_state import RunState
+from nova_pipeline.settings import function_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = RunState.model_validate(event)
+    assert state.input is not None, "PlanData runs after ValidateInput"
+    settings = function_settings()
+    plan = plan_preparation(
+        client("s3"),
+        state.input.dataset.uri,
+        data_bucket=settings.require("data_bucket"),
+        fanout_bytes=settings.fanout_bytes,
+        fanout_objects=settings.fanout_objects,
+    )
+    logger.info("Data preparation plan", extra=plan.dump())
+    return plan.dump()

@@ -1,0 +1,29 @@
+"""PrepareShard: one object of a fanned-out dataset (an item of the PrepareShards Distributed Map)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nova_pipeline.aws import client
+from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.observability import logger, tracer
+from nova_pipeline.prepare.service import prepare_shard
+from nova_pipeline.settings import function_settings
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    item = event["object"]
+    summary = prepare_shard(
+        ExecutionInput.model_validate(event["input"]),
+        event["runId"],
+        item["Key"],
+        int(item.get("Size", 0)),
+        s3=client("s3"),
+        data_bucket=function_settings().require("data_bucket"),
+    )
+    logger.info("Shard prepared", extra={"shard": summary["shard"], "accepted": summary["stats"]["accepted"]})
+    return summary

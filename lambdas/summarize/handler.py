@@ -1,0 +1,19 @@
+"""Summarize: the execution's output (ARNs, durations, data manifest, evaluation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nova_pipeline.observability import logger, tracer
+from nova_pipeline.run_state import RunState
+from nova_pipeline.summary import run_summary
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    summary = run_summary(RunState.model_validate(event), event)
+    logger.info("Execution succeeded", extra={"summary": summary})
+    return summary

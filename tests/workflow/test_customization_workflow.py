@@ -1,0 +1,155 @@
+"""The synthesized state machine, run offline: every example, every failure path, throttling and re-drives."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.workflow.conftest import example
+
+EXAMPLES = {
+    "sft-text-to-sql-nova-micro.json": ("bedrock", "FINE_TUNING"),
+    "sft-classification-nova-micro.json": ("bedrock", "FINE_TUNING"),
+    "rft-text-to-sql-nova-2-lite.json": ("bedrock", "REINFORCEMENT_FINE_TUNING"),
+    "distillation-nova-pro-to-micro.json": ("bedrock", "DISTILLATION"),
+    "sagemaker-lora-sft-nova-micro.json": ("sagemaker", None),
+}
+
+
+def calls(twin: Any, service: str, operation: str) -> list[dict[str, Any]]:
+    return [params for s, o, params in twin.simulator.calls if (s, o) == (service, operation)]
+
+
+def states_entered(result: Any) -> list[str]:
+    return [entry.state for entry in result.trace]
+
+
+def sns_messages(twin: Any) -> list[str]:
+    from moto.backends import get_backend
+
+    backend = get_backend("sns")["123456789012"]["us-east-1"]
+    return [message for topic in backend.topics.values() for message in getattr(topic, "sent_notifications", [])]
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_example_succeeds_with_the_expected_requests(offline_twin: Any, name: str) -> None:
+    platform, customization_type = EXAMPLES[name]
+    with offline_twin() as twin:
+        result = twin.run(example(name))
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        output = result.output
+        assert output["deploymentArn"].startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/")
+        assert output["data"]["train"] > 0
+        if platform == "bedrock":
+            [request] = calls(twin, "bedrock", "CreateModelCustomizationJob")
+            assert request["customizationType"] == customization_type
+            assert request["trainingDataConfig"]["s3Uri"].endswith(f"/prepared/{result.name}/train.jsonl")
+            assert request["roleArn"].startswith("arn:aws:iam::123456789012:role/")
+            assert len(request["clientRequestToken"]) == 64
+            assert output["job"]["status"] == "Completed"
+        else:
+            [request] = calls(twin, "sagemaker", "CreateTrainingJob")
+            assert request["AlgorithmSpecification"]["TrainingImage"].endswith("nova-fine-tune-repo:SM-TJ-SFT-latest")
+            assert {c["ChannelName"] for c in request["InputDataConfig"]} == {"train", "val", "recipe"}
+            [imported] = calls(twin, "bedrock", "CreateCustomModel")
+            assert imported["modelSourceConfig"]["s3DataSource"]["s3Uri"].startswith("s3://customer-escrow-")
+            assert "ImportModel" in states_entered(result)
+        [deployment] = calls(twin, "bedrock", "CreateCustomModelDeployment")
+        assert deployment["modelArn"] == output["customModelArn"]
+
+
+def test_the_rft_grader_is_checked_before_the_job_starts(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        result = twin.run(example("rft-text-to-sql-nova-2-lite.json"))
+
+        entered = states_entered(result)
+        assert entered.index("PreflightGrader") < entered.index("StartBedrockJob")
+        grader_calls = [event for name, event in twin.dispatcher.invocations if "RftGrader" in name]
+        assert grader_calls and all(isinstance(batch, list) for batch in grader_calls)
+
+
+def test_invalid_input_fails_at_validate_input_with_the_field_errors(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        result = twin.run({"dataset": {"uri": "raw/x.csv", "format": "xlsx"}, "hyperparameters": {"epochCount": 9}})
+
+        assert result.status == "FAILED"
+        assert result.error == "InvalidExecutionInput"
+        assert result.cause == (
+            "execution input has 2 problem(s):\n"
+            "  - $.dataset.format: Input should be 'auto', 'csv', 'json' or 'jsonl' (got 'xlsx')\n"
+            "  - $.hyperparameters.epochCount: 9 is out of range; allowed: int from 1 to 5"
+        )
+        assert states_entered(result) == ["Initialize", "ValidateInput", "Cleanup", "Failed"]
+        assert twin.simulator.calls == []
+
+
+def test_a_failed_job_fails_the_execution_with_its_message_and_notifies(offline_twin: Any) -> None:
+    message = "Training data validation failed: line 12: reserved string 'Assistant:'"
+    with offline_twin(fail_job=message) as twin:
+        result = twin.run(example("sft-text-to-sql-nova-micro.json"))
+
+        assert (result.status, result.error, result.cause) == ("FAILED", "CustomizationJobFailed", message)
+        assert calls(twin, "bedrock", "CreateCustomModelDeployment") == []
+        assert calls(twin, "bedrock", "StopModelCustomizationJob") == []  # it had already ended: nothing to stop
+        [notification] = sns_messages(twin)
+        assert f"Cause: {message}" in json.dumps(notification)
+
+
+def test_a_failed_deployment_is_deleted_by_the_cleanup(offline_twin: Any) -> None:
+    with offline_twin(fail_deployment="Insufficient capacity for on-demand deployment") as twin:
+        result = twin.run(example("sft-classification-nova-micro.json"))
+
+        assert (result.status, result.error) == ("FAILED", "DeploymentFailed")
+        assert result.cause == "Insufficient capacity for on-demand deployment"
+        [created] = calls(twin, "bedrock", "CreateCustomModelDeployment")
+        [deleted] = calls(twin, "bedrock", "DeleteCustomModelDeployment")
+        assert all(d.deleted for d in twin.simulator.deployments.values())
+        assert deleted["customModelDeploymentIdentifier"].startswith("arn:aws:bedrock:")
+        assert created["modelDeploymentName"].startswith("nova-dev-tickets-micro-deployment-")
+
+
+def test_a_failure_while_the_job_runs_stops_the_job(offline_twin: Any) -> None:
+    with offline_twin(fail_at="PollBedrockJob", job_seconds=30) as twin:
+        result = twin.run(example("sft-classification-nova-micro.json"))
+
+        assert (result.status, result.error) == ("FAILED", "InjectedFailure")
+        [stopped] = calls(twin, "bedrock", "StopModelCustomizationJob")
+        [job] = twin.simulator.jobs.values()
+        assert stopped["jobIdentifier"] == job.arn and job.status == "Stopped"
+
+
+def test_throttling_on_every_first_call_is_retried_to_success(offline_twin: Any) -> None:
+    with offline_twin(throttle_first_calls=True) as twin:
+        result = twin.run(example("sft-text-to-sql-nova-micro.json"))
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        retried = {entry.state: entry.retries for entry in result.trace if entry.error == "ThrottledError"}
+        # StartBedrockJob meets two first calls (the look-up by name, then the create); each is retried.
+        assert retried == {"StartBedrockJob": 2, "CreateDeployment": 1, "PollDeployment": 1}
+        assert len(twin.simulator.jobs) == 1 and len(twin.simulator.deployments) == 1
+
+
+def test_a_re_driven_execution_does_not_start_a_second_job(offline_twin: Any) -> None:
+    with offline_twin(fail_at="CreateDeployment") as twin:
+        first = twin.run(example("sft-text-to-sql-nova-micro.json"), name="redrive-me")
+        assert (first.status, first.error) == ("FAILED", "InjectedFailure")
+
+        # Step Functions re-drives the same execution (same name and ARN); emulate it on a fresh state machine
+        # copy with the same definition and execution name, the failure removed.
+        for function in twin.dispatcher.functions.values():
+            function.fail_with = None
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        described = sfn.describe_state_machine(stateMachineArn=twin.state_machine_arn)
+        twin.state_machine_arn = sfn.create_state_machine(
+            name=described["name"] + "-redrive", definition=described["definition"], roleArn=described["roleArn"]
+        )["stateMachineArn"]
+        second = twin.run(example("sft-text-to-sql-nova-micro.json"), name="redrive-me")
+
+        assert second.status == "SUCCEEDED", (second.error, second.cause)
+        assert len(twin.simulator.jobs) == 1
+        assert len(calls(twin, "bedrock", "CreateModelCustomizationJob")) == 1
+        assert second.output["job"]["arn"] == next(iter(twin.simulator.jobs))
