@@ -33,8 +33,14 @@ TwinFactory = Callable[..., Any]
 @pytest.fixture
 def offline_twin(synthesized: SynthesizedApp) -> Callable[..., Any]:
     @contextmanager
-    def make(fail_at: str | None = None, **simulator: Any) -> Iterator[OfflineTwin]:
-        options = TwinOptions(fail_at=fail_at, simulator=SimulatorSettings(**{**FAST, **simulator}))
+    def make(
+        fail_at: str | None = None, function_environment: dict[str, str] | None = None, **simulator: Any
+    ) -> Iterator[OfflineTwin]:
+        options = TwinOptions(
+            fail_at=fail_at,
+            simulator=SimulatorSettings(**{**FAST, **simulator}),
+            function_environment=function_environment or {},
+        )
         with OfflineTwin(options, synthesized) as twin:
             twin.upload_example_data()
             yield twin

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.workflow.conftest import example
+from tests.workflow.conftest import ROOT, example
 
 EXAMPLES = {
     "sft-text-to-sql-nova-micro.json": ("bedrock", "FINE_TUNING"),
@@ -153,3 +153,25 @@ def test_a_re_driven_execution_does_not_start_a_second_job(offline_twin: Any) ->
         assert len(twin.simulator.jobs) == 1
         assert len(calls(twin, "bedrock", "CreateModelCustomizationJob")) == 1
         assert second.output["job"]["arn"] == next(iter(twin.simulator.jobs))
+
+
+def test_a_dataset_split_in_many_files_fans_out_with_the_distributed_map(offline_twin: Any) -> None:
+    lines = (ROOT / "examples/data/support-tickets/tickets.jsonl").read_text().splitlines(keepends=True)
+    document = example("sft-classification-nova-micro.json")
+    document["dataset"]["uri"] = "raw/tickets-parts/"
+    with offline_twin(function_environment={"NOVA_FANOUT_OBJECTS": "2"}) as twin:
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for part in range(4):
+            body = "".join(lines[part::4]).encode()
+            s3.put_object(Bucket=twin.data_bucket, Key=f"raw/tickets-parts/part-{part}.jsonl", Body=body)
+
+        result = twin.run(document)
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        entered = states_entered(result)
+        assert "PrepareShards" in entered and "MergeShards" in entered and "PrepareData" not in entered
+        shard_calls = [name for name, _ in twin.dispatcher.invocations if "PrepareShard" in name]
+        assert len(shard_calls) == 4
+        assert result.output["data"]["train"] + result.output["data"]["validation"] + result.output["data"][
+            "test"
+        ] == len(lines)

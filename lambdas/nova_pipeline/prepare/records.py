@@ -104,11 +104,14 @@ def render(template: str, row: dict[str, Any], what: str) -> str:
 def record_format(record: dict[str, Any], declared: str) -> str:
     if declared != "auto":
         return declared
+    if "schemaVersion" in record:
+        return "bedrock-conversation"
     messages = record.get("messages")
-    if isinstance(messages, list) and messages:
-        content = messages[0].get("content") if isinstance(messages[0], dict) else None
-        return "bedrock-conversation" if isinstance(content, list) else "openai-chat"
-    return "raw"
+    if "messages" not in record:
+        return "raw"
+    first = messages[0] if isinstance(messages, list) and messages else None
+    content = first.get("content") if isinstance(first, dict) else None
+    return "bedrock-conversation" if isinstance(content, list) else "openai-chat"
 
 
 def _column(row: dict[str, Any], name: str, role: str) -> str:

@@ -1,0 +1,123 @@
+"""PlanData, PrepareData, PrepareShard and MergeShards against moto S3: outputs, fan-out equivalence, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from nova_pipeline import aws
+from nova_pipeline.execution_input import parse_execution_input
+from tests.handlers.conftest import FakeLambdaContext, load_handler
+
+BUCKET = "nova-test-data"
+plan_handler = load_handler("plan_data")
+prepare_handler = load_handler("prepare_data")
+shard_handler = load_handler("prepare_shard")
+merge_handler = load_handler("merge_shards")
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("NOVA_DATA_BUCKET", BUCKET)
+    with mock_aws(), aws.use_client_factory(lambda service: boto3.client(service, region_name="us-east-1")):
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def upload(s3: Any, key: str, rows: list[dict[str, Any]]) -> None:
+    s3.put_object(Bucket=BUCKET, Key=key, Body="".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def rows(start: int, count: int) -> list[dict[str, str]]:
+    return [
+        {"question": f"question {i} about topic {i % 5}", "answer": f"answer {i}"} for i in range(start, start + count)
+    ]
+
+
+def resolved(uri: str) -> dict[str, Any]:
+    return parse_execution_input({"dataset": {"uri": uri}}).model_dump(mode="json", by_alias=True)
+
+
+def keys(s3: Any, prefix: str) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+
+
+def test_prepare_data_writes_the_splits_and_the_manifest_under_the_run_prefix(
+    s3: Any, lambda_context: FakeLambdaContext
+) -> None:
+    upload(s3, "raw/qa/data.jsonl", rows(0, 100))
+
+    state = prepare_handler.lambda_handler({"input": resolved("raw/qa/"), "runId": "exec-1"}, lambda_context)
+
+    assert keys(s3, "prepared/exec-1/") == [
+        f"prepared/exec-1/{n}" for n in ("manifest.json", "test.jsonl", "train.jsonl", "validation.jsonl")
+    ]
+    assert state["manifestUri"] == f"s3://{BUCKET}/prepared/exec-1/manifest.json"
+    assert state["train"]["uri"] == f"s3://{BUCKET}/prepared/exec-1/train.jsonl"
+    assert state["train"]["records"] + state["validation"]["records"] + state["test"]["records"] == 100
+
+
+def test_invalid_data_fails_with_the_problems_and_publishes_nothing(s3: Any, lambda_context: FakeLambdaContext) -> None:
+    upload(s3, "raw/qa/data.jsonl", [*rows(0, 20), {"question": "", "answer": "x"}])
+
+    with pytest.raises(Exception) as caught:
+        prepare_handler.lambda_handler({"input": resolved("raw/qa/data.jsonl"), "runId": "exec-2"}, lambda_context)
+
+    assert type(caught.value).__name__ == "InvalidDataset"
+    assert "data.jsonl line 21: messages[0].content[0].text: is empty" in str(caught.value)
+    assert keys(s3, "prepared/exec-2/") == []
+
+
+def test_the_fanned_out_path_gives_byte_identical_outputs(s3: Any, lambda_context: FakeLambdaContext) -> None:
+    for index in range(3):
+        upload(s3, f"raw/parts/part-{index}.jsonl", rows(index * 40, 40) + rows(0, 2))
+    document = resolved("raw/parts/")
+
+    plan = plan_handler.lambda_handler({"input": document, "execution": {"name": "x", "arn": "y"}}, lambda_context)
+    single = prepare_handler.lambda_handler({"input": document, "runId": "single"}, lambda_context)
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="raw/parts/")["Contents"]
+    shards = [
+        shard_handler.lambda_handler({"input": document, "runId": "fanned", "object": item}, lambda_context)
+        for item in listing
+    ]
+    fanned = merge_handler.lambda_handler({"input": document, "runId": "fanned", "shards": shards}, lambda_context)
+
+    assert plan == {"mode": "single", "bucket": BUCKET, "prefix": "raw/parts/", "objects": 3, "bytes": plan["bytes"]}
+    for name in ("train.jsonl", "validation.jsonl", "test.jsonl"):
+        one = s3.get_object(Bucket=BUCKET, Key=f"prepared/single/{name}")["Body"].read()
+        two = s3.get_object(Bucket=BUCKET, Key=f"prepared/fanned/{name}")["Body"].read()
+        assert one == two, name
+    assert single["duplicates"] == fanned["duplicates"] == 6
+    assert keys(s3, "prepared/fanned/_shards/") == []
+
+
+def test_plan_fans_out_many_objects_and_refuses_data_outside_raw(
+    s3: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOVA_FANOUT_OBJECTS", "2")
+    for index in range(3):
+        upload(s3, f"raw/many/{index}.jsonl", rows(index, 1))
+
+    plan = plan_handler.lambda_handler(
+        {"input": resolved("raw/many/"), "execution": {"name": "x", "arn": "y"}}, lambda_context
+    )
+    assert plan["mode"] == "fanout" and plan["objects"] == 3
+
+    with pytest.raises(Exception) as caught:
+        plan_handler.lambda_handler(
+            {"input": resolved("s3://other-bucket/raw/x.csv"), "execution": {"name": "x", "arn": "y"}}, lambda_context
+        )
+    assert str(caught.value) == (
+        f"dataset.uri 's3://other-bucket/raw/x.csv' is outside s3://{BUCKET}/raw/; upload the data there "
+        f"(e.g. aws s3 cp data.csv s3://{BUCKET}/raw/my-dataset/) and use raw/my-dataset/"
+    )
+    with pytest.raises(Exception, match="does not exist; upload the dataset first"):
+        plan_handler.lambda_handler(
+            {"input": resolved("raw/missing.csv"), "execution": {"name": "x", "arn": "y"}}, lambda_context
+        )
