@@ -33,6 +33,30 @@ TABLES = [
 ]
 
 
+WORDS = (
+    "north",
+    "river",
+    "alpha",
+    "gold",
+    "lake",
+    "maple",
+    "stone",
+    "summit",
+    "harbor",
+    "cedar",
+    "violet",
+    "ember",
+    "orchid",
+    "falcon",
+    "prairie",
+    "delta",
+    "willow",
+    "granite",
+    "aurora",
+    "sierra",
+)
+
+
 def _context(table: str, columns: list[tuple[str, str]]) -> str:
     return f"CREATE TABLE {table} ({', '.join(f'{name} {kind}' for name, kind in columns)})"
 
@@ -43,26 +67,30 @@ def text_to_sql_rows(count: int, seed: int = 7) -> Iterator[dict[str, str]]:
         table, entity, columns = rng.choice(TABLES)
         numeric = [name for name, kind in columns if kind in ("INTEGER", "REAL")]
         text = [name for name, kind in columns if kind == "VARCHAR"]
-        num, txt, n = rng.choice(numeric), rng.choice(text), rng.randint(2, 60)
-        label = num.replace("_", " ")
+        num, txt, n = rng.choice(numeric), rng.choice(text), rng.randint(2, 5000)
+        label, text_label = num.replace("_", " "), txt.replace("_", " ")
+        value = f"{rng.choice(WORDS)} {rng.choice(WORDS)}".title()
         templates = [
             (f"How many {entity} have a {label} greater than {n}?", f"SELECT COUNT(*) FROM {table} WHERE {num} > {n}"),
-            (f"What is the average {label} of all {entity}?", f"SELECT AVG({num}) FROM {table}"),
             (
-                f"List the {txt.replace('_', ' ')} of {entity} whose {label} is below {n}.",
+                f"What is the average {label} of {entity} with {text_label} {value}?",
+                f"SELECT AVG({num}) FROM {table} WHERE {txt} = '{value}'",
+            ),
+            (
+                f"List the {text_label} of {entity} whose {label} is below {n}.",
                 f"SELECT {txt} FROM {table} WHERE {num} < {n}",
             ),
             (
-                f"Which {txt.replace('_', ' ')} has the highest {label}?",
-                f"SELECT {txt} FROM {table} ORDER BY {num} DESC LIMIT 1",
+                f"Which {text_label} has the highest {label} among those above {n}?",
+                f"SELECT {txt} FROM {table} WHERE {num} > {n} ORDER BY {num} DESC LIMIT 1",
             ),
             (
-                f"How many different {txt.replace('_', ' ')} values are there among the {entity}?",
-                f"SELECT COUNT(DISTINCT {txt}) FROM {table}",
+                f"How many different {text_label} values are there among the {entity} with {label} at most {n}?",
+                f"SELECT COUNT(DISTINCT {txt}) FROM {table} WHERE {num} <= {n}",
             ),
             (
-                f"What are the maximum and minimum {label} of the {entity}?",
-                f"SELECT MAX({num}), MIN({num}) FROM {table}",
+                f"What are the maximum and minimum {label} of the {entity} with {text_label} {value}?",
+                f"SELECT MAX({num}), MIN({num}) FROM {table} WHERE {txt} = '{value}'",
             ),
         ]
         question, answer = rng.choice(templates)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from nova_pipeline.catalog import MODELS, RFT_MIN_TRAIN_RECORDS, Method, TaskType
 from nova_pipeline.execution_input import ExecutionInput
 from nova_pipeline.prepare.records import (
@@ -109,7 +111,7 @@ class ShardStats:
 
 
 def _digest(*parts: object) -> bytes:
-    return hashlib.blake2b(json.dumps(parts, ensure_ascii=False).encode(), digest_size=16).digest()
+    return hashlib.blake2b(orjson.dumps(parts), digest_size=16).digest()
 
 
 def _keyed(seed: int, purpose: str, key: bytes) -> int:
@@ -181,7 +183,7 @@ def normalize(
             stats.media |= media_kinds(example)
             stats.accepted += 1
             spool.write(
-                json.dumps(
+                _dumps(
                     {
                         "key": key.hex(),
                         "source": where,
@@ -192,8 +194,7 @@ def normalize(
                         "context": example.context,
                         "tokens": example.estimated_tokens(),
                         "media": bool(example.media),
-                    },
-                    ensure_ascii=False,
+                    }
                 )
                 + "\n"
             )
@@ -225,14 +226,32 @@ def _allocate(count: int, ratios: tuple[float, ...]) -> list[int]:
 
 @dataclass
 class Assignment:
-    """The split of every spooled example (0 train, 1 validation, 2 test, 3 dropped by the training cap)."""
+    """The split of every spooled example (0 train, 1 validation, 2 test, 3 dropped by a cap)."""
 
     codes: bytearray
     capped: int
+    capped_validation: int = 0
+
+
+def _cap(codes: bytearray, keys: array[int], seed: int, *, split_code: int, limit: int) -> int:
+    """Keep `limit` members of a split, chosen by a keyed hash (deterministic sampling); drop the rest."""
+    members = [i for i, code in enumerate(codes) if code == split_code]
+    if len(members) <= limit:
+        return 0
+    ranked = sorted(members, key=lambda i: _keyed(seed, f"cap-{split_code}", keys[i].to_bytes(8, "big")))
+    for index in ranked[limit:]:
+        codes[index] = 3
+    return len(members) - limit
 
 
 def assign_splits(
-    keys: array[int], labels: list[int], run: ExecutionInput, *, max_train: int, validation_allowed: bool
+    keys: array[int],
+    labels: list[int],
+    run: ExecutionInput,
+    *,
+    max_train: int,
+    max_validation: int,
+    validation_allowed: bool,
 ) -> Assignment:
     split = run.split
     validation = split.validation if validation_allowed else 0.0
@@ -256,14 +275,9 @@ def assign_splits(
         for index, value in enumerate(hashes):
             u = value / 2**64
             codes[index] = 0 if u < bounds[0] else (1 if u < bounds[1] else 2)
-    train = [i for i, code in enumerate(codes) if code == 0]
-    capped = 0
-    if len(train) > max_train:
-        ranked = sorted(train, key=lambda i: _keyed(split.seed, "cap", keys[i].to_bytes(8, "big")))
-        for index in ranked[max_train:]:
-            codes[index] = 3
-        capped = len(train) - max_train
-    return Assignment(codes, capped)
+    capped = _cap(codes, keys, split.seed, split_code=0, limit=max_train)
+    capped_validation = _cap(codes, keys, split.seed, split_code=1, limit=max_validation)
+    return Assignment(codes, capped, capped_validation)
 
 
 # ------------------------------------------------------------------------------------------------ outputs
@@ -362,23 +376,23 @@ class PrepareResult:
         }
 
 
+def _dumps(record: dict[str, Any]) -> str:
+    """One JSON line (orjson: compact, UTF-8, key order as built, so the outputs are byte-stable)."""
+    return orjson.dumps(record).decode()
+
+
 def _spooled(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
     for path in paths:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, "rb") as handle:
             for line in handle:
-                yield json.loads(line)
+                yield orjson.loads(line)
 
 
-def _check_counts(counts: Counter[str], run: ExecutionInput, minimum: int, max_validation: int) -> list[str]:
+def _check_counts(counts: Counter[str], run: ExecutionInput, minimum: int) -> list[str]:
     model = run.base_model
     problems = []
     if counts["train"] < minimum:
         problems.append(f"train split: {counts['train']} records; {model} {run.method.value} needs at least {minimum}")
-    if counts["validation"] > max_validation:
-        problems.append(
-            f"validation split: {counts['validation']} records; at most {max_validation} are accepted "
-            "(lower split.validation)"
-        )
     if run.task is not TaskType.GENERATION and counts["test"] == 0 and run.split.test > 0:
         problems.append("test split: no records; evaluation needs a test split (add data or raise split.test)")
     return problems
@@ -424,9 +438,11 @@ def finalize(
         raise InvalidDataset(["dataset: images and videos cannot be mixed in one dataset"], 1)
     minimum, cap, max_validation, validation_allowed = _limits(run)
     keys, labels, label_index, tokens, kept = _index_spools(spools, stats)
-    assignment = assign_splits(keys, labels, run, max_train=cap, validation_allowed=validation_allowed)
+    assignment = assign_splits(
+        keys, labels, run, max_train=cap, max_validation=max_validation, validation_allowed=validation_allowed
+    )
     counts: Counter[str] = Counter(SPLITS[code] for code in assignment.codes if code < len(SPLITS))
-    count_problems = _check_counts(counts, run, minimum, max_validation)
+    count_problems = _check_counts(counts, run, minimum)
     if count_problems:
         raise InvalidDataset(count_problems, len(count_problems))
     names = [name for name in SPLITS if counts[name] or name == "train" or (name == "test" and run.split.test > 0)]
@@ -444,9 +460,7 @@ def finalize(
             if code >= len(SPLITS) or SPLITS[code] not in handles:
                 continue
             split = SPLITS[code]
-            handles[split].write(
-                json.dumps(_output_record(example, split, run, label_names), ensure_ascii=False) + "\n"
-            )
+            handles[split].write(_dumps(_output_record(example, split, run, label_names)) + "\n")
             if example["label"] is not None:
                 distribution[split][example["label"]] += 1
     finally:
@@ -466,6 +480,7 @@ def finalize(
             "duplicatesDropped": stats.duplicates,
             "rejected": stats.rejected,
             "cappedFromTrain": assignment.capped,
+            "cappedFromValidation": assignment.capped_validation,
         },
         "labels": {name: dict(sorted(distribution[name].items())) for name in names if distribution[name]},
         "tokens": _token_stats(tokens),

@@ -22,7 +22,9 @@ IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")
 MAX_IMAGES_PER_RECORD = 10
 S3_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-/.]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_RESERVED = re.compile("|".join(re.escape(s) for s in RESERVED_STRINGS), re.IGNORECASE)
+_RESERVED = re.compile(r"(?:system|user|bot|assistant|thought):|\[eos\]|<(?:image|video)>", re.IGNORECASE)
+assert all(_RESERVED.fullmatch(reserved) for reserved in RESERVED_STRINGS)
+_RESERVED_LOWER = tuple(reserved.lower() for reserved in RESERVED_STRINGS)
 _SPACES = re.compile(r"[ \t]+")
 
 
@@ -66,10 +68,24 @@ def _fix_reserved(match: re.Match[str]) -> str:
     return token[:-1] + " :" if token.endswith(":") else ""
 
 
+def _needs_whitespace_fix(text: str) -> bool:
+    return (
+        "  " in text
+        or "\t" in text
+        or " \n" in text
+        or "\n " in text
+        or "\r" in text
+        or text[:1].isspace()
+        or text[-1:].isspace()
+        or not unicodedata.is_normalized("NFC", text)
+    )
+
+
 def sanitize(text: str, where: str, policy: str, fixes: Fixes) -> str:
     """Reserved strings, control characters and whitespace: rewritten and counted (`fix`) or a problem."""
-    reserved = _RESERVED.findall(text)
-    control = _CONTROL.findall(text)
+    lowered = text.lower()
+    reserved = _RESERVED.findall(text) if any(token in lowered for token in _RESERVED_LOWER) else []
+    control = _CONTROL.findall(text) if _CONTROL.search(text) else []
     if policy == "reject":
         if reserved:
             raise RecordProblem(where, f"contains reserved string {reserved[0]!r} (Bedrock rejects the job)")
@@ -81,8 +97,10 @@ def sanitize(text: str, where: str, policy: str, fixes: Fixes) -> str:
     if control:
         text = _CONTROL.sub("", text)
         fixes.add("controlCharacters", len(control))
-    normalized = unicodedata.normalize("NFC", "\n".join(_SPACES.sub(" ", line).strip() for line in text.splitlines()))
-    normalized = normalized.strip()
+    if not _needs_whitespace_fix(text):
+        return text
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    normalized = unicodedata.normalize("NFC", "\n".join(lines)).strip()
     if normalized != text:
         fixes.add("whitespace")
     return normalized

@@ -138,6 +138,7 @@ def test_manifest_lists_counts_labels_tokens_fixes_hashes_and_configuration(writ
         "duplicatesDropped": 1,
         "rejected": 0,
         "cappedFromTrain": 0,
+        "cappedFromValidation": 0,
     }
     assert manifest["fixes"] == {"reservedStrings": 40}  # counted in the records kept
     assert sum(o["records"] for o in manifest["outputs"].values()) == 40
