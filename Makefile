@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := cdk --no-notices
 
-.PHONY: help setup demo synth test lint typecheck cfn-lint unit deploy diff destroy clean
+.PHONY: help setup demo synth test lint typecheck cfn-lint unit bench-prepare deploy diff destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ unit: setup ## pytest: unit, handler, infra (CDK assertions + cdk-nag) and workf
 	pytest
 
 test: lint typecheck cfn-lint unit ## Everything CI runs
+
+bench-prepare: setup ## Data preparation benchmark (1M rows; installs pandas for the naive baseline)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+	$(PY) benchmarks/prepare_benchmark.py
 
 deploy: setup ## Deploy one environment: make deploy ENV=prod
 	$(CDK) deploy -c env=$(ENV) --all --require-approval broadening
