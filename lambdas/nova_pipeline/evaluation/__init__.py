@@ -1,0 +1,1 @@
+"""Evaluation: predictions, metrics per task, cost, the quality gate and the report."""

@@ -1,0 +1,123 @@
+"""The quality gate: every threshold checked, the verdict `promoted` or `rejected` with every reason."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Unset (None) thresholds are not checked. Execution input values override the environment's defaults."""
+
+    min_primary_metric: float | None = None
+    min_gain_over_baseline: float | None = None
+    max_ttft_p90_ms: float | None = None
+    max_cost_per_1k_requests_usd: float | None = None
+    max_error_rate: float | None = None
+
+    @classmethod
+    def merged(cls, defaults: dict[str, Any], overrides: dict[str, Any]) -> Thresholds:
+        values = {
+            name: overrides.get(name) if overrides.get(name) is not None else defaults.get(name)
+            for name in cls.__dataclass_fields__
+        }
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    checks: list[Check]
+    thresholds: Thresholds
+
+    @property
+    def promoted(self) -> bool:
+        return self.verdict == "promoted"
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "reasons": [asdict(check) for check in self.checks],
+            "failed": [check.detail for check in self.checks if not check.passed],
+            "thresholds": asdict(self.thresholds),
+        }
+
+
+def decide(
+    *,
+    metric: str,
+    candidate: float,
+    baseline: float | None,
+    promoted: float | None,
+    ttft_p90_ms: float | None,
+    cost_per_1k_requests: float | None,
+    error_rate: float,
+    thresholds: Thresholds,
+) -> Verdict:
+    checks: list[Check] = []
+    t = thresholds
+    if t.min_primary_metric is not None:
+        checks.append(
+            Check(
+                "minPrimaryMetric",
+                candidate >= t.min_primary_metric,
+                f"{metric} {candidate:.4f} {'>=' if candidate >= t.min_primary_metric else '<'} "
+                f"minimum {t.min_primary_metric:.4f}",
+            )
+        )
+    if t.min_gain_over_baseline is not None and baseline is not None:
+        gain = candidate - baseline
+        ok = gain >= t.min_gain_over_baseline
+        checks.append(
+            Check(
+                "minGainOverBaseline",
+                ok,
+                f"{metric} gain over the baseline {gain:+.4f} "
+                f"{'>=' if ok else '<'} required {t.min_gain_over_baseline:+.4f}",
+            )
+        )
+    if promoted is not None:
+        ok = candidate >= promoted
+        checks.append(
+            Check(
+                "notWorseThanPromoted",
+                ok,
+                f"{metric} {candidate:.4f} {'>=' if ok else '<'} the promoted model's {promoted:.4f}",
+            )
+        )
+    if t.max_ttft_p90_ms is not None and ttft_p90_ms is not None:
+        ok = ttft_p90_ms <= t.max_ttft_p90_ms
+        checks.append(
+            Check(
+                "maxTtftP90Ms",
+                ok,
+                f"TTFT p90 {ttft_p90_ms:.0f} ms {'<=' if ok else '>'} maximum {t.max_ttft_p90_ms:.0f} ms",
+            )
+        )
+    if t.max_cost_per_1k_requests_usd is not None and cost_per_1k_requests is not None:
+        ok = cost_per_1k_requests <= t.max_cost_per_1k_requests_usd
+        checks.append(
+            Check(
+                "maxCostPer1kRequestsUsd",
+                ok,
+                f"cost per 1,000 requests ${cost_per_1k_requests:.4f} "
+                f"{'<=' if ok else '>'} maximum ${t.max_cost_per_1k_requests_usd:.4f}",
+            )
+        )
+    if t.max_error_rate is not None:
+        ok = error_rate <= t.max_error_rate
+        checks.append(
+            Check(
+                "maxErrorRate", ok, f"error rate {error_rate:.2%} {'<=' if ok else '>'} maximum {t.max_error_rate:.2%}"
+            )
+        )
+    verdict = "promoted" if all(check.passed for check in checks) else "rejected"
+    return Verdict(verdict, checks, thresholds)

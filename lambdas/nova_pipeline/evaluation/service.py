@@ -1,0 +1,76 @@
+"""From predictions to a report: metrics for candidate and baseline, costs, the gate's verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from nova_pipeline.catalog import TaskType
+from nova_pipeline.evaluation.cost import PriceTable, monthly_cost, token_cost
+from nova_pipeline.evaluation.gate import Thresholds, decide
+from nova_pipeline.evaluation.metrics import evaluate_rows
+from nova_pipeline.evaluation.predictions import PredictionRow
+from nova_pipeline.evaluation.report import build_report
+
+
+def evaluation_report(
+    *,
+    candidate_rows: Sequence[PredictionRow],
+    baseline_rows: Sequence[PredictionRow] | None,
+    task: TaskType,
+    model: str,
+    prices: PriceTable,
+    traffic: dict[str, int],
+    thresholds: Thresholds,
+    baseline_model: str | None = None,
+    promoted_primary: float | None = None,
+    labels: Sequence[str] | None = None,
+    run: dict[str, Any] | None = None,
+    loss_curves: dict[str, list[tuple[float, float]]] | None = None,
+    simulated: bool = False,
+) -> dict[str, Any]:
+    candidate = evaluate_rows(candidate_rows, task, labels)
+    baseline = evaluate_rows(baseline_rows, task, labels) if baseline_rows else None
+    cost = monthly_cost(
+        prices,
+        model,
+        queries_per_month=traffic["queriesPerMonth"],
+        input_tokens=traffic["inputTokens"],
+        output_tokens=traffic["outputTokens"],
+    )
+    answered = [row for row in candidate_rows if row.error is None] or list(candidate_rows)
+    measured_in = sum(r.input_tokens or 0 for r in answered) / max(1, len(answered))
+    measured_out = sum(r.output_tokens or 0 for r in answered) / max(1, len(answered))
+    measured_per_1k = token_cost(prices.of(model), measured_in * 1000, measured_out * 1000) if answered else None
+    evaluation_cost = {
+        "candidate": token_cost(prices.of(model), candidate["tokens"]["input"], candidate["tokens"]["output"])
+    }
+    if baseline is not None:
+        evaluation_cost["baseline"] = token_cost(
+            prices.of(baseline_model or model), baseline["tokens"]["input"], baseline["tokens"]["output"]
+        )
+    evaluation_cost["total"] = sum(evaluation_cost.values())
+    verdict = decide(
+        metric=candidate["primaryMetric"],
+        candidate=candidate["primary"],
+        baseline=baseline["primary"] if baseline else None,
+        promoted=promoted_primary,
+        ttft_p90_ms=candidate["latency"]["ttftP90Ms"],
+        cost_per_1k_requests=measured_per_1k,
+        error_rate=candidate["errorRate"],
+        thresholds=thresholds,
+    )
+    latencies = [r.latency_ms for r in answered if r.latency_ms is not None]
+    return build_report(
+        run={**(run or {}), "model": model, "measuredCostPer1kRequests": measured_per_1k},
+        task=task.value,
+        candidate=candidate,
+        baseline=baseline,
+        promoted_primary=promoted_primary,
+        gate=verdict.dump(),
+        cost=cost,
+        evaluation_cost=evaluation_cost,
+        loss_curves=loss_curves,
+        simulated=simulated,
+        latencies_ms=latencies,
+    )
