@@ -5,6 +5,7 @@ The stack composes constructs and wires grants; each capability lives in its con
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
@@ -18,15 +19,36 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from nova_pipeline.active_model import active_model_parameter_name
 from nova_pipeline.catalog import MODELS
 from stacks.config import EnvironmentSettings
 from stacks.constructs.customization_roles import CustomizationRoles, grant_prefix_read, grant_prefix_write
 from stacks.constructs.lambda_layer import shared_layer
 from stacks.constructs.pipeline_function import PipelineFunction
 from stacks.constructs.retention import log_retention, removal_policy
-from stacks.storage_stack import JOBS_PREFIX, PREPARED_PREFIX, RAW_PREFIX, RECIPES_PREFIX, StorageStack
+from stacks.storage_stack import (
+    EVALUATION_PREFIX,
+    JOBS_PREFIX,
+    PREPARED_PREFIX,
+    RAW_PREFIX,
+    RECIPES_PREFIX,
+    REPORTS_PREFIX,
+    StorageStack,
+)
 
 DEFINITION_FILE = Path(__file__).resolve().parents[1] / "stepfunctions" / "customization.asl.json"
+
+
+def gate_defaults(settings: EnvironmentSettings) -> dict[str, float | None]:
+    """The environment's quality-gate defaults, as the evaluation function reads them."""
+    evaluation = settings.evaluation
+    return {
+        "min_primary_metric": evaluation.min_primary_metric,
+        "min_gain_over_baseline": evaluation.min_gain_over_baseline,
+        "max_ttft_p90_ms": evaluation.max_ttft_p90_ms,
+        "max_cost_per_1k_requests_usd": evaluation.max_cost_per_1k_requests_usd,
+        "max_error_rate": evaluation.max_error_rate,
+    }
 
 
 class PipelineStack(Stack):
@@ -97,6 +119,28 @@ class PipelineStack(Stack):
             handler="preflight_handler",
             seconds=120,
         )
+        plan_evaluation = self._function(
+            "PlanEvaluation", "evaluation", "Batches the test split for evaluation", handler="plan_handler"
+        )
+        evaluate_batch = self._function(
+            "EvaluateBatch",
+            "evaluation",
+            "Evaluates one batch with ConverseStream",
+            handler="batch_handler",
+            seconds=900,
+        )
+        aggregate = self._function(
+            "AggregateEvaluation",
+            "evaluation",
+            "Metrics, gate verdict and report",
+            handler="aggregate_handler",
+            seconds=300,
+            memory=1024,
+        )
+        promote = self._function("Promote", "promotion", "Writes the active-model record", handler="promote_handler")
+        reject = self._function(
+            "RejectCandidate", "promotion", "Deletes a rejected deployment", handler="reject_handler"
+        )
         summarize = self._function("Summarize", "summarize", "Summarizes a successful execution")
         cleanup = self._function("Cleanup", "cleanup", "Stops, deletes and notifies on failure", seconds=60)
 
@@ -117,6 +161,9 @@ class PipelineStack(Stack):
         for function in (start_job, preflight):
             function.function.add_environment("NOVA_GRADER_FUNCTION_ARN", grader.function.function_arn)
         self.topic.grant_publish(cleanup.role)
+        self._grant_evaluation(
+            plan=plan_evaluation, batch=evaluate_batch, aggregate=aggregate, promote=promote, reject=reject
+        )
 
         self.state_machine = self._state_machine(
             {
@@ -134,6 +181,11 @@ class PipelineStack(Stack):
                 "PollImportedModelArn": poll_model,
                 "CreateDeploymentArn": create_deployment,
                 "PollDeploymentArn": poll_deployment,
+                "PlanEvaluationArn": plan_evaluation,
+                "EvaluateBatchArn": evaluate_batch,
+                "AggregateEvaluationArn": aggregate,
+                "PromoteArn": promote,
+                "RejectCandidateArn": reject,
                 "SummarizeArn": summarize,
                 "CleanupArn": cleanup,
             }
@@ -175,6 +227,9 @@ class PipelineStack(Stack):
                 "NOVA_BEDROCK_ROLE_ARN": self.roles.bedrock.role_arn,
                 "NOVA_SAGEMAKER_ROLE_ARN": self.roles.sagemaker.role_arn,
                 "NOVA_TOPIC_ARN": self.topic.topic_arn,
+                "NOVA_EVALUATION_RPM": str(self.settings.evaluation.requests_per_minute),
+                "NOVA_GATE_DEFAULTS": json.dumps(gate_defaults(self.settings)),
+                "NOVA_DELETE_REJECTED": str(self.settings.evaluation.delete_rejected_deployment).lower(),
             },
         )
         self.functions[construct_id] = function
@@ -208,6 +263,73 @@ class PipelineStack(Stack):
                         reason="Reads raw/ and writes prepared/ of the data bucket; object names under the "
                         "prefixes are chosen per run.",
                         applies_to=[RegexAppliesTo(regex=r"/^Resource::.+\/(raw|prepared)\/\*$/g")],
+                    )
+                ],
+                apply_to_children=True,
+            )
+
+    def _grant_evaluation(
+        self,
+        *,
+        plan: PipelineFunction,
+        batch: PipelineFunction,
+        aggregate: PipelineFunction,
+        promote: PipelineFunction,
+        reject: PipelineFunction,
+    ) -> None:
+        data, artifacts, key = self.storage.data_bucket, self.storage.artifacts_bucket, self.storage.key
+        grant_prefix_read(plan.role, data, PREPARED_PREFIX)
+        for function in (plan, batch, aggregate):
+            grant_prefix_write(function.role, data, EVALUATION_PREFIX)
+        grant_prefix_write(aggregate.role, data, REPORTS_PREFIX)
+        grant_prefix_read(aggregate.role, artifacts, JOBS_PREFIX)
+        parameter = self.format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=active_model_parameter_name(self.settings.name).lstrip("/"),
+        )
+        for function in (plan, aggregate):
+            function.role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter]))
+        promote.role.add_to_policy(
+            iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[parameter])
+        )
+        invoke_resources = [self._arn("custom-model-deployment")]
+        for spec in MODELS.values():
+            invoke_resources.append(self._arn("inference-profile", spec.inference_profile_id))
+            base_id = spec.inference_profile_id.removeprefix("us.")
+            invoke_resources.append(
+                self.format_arn(
+                    service="bedrock", region="*", account="", resource="foundation-model", resource_name=base_id
+                )
+            )
+        batch.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=invoke_resources
+            )
+        )
+        reject.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:DeleteCustomModelDeployment"], resources=[self._arn("custom-model-deployment")]
+            )
+        )
+        for function in (plan, batch, aggregate, promote):
+            key.grant(function.role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        for function in (plan, batch, aggregate, promote, reject):
+            NagSuppressions.add_resource_suppressions(
+                function.role,
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM5",
+                        reason="Evaluation reads and writes per-run objects under prepared/, evaluation/, "
+                        "reports/ and jobs/; deployments are created per execution; cross-region inference "
+                        "profiles route a base model to its foundation model in any US region.",
+                        applies_to=[
+                            RegexAppliesTo(regex=r"/^Resource::.+\/(prepared|evaluation|reports|jobs)\/\*$/g"),
+                            RegexAppliesTo(regex=r"/^Resource::arn:.*:bedrock:.*:custom-model-deployment\/\*$/g"),
+                            RegexAppliesTo(
+                                regex=r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g"
+                            ),
+                        ],
                     )
                 ],
                 apply_to_children=True,

@@ -57,7 +57,10 @@ def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any) -> CleanupReport:
         if stopped:
             report.stopped_job = job.job_arn
             report.actions.append(f"stopped job {job.job_name}")
-    if state.deployment is not None and customization.delete_deployment(bedrock, state.deployment.deployment_arn):
+    promoted = bool(state.promotion and state.promotion.get("promoted"))
+    if promoted:
+        report.actions.append("kept the deployment: it was already promoted")
+    elif state.deployment is not None and customization.delete_deployment(bedrock, state.deployment.deployment_arn):
         report.deleted_deployment = state.deployment.deployment_arn
         report.actions.append(f"deleted deployment {state.deployment.deployment_name}")
     return report

@@ -95,4 +95,6 @@ class RunState(_State):
     job: JobState | None = None
     model: ModelState | None = None
     deployment: DeploymentState | None = None
+    evaluation: dict[str, Any] | None = None
+    promotion: dict[str, Any] | None = None
     error: ErrorInfo | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -27,6 +28,10 @@ class FunctionSettings(BaseModel):
     region: str = Field(alias="AWS_REGION", default="us-east-1")
     fanout_bytes: int = Field(alias="NOVA_FANOUT_BYTES", default=2 * 1024**3, ge=1)
     fanout_objects: int = Field(alias="NOVA_FANOUT_OBJECTS", default=16, ge=1)
+    evaluation_rpm: int = Field(alias="NOVA_EVALUATION_RPM", default=200, ge=1)
+    gate_defaults: dict[str, float | None] = Field(alias="NOVA_GATE_DEFAULTS", default_factory=dict)
+    delete_rejected: bool = Field(alias="NOVA_DELETE_REJECTED", default=True)
+    simulated: bool = Field(alias="NOVA_SIMULATED", default=False)
 
     def require(self, name: str) -> str:
         """A setting this function cannot work without; a missing one is a deployment error, said plainly."""
@@ -38,7 +43,10 @@ class FunctionSettings(BaseModel):
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> FunctionSettings:
-        return cls.model_validate(dict(os.environ if environ is None else environ))
+        values: dict[str, object] = dict(os.environ if environ is None else environ)
+        if isinstance(values.get("NOVA_GATE_DEFAULTS"), str):
+            values["NOVA_GATE_DEFAULTS"] = json.loads(str(values["NOVA_GATE_DEFAULTS"]))
+        return cls.model_validate(values)
 
 
 @lru_cache(maxsize=1)

@@ -45,6 +45,8 @@ def run_summary(state: RunState, extra: dict[str, Any], *, now: datetime | None 
         if data
         else None,
         "evaluation": extra.get("evaluation"),
+        "verdict": (extra.get("evaluation") or {}).get("verdict"),
+        "promotion": extra.get("promotion"),
         "durations": {"totalSeconds": _seconds_since(state.execution.started_at, now)},
         "completedAt": now.isoformat(),
     }

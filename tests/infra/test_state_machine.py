@@ -48,7 +48,7 @@ def test_every_task_retries_transient_errors_with_jitter_and_catches_into_cleanu
     states = definition(templates)["States"]
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
 
-    assert len(tasks) == 15
+    assert len(tasks) == 19
     for name, state in tasks.items():
         [retry] = state["Retry"]
         assert set(retry["ErrorEquals"]) >= TRANSIENT, name

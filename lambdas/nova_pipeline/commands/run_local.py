@@ -34,7 +34,7 @@ def run_local(args: argparse.Namespace) -> int:
         uploaded = twin.upload_example_data()
         print(f"uploaded {len(uploaded)} example file(s) to s3://{twin.data_bucket}/raw/ (simulated)", file=sys.stderr)
         result = twin.run(execution_input, name=args.name)
-        print(format_trace(result))
+        print(format_trace(result, twin.download_report(result)))
         if args.output_json:
             _write_json(
                 args.output_json,

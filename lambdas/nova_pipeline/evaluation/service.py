@@ -28,9 +28,14 @@ def evaluation_report(
     run: dict[str, Any] | None = None,
     loss_curves: dict[str, list[tuple[float, float]]] | None = None,
     simulated: bool = False,
+    baseline_is_promoted: bool = False,
 ) -> dict[str, Any]:
+    """Metrics of both models, costs and the verdict. With `baseline_is_promoted` the baseline rows come from the
+    currently promoted deployment, so "not worse than the promoted model" is judged on the same rows."""
     candidate = evaluate_rows(candidate_rows, task, labels)
     baseline = evaluate_rows(baseline_rows, task, labels) if baseline_rows else None
+    if baseline_is_promoted and baseline is not None:
+        promoted_primary = baseline["primary"]
     cost = monthly_cost(
         prices,
         model,

@@ -39,6 +39,9 @@ class TwinOptions:
     timeout_seconds: float = 300.0
     log_level: str = "ERROR"
     function_environment: dict[str, str] = field(default_factory=dict)
+    # The simulated quota: evaluation is paced to it, as it is to the account's quota in AWS.
+    evaluation_requests_per_minute: int = 6000
+    reports_dir: Path = REPO_ROOT / ".build" / "twin-reports"
 
 
 @dataclass
@@ -176,6 +179,8 @@ class OfflineTwin:
                 continue  # CDK's own helper functions (e.g. bucket auto-delete) are not part of the run
             variables["NOVA_POLL_INTERVAL_SECONDS"] = str(self.options.poll_interval_seconds)
             variables["POWERTOOLS_LOG_LEVEL"] = self.options.log_level
+            variables["NOVA_SIMULATED"] = "true"
+            variables["NOVA_EVALUATION_RPM"] = str(self.options.evaluation_requests_per_minute)
             variables.update(self.options.function_environment)
             handler_name = str(function.properties["Handler"]).split(".", 1)[1]
             local = LocalFunction(
@@ -230,6 +235,22 @@ class OfflineTwin:
                 keys.append(key)
         return keys
 
+    def download_report(self, result: ExecutionResult) -> Path | None:
+        """Copy the execution's report.html/json from the simulated bucket to a local folder."""
+        import boto3
+
+        evaluation = (result.output or {}).get("evaluation") or {}
+        if "reportHtmlUri" not in evaluation:
+            return None
+        s3 = boto3.client("s3", region_name=REGION)
+        folder = self.options.reports_dir / result.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for key in ("reportHtmlUri", "reportUri"):
+            bucket, _, object_key = evaluation[key].removeprefix("s3://").partition("/")
+            target = folder / object_key.rsplit("/", 1)[-1]
+            target.write_bytes(s3.get_object(Bucket=bucket, Key=object_key)["Body"].read())
+        return folder / "report.html"
+
     # -------------------------------------------------------------------------------------------- run
     def run(self, execution_input: dict[str, Any], name: str | None = None) -> ExecutionResult:
         import boto3
@@ -280,7 +301,7 @@ def _trace(history: list[dict[str, Any]]) -> list[TraceEntry]:
     return entries
 
 
-def format_trace(result: ExecutionResult) -> str:
+def format_trace(result: ExecutionResult, report: Path | None = None) -> str:
     """The state-by-state trace a user reads after `run-local`."""
     lines = [f"execution {result.name}: {result.status} in {result.seconds:.1f} s", ""]
     lines.append(f"  {'state':<24} {'seconds':>8}  notes")
@@ -298,5 +319,17 @@ def format_trace(result: ExecutionResult) -> str:
         lines.append(f"error: {result.error}")
         lines.append(f"cause: {result.cause}")
     lines.append("")
+    evaluation = (result.output or {}).get("evaluation") or {}
+    if evaluation.get("verdict"):
+        summary = f"verdict: {evaluation['verdict']}"
+        if evaluation.get("primaryMetric"):
+            baseline = evaluation.get("baseline")
+            shown = "none" if baseline is None else f"{baseline:.3f}"
+            summary += f" ({evaluation['primaryMetric']} candidate {evaluation['candidate']:.3f}, baseline {shown})"
+        lines.append(summary)
+        for failure in evaluation.get("failed", []):
+            lines.append(f"  failed: {failure}")
+    if report is not None:
+        lines.append(f"report: {report}")
     lines.append(f"Model: {SIMULATED_LABEL}.")
     return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""Running the test split against a model: batches, pacing to the account's quota, ConverseStream with TTFT.
+
+The Evaluate stage fans batches out with a Distributed Map. `concurrency_for` sizes the map from the requests-per-
+minute budget, and every worker paces its own requests to its share of the budget, so evaluation runs as fast as the
+quota allows and no faster; throttling that still happens is retried with exponential backoff and full jitter.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nova_pipeline.aws_errors import THROTTLING_CODES, TRANSIENT_CODES, error_code
+from nova_pipeline.evaluation.predictions import PredictionRow
+
+MAX_MAP_CONCURRENCY = 40
+RETRYABLE = THROTTLING_CODES | TRANSIENT_CODES
+MAX_ATTEMPTS = 8
+
+
+def concurrency_for(requests_per_minute: int, seconds_per_request: float = 1.0) -> int:
+    """Workers needed to use the budget when one worker sends a request every `seconds_per_request`."""
+    return max(1, min(MAX_MAP_CONCURRENCY, math.ceil(requests_per_minute * seconds_per_request / 60)))
+
+
+def batches(rows: Sequence[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [list(rows[i : i + size]) for i in range(0, len(rows), size)]
+
+
+class Pacer:
+    """At most `per_minute` request starts per minute from this worker (evenly spaced)."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.clock, self.sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self.clock()
+            if now < self._next:
+                self.sleep(self._next - now)
+                now = self._next
+            self._next = now + self.interval
+
+
+@dataclass(frozen=True)
+class Target:
+    model_id: str
+    system: str | None
+    max_tokens: int
+    temperature: float
+    top_p: float
+
+
+def _request(target: Target, prompt: str) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "modelId": target.model_id,
+        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+        "inferenceConfig": {"maxTokens": target.max_tokens, "temperature": target.temperature, "topP": target.top_p},
+    }
+    if target.system:
+        request["system"] = [{"text": target.system}]
+    return request
+
+
+def converse_row(
+    runtime: Any,
+    target: Target,
+    row: dict[str, Any],
+    *,
+    pacer: Pacer,
+    rng: random.Random,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: int = MAX_ATTEMPTS,
+) -> PredictionRow:
+    """One row through ConverseStream: text, time to first token, total latency, tokens; errors recorded."""
+    from botocore.exceptions import ClientError
+
+    base = {
+        "id": row.get("id"),
+        "prompt": row.get("prompt"),
+        "reference": row.get("reference", ""),
+        "label": row.get("label"),
+        "context": row.get("context"),
+    }
+    request = _request(target, str(row.get("prompt", "")))
+    for attempt in range(attempts):
+        pacer.wait()
+        started = time.perf_counter()
+        try:
+            response = runtime.converse_stream(**request)
+            text, first, usage = [], None, {}
+            for event in response["stream"]:
+                if "contentBlockDelta" in event:
+                    delta = event["contentBlockDelta"]["delta"].get("text", "")
+                    if delta and first is None:
+                        first = time.perf_counter()
+                    text.append(delta)
+                elif "metadata" in event:
+                    usage = event["metadata"].get("usage", {})
+            ended = time.perf_counter()
+            output_tokens = int(usage.get("outputTokens", 0))
+            generation = max(ended - (first or ended), 1e-6)
+            return PredictionRow.model_validate(
+                {
+                    **base,
+                    "prediction": "".join(text),
+                    "ttftMs": round(((first or ended) - started) * 1000, 3),
+                    "latencyMs": round((ended - started) * 1000, 3),
+                    "inputTokens": int(usage.get("inputTokens", 0)),
+                    "outputTokens": output_tokens,
+                    "outputTokensPerSecond": round(output_tokens / generation, 3) if output_tokens else None,
+                }
+            )
+        except ClientError as error:
+            code = error_code(error) or "Unknown"
+            if code not in RETRYABLE or attempt == attempts - 1:
+                return PredictionRow.model_validate({**base, "prediction": "", "error": f"{code}: {error}"})
+            sleep(rng.uniform(0, min(20.0, 0.5 * 2**attempt)))
+    raise AssertionError("unreachable")
+
+
+def evaluate_batch(
+    runtime: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    candidate: Target,
+    baseline: Target | None,
+    pacer: Pacer,
+    seed: int = 0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[list[PredictionRow], list[PredictionRow]]:
+    rng = random.Random(seed)  # noqa: S311 - retry jitter, not a secret
+    candidate_rows, baseline_rows = [], []
+    for row in rows:
+        candidate_rows.append(converse_row(runtime, candidate, row, pacer=pacer, rng=rng, sleep=sleep))
+        if baseline is not None:
+            baseline_rows.append(converse_row(runtime, baseline, row, pacer=pacer, rng=rng, sleep=sleep))
+    return candidate_rows, baseline_rows
