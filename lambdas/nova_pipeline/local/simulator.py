@@ -100,6 +100,7 @@ class SimulatorSettings:
     ttft_ms: float = 0.0
     output_tokens_per_second: float = 0.0
     requests_per_minute: int | None = None
+    fail_converse_every: int = 0
 
 
 @dataclass
@@ -118,6 +119,7 @@ class BedrockSimulator:
     _call_count: int = 0
     _minute_window: list[float] = field(default_factory=list)
     _escrow_sources: dict[str, str] = field(default_factory=dict)
+    _converse_count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ----------------------------------------------------------------- dispatch
@@ -398,6 +400,13 @@ class BedrockSimulator:
         return BaseModel()
 
     def _answer(self, params: dict[str, Any]) -> tuple[str, str, int]:
+        every = self.settings.fail_converse_every
+        if every:
+            with self._lock:
+                self._converse_count += 1
+                failing = self._converse_count % every == 0
+            if failing:
+                raise SimulatedError("ModelErrorException", "The model returned an error (simulated)", 424)
         model = self._model_for(params["modelId"])
         system = " ".join(block.get("text", "") for block in params.get("system", []))
         user_turns = [m for m in params["messages"] if m["role"] == "user"]

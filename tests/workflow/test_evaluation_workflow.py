@@ -1,0 +1,99 @@
+"""Evaluation, quality gate and promotion through the offline twin: a pass, a fail on each threshold, a candidate
+worse than the promoted model, and rollback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from nova_pipeline.active_model import ActiveModelRecord
+from nova_pipeline.evaluation.promotion import read_active, rollback
+from tests.workflow.conftest import example
+
+
+def active(twin: Any) -> tuple[ActiveModelRecord | None, int | None]:
+    return read_active(boto3.client("ssm", region_name="us-east-1"), "dev")
+
+
+def report(twin: Any, result: Any) -> dict[str, Any]:
+    uri = result.output["evaluation"]["reportUri"]
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body = boto3.client("s3", region_name="us-east-1").get_object(Bucket=bucket, Key=key)["Body"].read()
+    document: dict[str, Any] = json.loads(body)
+    return document
+
+
+def test_a_better_candidate_is_promoted_with_a_report(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        result = twin.run(example("sft-classification-nova-micro.json"))
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        evaluation = result.output["evaluation"]
+        assert evaluation["verdict"] == "promoted" and evaluation["simulated"] is True
+        assert evaluation["candidate"] > evaluation["baseline"]
+        record, version = active(twin)
+        assert record is not None and version == 1
+        assert record.deployment_arn == result.output["deploymentArn"]
+        assert record.system_prompt.startswith("Classify the support ticket")  # type: ignore[union-attr]
+        assert record.metrics is not None and record.metrics.simulated
+        document = report(twin, result)
+        assert document["simulated"] and document["candidate"]["confusionMatrix"]["labels"]
+        assert document["lossCurves"]["training"]
+        converse = [p for s, o, p in twin.simulator.calls if o == "ConverseStream"]
+        assert {p["modelId"] for p in converse} == {result.output["deploymentArn"], "us.amazon.nova-micro-v1:0"}
+        assert all(p["system"][0]["text"].startswith("Classify") for p in converse)
+
+
+@pytest.mark.parametrize(
+    ("gate", "failure_start"),
+    [
+        ({"minPrimaryMetric": 1.0, "minGainOverBaseline": 0.99}, "accuracy gain over the baseline"),
+        ({"maxTtftP90Ms": 0.001}, "TTFT p90 "),
+        ({"maxCostPer1kRequestsUsd": 0.0}, "cost per 1,000 requests "),
+        ({"maxErrorRate": 0.0}, "error rate "),
+    ],
+)
+def test_each_threshold_can_reject_and_the_deployment_is_deleted(
+    offline_twin: Any, gate: dict[str, float], failure_start: str
+) -> None:
+    document = example("sft-classification-nova-micro.json")
+    document["gate"] = gate
+    simulator = {"throttle_rate": 0.0}
+    with offline_twin(**simulator) as twin:
+        if "maxErrorRate" in gate:
+            twin.simulator.settings.fail_converse_every = 7
+        result = twin.run(document)
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        evaluation = result.output["evaluation"]
+        assert evaluation["verdict"] == "rejected"
+        assert any(reason.startswith(failure_start) for reason in evaluation["failed"]), evaluation["failed"]
+        assert result.output["promotion"] == {"promoted": False, "deletedDeployment": True}
+        assert all(d.deleted for d in twin.simulator.deployments.values())
+        assert active(twin) == (None, None)
+
+
+def test_a_candidate_worse_than_the_promoted_model_is_rejected_and_rollback_restores(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        good = twin.run(example("sft-classification-nova-micro.json"))
+        assert good.output["evaluation"]["verdict"] == "promoted"
+
+        weaker = example("sft-classification-nova-micro.json")
+        weaker["split"]["maxTrain"] = 8
+        worse = twin.run(weaker)
+
+        assert worse.output["evaluation"]["verdict"] == "rejected"
+        assert any("the promoted model's" in f for f in worse.output["evaluation"]["failed"])
+        record, version = active(twin)
+        assert record is not None and record.deployment_arn == good.output["deploymentArn"] and version == 1
+
+        third = twin.run(example("sft-classification-nova-micro.json"))
+        assert third.output["evaluation"]["verdict"] == "promoted"
+        record, version = active(twin)
+        assert version == 2 and record is not None and record.previous_version == 1
+
+        restored, restored_version = rollback(boto3.client("ssm", region_name="us-east-1"), "dev", None)
+        assert restored.deployment_arn == good.output["deploymentArn"] and restored_version == 3
