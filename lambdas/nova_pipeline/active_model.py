@@ -64,3 +64,5 @@ class ActiveModelRecord(BaseModel):
     """When the record was written."""
     previous_version: int | None = None
     """SSM parameter version of the record this one replaced (rollback target)."""
+    version: int | None = None
+    """SSM parameter version of this record (the API reports it)."""

@@ -47,17 +47,19 @@ def promote(
 ) -> tuple[ActiveModelRecord, int]:
     """Write `record` as the active model; it remembers the version it replaces (the rollback target)."""
     _, previous = read_active(ssm, environment)
-    stamped = record.model_copy(update={"previous_version": previous, "promoted_at": datetime.now(UTC)})
+    stamped = record.model_copy(
+        update={"previous_version": previous, "promoted_at": datetime.now(UTC), "version": (previous or 0) + 1}
+    )
     return stamped, _put(ssm, environment, stamped, kms_key)
 
 
 def rollback(ssm: Any, environment: str, kms_key: str | None) -> tuple[ActiveModelRecord, int]:
     """Restore the record the active one replaced, as a new version."""
-    current, _ = read_active(ssm, environment)
+    current, current_version = read_active(ssm, environment)
     if current is None or current.previous_version is None:
         raise NothingToRollBackError(f"no earlier promoted model to roll back to in {environment}")
     name = active_model_parameter_name(environment)
     with aws_call("ssm", "GetParameter"):
         value = ssm.get_parameter(Name=f"{name}:{current.previous_version}", WithDecryption=True)["Parameter"]["Value"]
-    restored = ActiveModelRecord.model_validate_json(value)
+    restored = ActiveModelRecord.model_validate_json(value).model_copy(update={"version": (current_version or 0) + 1})
     return restored, _put(ssm, environment, restored, kms_key)

@@ -1,0 +1,1 @@
+"""The inference API: the promoted model, its training system prompt, bounded inference settings."""

@@ -1,0 +1,148 @@
+"""Serve the promoted model: its training system prompt always, caller settings within bounds, errors mapped."""
+
+from __future__ import annotations
+
+import string
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from nova_pipeline.active_model import ActiveModelRecord
+from nova_pipeline.aws_errors import error_code
+from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, ServedModel, Usage
+
+
+class ApiError(Exception):
+    """An error with the HTTP status and message a caller sees."""
+
+    status = 500
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.retry_after = message, retry_after
+
+
+class BadRequest(ApiError):  # noqa: N818 - named after the HTTP status
+    status = 400
+
+
+class PayloadTooLarge(ApiError):  # noqa: N818
+    status = 413
+
+
+class NoModelPromoted(ApiError):  # noqa: N818
+    status = 503
+
+
+class Throttled(ApiError):  # noqa: N818
+    status = 429
+
+
+class ModelUnavailable(ApiError):  # noqa: N818
+    status = 503
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_input_chars: int
+    max_output_tokens: int = 4096
+    allow_context: bool = True
+
+
+def _placeholders(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def system_prompt(record: ActiveModelRecord, context: str | None, limits: Limits) -> str | None:
+    """The training prompt; a `{context}`-style template is filled with the caller's context."""
+    template = record.system_prompt
+    if context is not None and not limits.allow_context:
+        raise BadRequest("context: this environment does not accept an appended context")
+    if template is None:
+        if context is not None:
+            raise BadRequest("context: the promoted model was trained without a system prompt to fill")
+        return None
+    names = _placeholders(template)
+    if names:
+        if context is None:
+            raise BadRequest(
+                f"context: required: the promoted model's system prompt has {{{names[0]}}} "
+                "(e.g. the CREATE TABLE statements)"
+            )
+        return template.format_map(dict.fromkeys(names, context))
+    return f"{template}\n\n{context}" if context is not None else template
+
+
+def converse_request(record: ActiveModelRecord, request: GenerateRequest, limits: Limits) -> dict[str, Any]:
+    if request.text_length() > limits.max_input_chars:
+        raise BadRequest(f"input: {request.text_length():,} characters exceeds the limit of {limits.max_input_chars:,}")
+    overrides = request.inference_config
+    defaults = record.inference_config
+    max_tokens = overrides.max_tokens if overrides and overrides.max_tokens else defaults.max_tokens
+    if max_tokens > limits.max_output_tokens:
+        raise BadRequest(f"inferenceConfig.maxTokens: {max_tokens} exceeds the limit of {limits.max_output_tokens}")
+    config: dict[str, Any] = {
+        "maxTokens": max_tokens,
+        "temperature": overrides.temperature
+        if overrides and overrides.temperature is not None
+        else defaults.temperature,
+        "topP": overrides.top_p if overrides and overrides.top_p is not None else defaults.top_p,
+    }
+    if overrides and overrides.stop_sequences:
+        config["stopSequences"] = overrides.stop_sequences
+    turns = (
+        [("user", request.input or "")]
+        if request.input is not None
+        else [(turn.role, turn.text) for turn in request.messages or []]
+    )
+    converse: dict[str, Any] = {
+        "modelId": record.deployment_arn,
+        "messages": [{"role": role, "content": [{"text": text}]} for role, text in turns],
+        "inferenceConfig": config,
+    }
+    system = system_prompt(record, request.context, limits)
+    if system:
+        converse["system"] = [{"text": system}]
+    return converse
+
+
+RETRY_AFTER_SECONDS = 2
+
+
+def generate(runtime: Any, record: ActiveModelRecord, request: GenerateRequest, limits: Limits) -> GenerateResponse:
+    from botocore.exceptions import ClientError
+
+    converse = converse_request(record, request, limits)
+    started = time.perf_counter()
+    try:
+        response = runtime.converse(**converse)
+    except ClientError as error:
+        code = error_code(error)
+        message = error.response.get("Error", {}).get("Message", "")
+        if code in ("ThrottlingException", "TooManyRequestsException"):
+            raise Throttled(
+                "the model is receiving too many requests; retry later", retry_after=RETRY_AFTER_SECONDS
+            ) from None
+        if code == "ValidationException":
+            raise BadRequest(f"the model rejected the request: {message}") from None
+        if code in ("ModelNotReadyException", "ServiceUnavailableException", "ResourceNotFoundException"):
+            raise ModelUnavailable(
+                "the promoted model is not ready or unavailable; retry later", retry_after=RETRY_AFTER_SECONDS * 5
+            ) from None
+        raise
+    usage = response.get("usage", {})
+    content = response["output"]["message"]["content"]
+    text = "".join(block.get("text", "") for block in content)
+    return GenerateResponse(
+        output=text,
+        stop_reason=response.get("stopReason", "end_turn"),
+        usage=Usage(
+            input_tokens=usage.get("inputTokens", 0),
+            output_tokens=usage.get("outputTokens", 0),
+            total_tokens=usage.get("totalTokens", 0),
+        ),
+        latency_ms=int(response.get("metrics", {}).get("latencyMs", (time.perf_counter() - started) * 1000)),
+        model=ServedModel(
+            deployment_arn=record.deployment_arn, version=record.version, promoted_at=record.promoted_at.isoformat()
+        ),
+    )
