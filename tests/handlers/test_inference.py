@@ -196,7 +196,7 @@ def test_model_and_health(runtime: tuple[Stubber, Any]) -> None:
         ),
         (
             {"messages": [{"role": "assistant", "text": "a"}]},
-            "messages: Value error, messages[0].role is 'assistant', expected 'user'",
+            "body: messages[0].role is 'assistant', expected 'user'",
         ),
         (
             {"input": "hi"},
