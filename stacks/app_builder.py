@@ -8,6 +8,7 @@ from aws_cdk import App, Aspects, Environment, Stack, Tags
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import EnvironmentSettings
+from stacks.inference_api_stack import InferenceApiStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.storage_stack import StorageStack
 
@@ -17,10 +18,11 @@ class EnvironmentStacks:
     settings: EnvironmentSettings
     storage: StorageStack
     pipeline: PipelineStack
+    api: InferenceApiStack
 
     def all(self) -> list[Stack]:
         """Every stack of the environment."""
-        return [self.storage, self.pipeline]
+        return [self.storage, self.pipeline, self.api]
 
 
 def add_environment(app: App, settings: EnvironmentSettings) -> EnvironmentStacks:
@@ -41,7 +43,17 @@ def add_environment(app: App, settings: EnvironmentSettings) -> EnvironmentStack
         env=env,
         description=f"Nova customization ({settings.name}): roles, functions and state machine",
     )
-    stacks = EnvironmentStacks(settings, storage, pipeline)
+    api = InferenceApiStack(
+        app,
+        f"{settings.prefix}-api",
+        settings=settings,
+        key=storage.key,
+        topic=pipeline.topic,
+        layer=pipeline.layer,
+        env=env,
+        description=f"Nova customization ({settings.name}): inference API, alarms and dashboard",
+    )
+    stacks = EnvironmentStacks(settings, storage, pipeline, api)
     for stack in stacks.all():
         Tags.of(stack).add("project", "nova-customization")
         Tags.of(stack).add("environment", settings.name)

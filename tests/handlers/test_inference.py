@@ -62,16 +62,12 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stubber, Any]]:
     api.api_settings.cache_clear()
     api._provider.cache_clear()
     bedrock_runtime = boto3.client("bedrock-runtime", region_name="us-east-1")
-    with mock_aws():
-        factory = lambda service: (
-            bedrock_runtime
-            if service == "bedrock-runtime"
-            else boto3.client(  # noqa: E731
-                service, region_name="us-east-1"
-            )
-        )
-        with aws.use_client_factory(factory), Stubber(bedrock_runtime) as stubber:
-            yield stubber, boto3.client("ssm", region_name="us-east-1")
+
+    def factory(service: str) -> Any:
+        return bedrock_runtime if service == "bedrock-runtime" else boto3.client(service, region_name="us-east-1")
+
+    with mock_aws(), aws.use_client_factory(factory), Stubber(bedrock_runtime) as stubber:
+        yield stubber, boto3.client("ssm", region_name="us-east-1")
     api.api_settings.cache_clear()
     api._provider.cache_clear()
 

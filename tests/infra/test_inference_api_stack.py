@@ -1,0 +1,89 @@
+"""InferenceApiStack: IAM auth, stage throttling and access logs, least-privilege Bedrock, alarms, dashboard."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.conftest import as_list, policy_statements
+
+
+def test_every_method_requires_iam_auth_and_validates_requests(templates: dict[str, Template]) -> None:
+    methods = templates["nova-prod-api"].find_resources("AWS::ApiGateway::Method")
+
+    assert len(methods) == 3
+    for method in methods.values():
+        assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
+        assert "RequestValidatorId" in method["Properties"]
+    [generate] = [m for m in methods.values() if m["Properties"]["HttpMethod"] == "POST"]
+    assert "application/json" in generate["Properties"]["RequestModels"]
+
+
+def test_the_stage_throttles_logs_access_and_traces(templates: dict[str, Template]) -> None:
+    templates["nova-prod-api"].has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "prod",
+            "TracingEnabled": True,
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.string_like_regexp("requestId")},
+            "MethodSettings": [
+                Match.object_like({"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100, "DataTraceEnabled": False})
+            ],
+        },
+    )
+    templates["nova-prod-api"].has_resource_properties(
+        "AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}}
+    )
+
+
+def test_bedrock_invoke_is_scoped_to_deployments_and_the_configured_base_model(templates: dict[str, Template]) -> None:
+    statements = [
+        s
+        for s in policy_statements(templates["nova-prod-api"])
+        if any(str(a).startswith("bedrock:") for a in as_list(s["Action"]))
+    ]
+
+    [statement] = statements
+    assert sorted(statement["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    resources = json.dumps(statement["Resource"])
+    assert "custom-model-deployment/*" in resources
+    assert "inference-profile/us.amazon.nova-micro-v1:0" in resources
+    assert "foundation-model/amazon.nova-micro-v1:0" in resources
+    assert '"*"' not in resources
+
+
+def test_the_function_reads_only_the_active_model_parameter(templates: dict[str, Template]) -> None:
+    ssm = [s for s in policy_statements(templates["nova-prod-api"]) if "ssm:GetParameter" in as_list(s["Action"])]
+
+    assert len(ssm) == 1
+    assert "parameter/nova-customization/prod/active-model" in json.dumps(ssm[0]["Resource"])
+
+
+def test_alarms_notify_the_environment_topic_and_a_dashboard_exists(templates: dict[str, Template]) -> None:
+    template = templates["nova-prod-api"]
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+
+    assert len(alarms) == 4
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [
+            {"Fn::ImportValue": Match.string_like_regexp("Notifications")}
+        ] or "Notifications" in json.dumps(alarm["Properties"]["AlarmActions"])
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    assert {a["Properties"].get("MetricName") for a in alarms.values()} >= {"4XXError", "Latency", "Throttles"}
+
+
+def test_api_key_mode_adds_a_usage_plan(templates: dict[str, Template]) -> None:
+    from aws_cdk import App
+
+    from stacks.app_builder import add_environment
+    from stacks.config import load_environments
+
+    [settings] = load_environments({"qa": {"api": {"auth": "api-key"}}}, None)
+    stacks = add_environment(App(), settings)
+    template = Template.from_stack(stacks.api)
+
+    template.resource_count_is("AWS::ApiGateway::UsagePlan", 1)
+    template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    for method in template.find_resources("AWS::ApiGateway::Method").values():
+        assert method["Properties"]["ApiKeyRequired"] is True
