@@ -1,0 +1,159 @@
+"""`nova-pipeline serve-local`: the inference API on 127.0.0.1 with the real handler and a SIMULATED promoted model.
+
+Requests are turned into API Gateway REST proxy events for `lambdas/inference/handler.py`; SSM comes from moto and
+Bedrock from the local simulator. If no model is promoted, one is: a simulated customized model trained on
+`examples/data/support-tickets/tickets.jsonl` (nearest neighbour), with the example's system prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from nova_pipeline.active_model import ActiveModelRecord, active_model_parameter_name
+from nova_pipeline.local.simulated_model import CustomizedModel, Example, tokens
+from nova_pipeline.local.simulator import REGION, BedrockSimulator, SimulatorSettings, _Deployment, _Model
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ENVIRONMENT = "local"
+TICKETS = REPO_ROOT / "examples" / "data" / "support-tickets" / "tickets.jsonl"
+SYSTEM_PROMPT = json.loads((REPO_ROOT / "examples" / "sft-classification-nova-micro.json").read_text())["prompt"][
+    "system"
+]
+DEPLOYMENT = f"arn:aws:bedrock:{REGION}:123456789012:custom-model-deployment/local0serve"
+MODEL = f"arn:aws:bedrock:{REGION}:123456789012:custom-model/amazon.nova-micro-v1:0:128k/local0serve"
+
+
+def _promote_example(simulator: BedrockSimulator) -> None:
+    import boto3
+
+    examples = []
+    for line in TICKETS.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        examples.append(
+            Example(SYSTEM_PROMPT, row["text"], row["label"], frozenset(tokens(f"{SYSTEM_PROMPT} {row['text']}")))
+        )
+    simulator.models[MODEL] = _Model(MODEL, "local-example", 0.0, CustomizedModel(examples), "serve-local")
+    simulator.deployments[DEPLOYMENT] = _Deployment(DEPLOYMENT, "local-example", MODEL, -1e9, None)
+    ssm = boto3.client("ssm", region_name=REGION)
+    name = active_model_parameter_name(ENVIRONMENT)
+    record = ActiveModelRecord(
+        deployment_arn=DEPLOYMENT,
+        custom_model_arn=MODEL,
+        base_model="nova-micro",
+        system_prompt=SYSTEM_PROMPT,
+        promoted_at=datetime.now(UTC),
+        version=1,
+    )
+    ssm.put_parameter(Name=name, Value=record.model_dump_json(by_alias=True), Type="SecureString", Overwrite=True)
+
+
+@contextmanager
+def local_api_environment(settings: SimulatorSettings | None = None) -> Iterator[tuple[Any, BedrockSimulator]]:
+    """moto + the simulator + the real inference handler, with an example model promoted."""
+    import boto3
+    from moto import mock_aws
+
+    from nova_pipeline import aws
+    from nova_pipeline.inference import api
+    from nova_pipeline.local.hooks import LambdaDispatcher, LocalFunction, TwinHooks
+
+    os.environ.update(
+        {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "x"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "x"),
+            "NOVA_ENVIRONMENT": ENVIRONMENT,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "POWERTOOLS_SERVICE_NAME": "inference",
+        }
+    )
+    simulator = BedrockSimulator(settings or SimulatorSettings())
+    with ExitStack() as stack:
+        stack.enter_context(mock_aws())
+        stack.enter_context(TwinHooks(simulator, LambdaDispatcher()).installed())
+        stack.enter_context(aws.use_client_factory(lambda service: boto3.client(service, region_name=REGION)))
+        api.api_settings.cache_clear()
+        api._provider.cache_clear()
+        _promote_example(simulator)
+        function = LocalFunction("inference", "arn:aws:lambda:local", REPO_ROOT / "lambdas" / "inference", {})
+        yield function.load(), simulator
+        api.api_settings.cache_clear()
+        api._provider.cache_clear()
+
+
+class _Context:
+    function_name = "inference-local"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:inference-local"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+
+def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "nova-serve-local"
+        protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway clients use it
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+        def _dispatch(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode("utf-8") if length else None
+            path = self.path.split("?", 1)[0]
+            event = {
+                "resource": path,
+                "path": path,
+                "httpMethod": self.command,
+                "headers": dict(self.headers.items()),
+                "multiValueHeaders": {},
+                "queryStringParameters": None,
+                "multiValueQueryStringParameters": None,
+                "pathParameters": None,
+                "stageVariables": None,
+                "body": body,
+                "isBase64Encoded": False,
+                "requestContext": {
+                    "requestId": str(uuid.uuid4()),
+                    "stage": "local",
+                    "resourcePath": path,
+                    "httpMethod": self.command,
+                    "path": path,
+                    "identity": {"sourceIp": self.client_address[0]},
+                },
+            }
+            with lock:
+                self.server.handled += 1  # type: ignore[attr-defined]
+            response = handler_module.lambda_handler(event, _Context())
+            payload = (response.get("body") or "").encode("utf-8")
+            self.send_response(int(response["statusCode"]))
+            headers = dict(response.get("headers") or {})
+            headers.update({k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()})
+            for key, value in headers.items():
+                if key.lower() != "content-length":
+                    self.send_header(key, str(value))
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = _dispatch  # noqa: N815 - BaseHTTPRequestHandler's naming
+        do_POST = _dispatch  # noqa: N815
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    server.handled = 0  # type: ignore[attr-defined]
+    return server
