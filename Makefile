@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := cdk --no-notices
 
-.PHONY: help setup demo synth test lint typecheck cfn-lint unit bench-prepare deploy diff destroy clean
+.PHONY: help setup demo synth test lint typecheck cfn-lint unit openapi bench-prepare bench-api deploy diff destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,15 @@ unit: setup ## pytest: unit, handler, infra (CDK assertions + cdk-nag) and workf
 	pytest
 
 test: lint typecheck cfn-lint unit ## Everything CI runs
+
+openapi: setup ## Regenerate docs/openapi.json from the inference API's resolver
+	$(PY) -c 'import json, os, sys; sys.path[:0] = ["lambdas", "."]; os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"; \
+	from tests.handlers.conftest import load_handler; app = load_handler("inference").app; \
+	doc = json.loads(app.get_openapi_json_schema(title="Nova inference API", version="1.0.0")); \
+	open("docs/openapi.json", "w").write(json.dumps(doc, indent=2) + "\n")'
+
+bench-api: setup ## Inference handler overhead and cold start against a boto3-only baseline
+	$(PY) benchmarks/api_benchmark.py
 
 bench-prepare: setup ## Data preparation benchmark (1M rows; installs pandas for the naive baseline)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
