@@ -9,9 +9,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nova_pipeline import customization
 from nova_pipeline.aws import client
-from nova_pipeline.observability import logger, metrics, tracer
+from nova_pipeline.observability import logger, metrics
 from nova_pipeline.run_state import RunState
 from nova_pipeline.settings import function_settings
+from nova_pipeline.tracing import tracer
 
 
 def _model_arn(state: RunState) -> str:

@@ -19,9 +19,10 @@ from nova_pipeline.evaluation.promotion import read_active
 from nova_pipeline.evaluation.report import parse_loss_csv, render_html
 from nova_pipeline.evaluation.runner import Pacer, Target, batches, concurrency_for, evaluate_batch
 from nova_pipeline.evaluation.service import evaluation_report
-from nova_pipeline.observability import logger, metrics, tracer
+from nova_pipeline.observability import logger, metrics
 from nova_pipeline.run_state import RunState
 from nova_pipeline.settings import function_settings
+from nova_pipeline.tracing import tracer
 
 BATCH_ROWS = 10
 REPORT_URL_SECONDS = 7 * 24 * 3600

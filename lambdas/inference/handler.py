@@ -13,7 +13,7 @@ from nova_pipeline.aws import client
 from nova_pipeline.inference.api import ApiSettings, active_record, api_settings, body_too_large, validation_message
 from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, HealthResponse, ModelResponse
 from nova_pipeline.inference.service import ApiError, NoModelPromoted, generate
-from nova_pipeline.observability import logger, metrics, tracer
+from nova_pipeline.observability import logger, metrics
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -79,7 +79,6 @@ def generate_route(request: GenerateRequest) -> GenerateResponse:
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     too_large = body_too_large(event)

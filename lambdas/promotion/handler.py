@@ -16,9 +16,10 @@ from nova_pipeline.active_model import (
 )
 from nova_pipeline.aws import client
 from nova_pipeline.evaluation.promotion import promote
-from nova_pipeline.observability import logger, metrics, tracer
+from nova_pipeline.observability import logger, metrics
 from nova_pipeline.run_state import RunState
 from nova_pipeline.settings import function_settings
+from nova_pipeline.tracing import tracer
 
 
 @logger.inject_lambda_context

@@ -14,10 +14,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nova_pipeline.aws import client
 from nova_pipeline.aws_errors import aws_call
-from nova_pipeline.observability import logger, metrics, tracer
+from nova_pipeline.observability import logger, metrics
 from nova_pipeline.rewards import check_grader_output, score_samples
 from nova_pipeline.run_state import RunState
 from nova_pipeline.settings import function_settings
+from nova_pipeline.tracing import tracer
 
 SAMPLE_RECORDS = 8
 

@@ -14,9 +14,10 @@ from nova_pipeline import customization, training
 from nova_pipeline.aws import client
 from nova_pipeline.aws_errors import aws_call
 from nova_pipeline.naming import client_request_token, resource_name
-from nova_pipeline.observability import logger, metrics, tracer
+from nova_pipeline.observability import logger, metrics
 from nova_pipeline.run_state import RunState
 from nova_pipeline.settings import function_settings
+from nova_pipeline.tracing import tracer
 
 
 @logger.inject_lambda_context
