@@ -209,19 +209,19 @@ _RFT_BEDROCK = (
     HyperparameterRule("reasoningEffort", str, None, choices=("low", "medium", "high")),
     HyperparameterRule("evalInterval", int, None, 1, 100),
 )
+# On SageMaker the recipe carries the defaults: only the hyperparameters an input gives are merged into it.
 _SAGEMAKER_RECIPE = (
-    HyperparameterRule("epochCount", int, 2, 1, 5, description="Recipe trainer.max_epochs."),
-    HyperparameterRule("learningRate", float, 1e-5, 1e-6, 1e-4, description="Recipe optimizer lr."),
-    HyperparameterRule("learningRateWarmupSteps", int, 10, 0, 100, description="Recipe warm-up steps."),
-    HyperparameterRule("maxLength", int, 8192, 1024, 8192, description="Recipe max_length (tokens)."),
-    HyperparameterRule("globalBatchSize", int, 64, choices=(16, 32, 64)),
-    HyperparameterRule("hiddenDropout", float, 0.0, 0.0, 1.0),
-    HyperparameterRule("attentionDropout", float, 0.0, 0.0, 1.0),
-    HyperparameterRule("ffnDropout", float, 0.0, 0.0, 1.0),
-    HyperparameterRule("weightDecay", float, 0.0, 0.0, 1.0),
-    HyperparameterRule("adapterDropout", float, 0.01, 0.0, 1.0),
-    HyperparameterRule("loraRank", int, 32, 1, 256),
-    HyperparameterRule("loraAlpha", int, 128, 1, 512),
+    HyperparameterRule("epochCount", int, None, 1, 5, description="Recipe trainer.max_epochs."),
+    HyperparameterRule("learningRate", float, None, 1e-6, 1e-4, description="Recipe optimizer lr."),
+    HyperparameterRule("learningRateWarmupSteps", int, None, 0, 100, description="Recipe warm-up steps."),
+    HyperparameterRule("maxLength", int, None, 1024, 8192, description="Recipe max_length (tokens)."),
+    HyperparameterRule("globalBatchSize", int, None, choices=(16, 32, 64)),
+    HyperparameterRule("hiddenDropout", float, None, 0.0, 1.0),
+    HyperparameterRule("attentionDropout", float, None, 0.0, 1.0),
+    HyperparameterRule("ffnDropout", float, None, 0.0, 1.0),
+    HyperparameterRule("weightDecay", float, None, 0.0, 1.0),
+    HyperparameterRule("adapterDropout", float, None, 0.0, 1.0),
+    HyperparameterRule("loraAlpha", int, None, 1, 512),
 )
 
 HYPERPARAMETER_RULES: dict[tuple[Platform, Method], tuple[HyperparameterRule, ...]] = {

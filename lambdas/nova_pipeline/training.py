@@ -65,6 +65,22 @@ def load_shipped_recipe(name: str) -> dict[str, Any]:
     return loaded
 
 
+def parse_recipe(text: str, source: str) -> dict[str, Any]:
+    """A recipe given by the user (an s3:// object): YAML with a training_config section."""
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InputProblemsError(
+            "execution input", [Problem("$.sagemaker.recipe", f"{source}: invalid YAML: {error}")]
+        ) from None
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("training_config"), dict):
+        raise InputProblemsError(
+            "execution input",
+            [Problem("$.sagemaker.recipe", f"{source}: not a Nova recipe (no training_config section)")],
+        )
+    return loaded
+
+
 def image_uri(model: str, method: Method, region: str) -> str:
     """The Nova training image for a model generation and method (NOVA_FACTS §6)."""
     nova2 = model.startswith("nova-2")

@@ -28,8 +28,16 @@ def start_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     settings = function_settings()
     run, data = state.input, state.data
     assert run is not None and data is not None, "StartTrainingJob runs after PrepareData"
-    recipe_name = run.sagemaker.recipe or training.DEFAULT_RECIPES[(run.base_model or "", run.method)]
-    recipe = training.build_recipe(run, training.load_shipped_recipe(recipe_name))
+    recipe_source = run.sagemaker.recipe or training.DEFAULT_RECIPES[(run.base_model or "", run.method)]
+    if recipe_source.startswith("s3://"):
+        bucket, _, key = recipe_source.removeprefix("s3://").partition("/")
+        with aws_call("s3", "GetObject"):
+            text = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+        recipe_name = key.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
+        base_recipe = training.parse_recipe(text, recipe_source)
+    else:
+        recipe_name, base_recipe = recipe_source, training.load_shipped_recipe(recipe_source)
+    recipe = training.build_recipe(run, base_recipe)
     resources = training.TrainingResources(
         environment=settings.environment,
         region=settings.region,

@@ -175,3 +175,27 @@ def test_a_dataset_split_in_many_files_fans_out_with_the_distributed_map(offline
         assert result.output["data"]["train"] + result.output["data"]["validation"] + result.output["data"][
             "test"
         ] == len(lines)
+
+
+def test_a_recipe_from_s3_is_merged_and_uploaded_as_the_recipe_channel(offline_twin: Any) -> None:
+    document = example("sagemaker-lora-sft-nova-micro.json")
+    with offline_twin() as twin:
+        s3 = boto3.client("s3", region_name="us-east-1")
+        artifacts = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "artifacts" in b["Name"])
+        recipe = (ROOT / "lambdas/nova_pipeline/recipes/nova_micro_1_0_lora_sft.yaml").read_text()
+        s3.put_object(
+            Bucket=artifacts,
+            Key="recipes/custom/team-recipe.yaml",
+            Body=recipe.replace("max_epochs: 2", "max_epochs: 4").encode(),
+        )
+        document["sagemaker"]["recipe"] = f"s3://{artifacts}/recipes/custom/team-recipe.yaml"
+        document["hyperparameters"] = {"learningRate": 2e-5}
+
+        result = twin.run(document)
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        [request] = calls(twin, "sagemaker", "CreateTrainingJob")
+        assert request["HyperParameters"]["sagemaker_recipe_local_path"].endswith("/team-recipe.yaml")
+        uploaded = s3.get_object(Bucket=artifacts, Key=f"recipes/{request['TrainingJobName']}/team-recipe.yaml")
+        text = uploaded["Body"].read().decode()
+        assert "max_epochs: 4" in text and "lr: 2.0e-05" in text

@@ -148,3 +148,15 @@ def test_checkpoint_is_read_from_the_manifest_in_the_output_archive() -> None:
 def test_missing_manifest_is_a_clear_error() -> None:
     with pytest.raises(AwsRequestFailed, match=r"s3://a/out.tar.gz has no manifest.json"):
         training.checkpoint_from_output(_archive({"model.bin": b"x"}), "s3://a/out.tar.gz")
+
+
+def test_a_user_recipe_must_be_yaml_with_a_training_config() -> None:
+    assert training.parse_recipe("run: {}\ntraining_config:\n  max_length: 2048\n", "s3://a/r.yaml") == {
+        "run": {},
+        "training_config": {"max_length": 2048},
+    }
+    with pytest.raises(InputProblemsError) as caught:
+        training.parse_recipe("just: text\n", "s3://a/r.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "$.sagemaker.recipe: s3://a/r.yaml: not a Nova recipe (no training_config section)"
+    ]
