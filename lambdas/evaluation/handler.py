@@ -25,6 +25,12 @@ from nova_pipeline.settings import function_settings
 from nova_pipeline.tracing import tracer
 
 BATCH_ROWS = 10
+
+
+class EvaluationIncomplete(Exception):  # noqa: N818 - the Step Functions error name a user reads
+    """Not every test row was evaluated: no verdict is given on partial results."""
+
+
 REPORT_URL_SECONDS = 7 * 24 * 3600
 
 
@@ -64,7 +70,7 @@ def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
     elif run.evaluation.baseline == "promoted":
         active, _ = read_active(client("ssm"), settings.environment)
         baseline = active.deployment_arn if active else None
-    requests_per_row = 2 if baseline else 1
+    requests_per_row = (2 if baseline else 1) + (1 if run.evaluation.judge_model else 0)
     workers = min(concurrency_for(settings.evaluation_rpm), max(1, len(batches(rows, BATCH_ROWS))))
     inference = run.evaluation.inference_config
     plan = {
@@ -78,6 +84,7 @@ def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         "requestsPerRow": requests_per_row,
         "candidate": deployment.deployment_arn,
         "baseline": baseline,
+        "judgeModel": run.evaluation.judge_model,
         "inferenceConfig": {
             "maxTokens": inference.max_tokens,
             "temperature": inference.temperature,
@@ -110,6 +117,7 @@ def batch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
             candidate=_target(plan["candidate"], system, config),
             baseline=_target(plan["baseline"], system, config) if plan.get("baseline") else None,
             pacer=pacer,
+            judge_model=plan.get("judgeModel"),
         )
         candidate_rows += one_candidate
         baseline_rows += one_baseline
@@ -162,6 +170,11 @@ def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     run = state.input
     assert run is not None
     candidate = _predictions(plan["bucket"], f"{plan['prefix']}predictions/candidate/")
+    if len(candidate) != plan["rows"]:
+        raise EvaluationIncomplete(
+            f"{len(candidate)} of {plan['rows']} test rows have predictions: a batch of the evaluation map failed "
+            "(see the EvaluateBatches map run)"
+        )
     baseline = _predictions(plan["bucket"], f"{plan['prefix']}predictions/baseline/")
     active, _ = read_active(client("ssm"), settings.environment)
     baseline_is_promoted = run.evaluation.baseline == "promoted" and bool(baseline)
@@ -192,6 +205,7 @@ def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
         },
         loss_curves=_loss_curves(state),
         simulated=settings.simulated,
+        judge_model=run.evaluation.judge_model,
     )
     bucket = settings.require("data_bucket")
     key = f"reports/{state.execution.name}/"

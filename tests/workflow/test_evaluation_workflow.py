@@ -97,3 +97,32 @@ def test_a_candidate_worse_than_the_promoted_model_is_rejected_and_rollback_rest
 
         restored, restored_version = rollback(boto3.client("ssm", region_name="us-east-1"), "dev", None)
         assert restored.deployment_arn == good.output["deploymentArn"] and restored_version == 3
+
+
+def test_the_llm_judge_scores_candidates_and_its_cost_is_counted(offline_twin: Any) -> None:
+    document = example("sft-text-to-sql-nova-micro.json")
+    document["evaluation"] = {"baseline": "none", "maxRows": 12, "judgeModel": "us.amazon.nova-pro-v1:0"}
+    document["gate"] = {}
+    with offline_twin() as twin:
+        result = twin.run(document)
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        judged = [
+            p for s, o, p in twin.simulator.calls if o == "Converse" and p["modelId"] == "us.amazon.nova-pro-v1:0"
+        ]
+        assert len(judged) == 12
+        assert "<SCORE>" in judged[0]["messages"][0]["content"][0]["text"]
+        document_report = report(twin, result)
+        assert 0 < document_report["candidate"]["judge"]["meanScore"] <= 1
+        assert document_report["candidate"]["judge"]["unparsedRate"] == 0
+        assert document_report["evaluationCost"]["judge"] > 0
+
+
+def test_a_failed_evaluation_batch_fails_the_run_and_cleans_up(offline_twin: Any) -> None:
+    with offline_twin(fail_at="EvaluateBatch") as twin:
+        result = twin.run(example("sft-classification-nova-micro.json"))
+
+        assert result.status == "FAILED"
+        assert result.error in ("EvaluationIncomplete", "States.ExceedToleratedFailureThreshold")
+        assert all(d.deleted for d in twin.simulator.deployments.values())
+        assert active(twin) == (None, None)

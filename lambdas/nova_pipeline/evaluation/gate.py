@@ -61,8 +61,11 @@ def decide(
     cost_per_1k_requests: float | None,
     error_rate: float,
     thresholds: Thresholds,
+    rows: int = 1,
 ) -> Verdict:
     checks: list[Check] = []
+    if rows <= 0:
+        checks.append(Check("evaluatedRows", False, "no test rows were evaluated: nothing to judge the candidate on"))
     t = thresholds
     if t.min_primary_metric is not None:
         checks.append(

@@ -213,6 +213,16 @@ def evaluate_rows(rows: Sequence[PredictionRow], task: TaskType, labels: Sequenc
         "input": sum(r.input_tokens or 0 for r in rows),
         "output": sum(r.output_tokens or 0 for r in rows),
     }
+    judged = [r for r in rows if r.judge_input_tokens is not None]
+    if judged:
+        scores = [r.judge_score for r in judged if r.judge_score is not None]
+        metrics["judge"] = {
+            "meanScore": _mean(scores) / 100 if scores else None,
+            "unparsedRate": _mean([float(r.judge_score is None) for r in judged]),
+            "inputTokens": sum(r.judge_input_tokens or 0 for r in judged),
+            "outputTokens": sum(r.judge_output_tokens or 0 for r in judged),
+        }
+        metrics["judgeScore"] = metrics["judge"]["meanScore"]
     metrics["primaryMetric"] = PRIMARY_METRIC[task]
     metrics["primary"] = metrics[PRIMARY_METRIC[task]]
     return metrics

@@ -3,7 +3,8 @@ Evaluate stage writes).
 
 Required: `prediction`, `reference`. Classification adds `label`; text-to-SQL adds `context` (CREATE TABLE
 statements). Optional: `id`, `prompt`, `ttftMs`, `latencyMs`, `inputTokens`, `outputTokens`,
-`outputTokensPerSecond`, `error` (a failed request; its prediction counts as wrong).
+`outputTokensPerSecond`, `error` (a failed request; its prediction counts as wrong), `judgeScore` (0-100, LLM-as-judge),
+`judgeInputTokens`, `judgeOutputTokens`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class PredictionRow(BaseModel):
     output_tokens: int | None = None
     output_tokens_per_second: float | None = None
     error: str | None = None
+    judge_score: float | None = None
+    judge_input_tokens: int | None = None
+    judge_output_tokens: int | None = None
 
 
 def parse_lines(lines: Iterable[str], name: str) -> list[PredictionRow]:

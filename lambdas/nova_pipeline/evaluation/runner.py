@@ -132,6 +132,23 @@ def converse_row(
     raise AssertionError("unreachable")
 
 
+def judge_with(runtime: Any, judge_model: str, pacer: Pacer) -> Callable[[str], tuple[str, int, int]]:
+    """The judge's converse(prompt) -> (text, input tokens, output tokens), paced like every other request."""
+
+    def converse(prompt: str) -> tuple[str, int, int]:
+        pacer.wait()
+        response = runtime.converse(
+            modelId=judge_model,
+            messages=[{"role": "user", "content": [{"text": prompt}]}],
+            inferenceConfig={"maxTokens": 300, "temperature": 0.0},
+        )
+        usage = response.get("usage", {})
+        text = "".join(block.get("text", "") for block in response["output"]["message"]["content"])
+        return text, int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0))
+
+    return converse
+
+
 def evaluate_batch(
     runtime: Any,
     rows: Sequence[dict[str, Any]],
@@ -141,11 +158,29 @@ def evaluate_batch(
     pacer: Pacer,
     seed: int = 0,
     sleep: Callable[[float], None] = time.sleep,
+    judge_model: str | None = None,
 ) -> tuple[list[PredictionRow], list[PredictionRow]]:
+    from nova_pipeline.evaluation.judge import judge
+
     rng = random.Random(seed)  # noqa: S311 - retry jitter, not a secret
     candidate_rows, baseline_rows = [], []
     for row in rows:
-        candidate_rows.append(converse_row(runtime, candidate, row, pacer=pacer, rng=rng, sleep=sleep))
+        predicted = converse_row(runtime, candidate, row, pacer=pacer, rng=rng, sleep=sleep)
+        if judge_model and predicted.error is None:
+            verdict = judge(
+                judge_with(runtime, judge_model, pacer),
+                prompt=str(row.get("prompt", "")),
+                reference=predicted.reference,
+                prediction=predicted.prediction,
+            )
+            predicted = predicted.model_copy(
+                update={
+                    "judge_score": verdict.score,
+                    "judge_input_tokens": verdict.input_tokens,
+                    "judge_output_tokens": verdict.output_tokens,
+                }
+            )
+        candidate_rows.append(predicted)
         if baseline is not None:
             baseline_rows.append(converse_row(runtime, baseline, row, pacer=pacer, rng=rng, sleep=sleep))
     return candidate_rows, baseline_rows

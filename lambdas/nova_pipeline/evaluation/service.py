@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nova_pipeline.catalog import TaskType
+from nova_pipeline.catalog import MODELS, TaskType
 from nova_pipeline.evaluation.cost import PriceTable, monthly_cost, token_cost
 from nova_pipeline.evaluation.gate import Thresholds, decide
 from nova_pipeline.evaluation.metrics import evaluate_rows
@@ -29,6 +29,7 @@ def evaluation_report(
     loss_curves: dict[str, list[tuple[float, float]]] | None = None,
     simulated: bool = False,
     baseline_is_promoted: bool = False,
+    judge_model: str | None = None,
 ) -> dict[str, Any]:
     """Metrics of both models, costs and the verdict. With `baseline_is_promoted` the baseline rows come from the
     currently promoted deployment, so "not worse than the promoted model" is judged on the same rows."""
@@ -54,6 +55,19 @@ def evaluation_report(
         evaluation_cost["baseline"] = token_cost(
             prices.of(baseline_model or model), baseline["tokens"]["input"], baseline["tokens"]["output"]
         )
+    if "judge" in candidate and judge_model:
+        judge_prices = next(
+            (
+                prices.of(name)
+                for name, spec in MODELS.items()
+                if judge_model in (spec.inference_profile_id, name) and name in prices.models
+            ),
+            None,
+        )
+        if judge_prices is not None:
+            evaluation_cost["judge"] = token_cost(
+                judge_prices, candidate["judge"]["inputTokens"], candidate["judge"]["outputTokens"]
+            )
     evaluation_cost["total"] = sum(evaluation_cost.values())
     verdict = decide(
         metric=candidate["primaryMetric"],
@@ -64,6 +78,7 @@ def evaluation_report(
         cost_per_1k_requests=measured_per_1k,
         error_rate=candidate["errorRate"],
         thresholds=thresholds,
+        rows=len(candidate_rows),
     )
     latencies = [r.latency_ms for r in answered if r.latency_ms is not None]
     return build_report(

@@ -97,6 +97,8 @@ class BaseModel:
     """The base model as seen before customization: right-ish guesses wrapped in verbose prose."""
 
     def answer(self, system: str, prompt: str) -> str:
+        if "<SCORE>" in prompt and "Candidate answer:" in prompt:
+            return self._judge(prompt)
         table = _table_name(system)
         if table or "sql" in system.lower():
             return (
@@ -114,6 +116,15 @@ class BaseModel:
                 "could also apply depending on context."
             )
         return f"That is an interesting question. Let me think about it step by step. {prompt.strip()} ..."
+
+    @staticmethod
+    def _judge(prompt: str) -> str:
+        """As a judge: token overlap of the candidate with the reference, as a 0-100 score in tags."""
+        reference = prompt.split("Reference answer:", 1)[1].split("Candidate answer:", 1)[0]
+        candidate = prompt.split("Candidate answer:", 1)[1].split("\n\n", 1)[0]
+        expected, got = tokens(reference), tokens(candidate)
+        score = round(100 * len(expected & got) / len(expected | got)) if expected | got else 0
+        return f"The candidate overlaps the reference by {score}%. <SCORE>{score}</SCORE>"
 
     @staticmethod
     def _labels(system: str) -> list[str]:

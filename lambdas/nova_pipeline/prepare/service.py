@@ -81,6 +81,11 @@ def merge_shards(
     run: ExecutionInput, run_id: str, shards: list[dict[str, Any]], *, s3: Any, data_bucket: str
 ) -> PrepareResult:
     """MergeShards: the shards in source order, finalized exactly as the one-shot path does; shards removed."""
+    broken = [shard for shard in shards if not isinstance(shard, dict) or "shard" not in shard]
+    if broken:
+        raise InvalidDataset(
+            [f"{len(broken)} of {len(shards)} objects failed to prepare (see the PrepareShards map run)"], len(broken)
+        )
     ordered = sorted(shards, key=lambda shard: shard["source"]["uri"])
     stats = ShardStats()
     for shard in ordered:

@@ -171,3 +171,19 @@ def test_evaluate_cli_writes_both_reports(tmp_path: Path, capsys: pytest.Capture
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["candidate"]["unparseableRate"] == 0.25
     assert (tmp_path / "out" / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_a_candidate_evaluated_on_no_rows_is_never_promoted() -> None:
+    result = decide(
+        metric="accuracy",
+        candidate=0.0,
+        baseline=None,
+        promoted=None,
+        ttft_p90_ms=None,
+        cost_per_1k_requests=None,
+        error_rate=0.0,
+        thresholds=Thresholds(),
+        rows=0,
+    ).dump()
+    assert result["verdict"] == "rejected"
+    assert result["failed"] == ["no test rows were evaluated: nothing to judge the candidate on"]

@@ -160,3 +160,11 @@ def test_a_user_recipe_must_be_yaml_with_a_training_config() -> None:
     assert [str(p) for p in caught.value.problems] == [
         "$.sagemaker.recipe: s3://a/r.yaml: not a Nova recipe (no training_config section)"
     ]
+
+
+def test_every_sagemaker_hyperparameter_has_a_place_in_the_recipe() -> None:
+    from nova_pipeline.catalog import HYPERPARAMETER_RULES, Method, Platform
+
+    for method in (Method.SFT, Method.RFT):
+        names = {rule.name for rule in HYPERPARAMETER_RULES[(Platform.SAGEMAKER, method)]}
+        assert names <= set(training.RECIPE_PATHS), names - set(training.RECIPE_PATHS)
