@@ -21,6 +21,7 @@ from nova_pipeline.evaluation.runner import Pacer, Target, batches, concurrency_
 from nova_pipeline.evaluation.service import evaluation_report
 from nova_pipeline.observability import logger, metrics
 from nova_pipeline.run_state import RunState
+from nova_pipeline.s3uri import split_s3
 from nova_pipeline.settings import function_settings
 from nova_pipeline.tracing import tracer
 
@@ -34,13 +35,8 @@ class EvaluationIncomplete(Exception):  # noqa: N818 - the Step Functions error 
 REPORT_URL_SECONDS = 7 * 24 * 3600
 
 
-def _split(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 def _read_text(uri: str) -> str:
-    bucket, key = _split(uri)
+    bucket, key = split_s3(uri)
     with aws_call("s3", "GetObject"):
         return str(client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
 
@@ -147,7 +143,7 @@ def _loss_curves(state: RunState) -> dict[str, list[tuple[float, float]]]:
     job = state.job
     if job is None or not job.output_uri or job.platform != "bedrock":
         return {}
-    bucket, prefix = _split(job.output_uri)
+    bucket, prefix = split_s3(job.output_uri)
     job_id = job.job_arn.rsplit("/", 1)[-1]
     s3 = client("s3")
     curves: dict[str, list[tuple[float, float]]] = {}

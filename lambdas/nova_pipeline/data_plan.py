@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nova_pipeline.aws_errors import aws_call
+from nova_pipeline.s3uri import split_s3
 
 MAX_FANOUT_OBJECTS = 1_000
 DATA_SUFFIXES = (".csv", ".json", ".jsonl", ".csv.gz", ".json.gz", ".jsonl.gz", ".gz")
@@ -49,7 +50,7 @@ class DataPlan:
 def split_dataset_uri(uri: str, data_bucket: str) -> tuple[str, str]:
     """(bucket, key or prefix) of `s3://bucket/key` or of a key relative to the data bucket."""
     if uri.startswith("s3://"):
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = split_s3(uri)
         return bucket, key
     return data_bucket, uri.lstrip("/")
 

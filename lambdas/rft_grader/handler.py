@@ -17,6 +17,7 @@ from nova_pipeline.aws_errors import aws_call
 from nova_pipeline.observability import logger, metrics
 from nova_pipeline.rewards import check_grader_output, score_samples
 from nova_pipeline.run_state import RunState
+from nova_pipeline.s3uri import split_s3
 from nova_pipeline.settings import function_settings
 from nova_pipeline.tracing import tracer
 
@@ -58,7 +59,7 @@ def _samples(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def preflight_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.model_validate(event)
     assert state.data is not None, "PreflightGrader runs after PrepareData"
-    bucket, _, key = state.data.train.uri.removeprefix("s3://").partition("/")
+    bucket, key = split_s3(state.data.train.uri)
     with aws_call("s3", "GetObject"):
         body = client("s3").get_object(Bucket=bucket, Key=key, Range="bytes=0-262143")["Body"].read()
     lines = body.decode("utf-8", errors="ignore").splitlines()

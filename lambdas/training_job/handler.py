@@ -16,6 +16,7 @@ from nova_pipeline.aws_errors import aws_call
 from nova_pipeline.naming import client_request_token, resource_name
 from nova_pipeline.observability import logger, metrics
 from nova_pipeline.run_state import RunState
+from nova_pipeline.s3uri import split_s3
 from nova_pipeline.settings import function_settings
 from nova_pipeline.tracing import tracer
 
@@ -30,7 +31,7 @@ def start_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     assert run is not None and data is not None, "StartTrainingJob runs after PrepareData"
     recipe_source = run.sagemaker.recipe or training.DEFAULT_RECIPES[(run.base_model or "", run.method)]
     if recipe_source.startswith("s3://"):
-        bucket, _, key = recipe_source.removeprefix("s3://").partition("/")
+        bucket, key = split_s3(recipe_source)
         with aws_call("s3", "GetObject"):
             text = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
         recipe_name = key.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
@@ -87,7 +88,7 @@ def poll_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
 def import_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     settings = function_settings()
     assert state.job is not None and state.job.output_uri and state.input is not None
-    bucket, _, key = state.job.output_uri.removeprefix("s3://").partition("/")
+    bucket, key = split_s3(state.job.output_uri)
     with aws_call("s3", "GetObject"):
         archive = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     checkpoint = training.checkpoint_from_output(archive, state.job.output_uri)

@@ -37,6 +37,7 @@ from nova_pipeline.local.simulated_model import (
     estimate_tokens,
     examples_from_jsonl,
 )
+from nova_pipeline.s3uri import split_s3
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -468,7 +469,7 @@ class BedrockSimulator:
 
     def _read_lines(self, uri: str) -> list[str]:
         """Every line of a JSONL object, or of every .jsonl object under a prefix."""
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3(uri)
         client = self._s3()
         keys = [key]
         if key.endswith("/") or not key:
@@ -483,7 +484,7 @@ class BedrockSimulator:
         return lines
 
     def _write(self, uri: str, body: str | bytes) -> None:
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3(uri)
         self._s3().put_object(Bucket=bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
 
 
@@ -528,8 +529,3 @@ def _short_id(seed: str) -> str:
 
 def _iso(monotonic_value: float, clock: Callable[[], float]) -> datetime:
     return datetime.fromtimestamp(time.time() - (clock() - monotonic_value), tz=UTC)
-
-
-def _split_s3(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key

@@ -23,6 +23,7 @@ from typing import Any
 from nova_pipeline.local.simulated_model import SIMULATED_LABEL
 from nova_pipeline.local.simulator import BedrockSimulator, SimulatorSettings
 from nova_pipeline.local.template import REGION, CloudAssembly
+from nova_pipeline.s3uri import split_s3
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
@@ -246,7 +247,7 @@ class OfflineTwin:
         folder = self.options.reports_dir / result.name
         folder.mkdir(parents=True, exist_ok=True)
         for key in ("reportHtmlUri", "reportUri"):
-            bucket, _, object_key = evaluation[key].removeprefix("s3://").partition("/")
+            bucket, object_key = split_s3(evaluation[key])
             target = folder / object_key.rsplit("/", 1)[-1]
             target.write_bytes(s3.get_object(Bucket=bucket, Key=object_key)["Body"].read())
         return folder / "report.html"

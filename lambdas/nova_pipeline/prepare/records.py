@@ -16,6 +16,7 @@ from typing import Any
 
 from nova_pipeline.catalog import MODELS, RESERVED_STRINGS, Method, TaskType
 from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.s3uri import split_s3
 
 CHARS_PER_TOKEN_ESTIMATE = 3  # Nova's tokenizer is not public; English averages ~4 characters a token: 3 overestimates
 IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")
@@ -261,7 +262,7 @@ def check_media(example: Example, multimodal: bool, data_bucket: str | None) -> 
         uri = str(block.get("source", {}).get("s3Location", {}).get("uri", ""))
         if not uri.startswith("s3://"):
             raise RecordProblem(f"{item['path']}.{kind}.source.s3Location.uri", "must be an s3:// URI")
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = split_s3(uri)
         if data_bucket and bucket != data_bucket:
             raise RecordProblem(
                 f"{item['path']}.{kind}.source.s3Location.uri",

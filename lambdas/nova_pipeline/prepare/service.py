@@ -20,7 +20,8 @@ from nova_pipeline.prepare.engine import (
     prepare,
 )
 from nova_pipeline.prepare.records import ConfigurationProblem
-from nova_pipeline.prepare.sources import OutputLocation, Source, SourceError, list_sources, split_s3
+from nova_pipeline.prepare.sources import OutputLocation, Source, SourceError, list_sources
+from nova_pipeline.s3uri import split_s3
 
 RUN_ID_PATTERN = "letters, digits, '-' and '_'"
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from nova_pipeline.s3uri import split_s3
+
 DATA_SUFFIXES = (".csv", ".json", ".jsonl")
 FORMATS = ("csv", "json", "jsonl")
 csv.field_size_limit(64 * 1024 * 1024)
@@ -38,11 +40,6 @@ class Source:
     @property
     def is_s3(self) -> bool:
         return self.uri.startswith("s3://")
-
-
-def split_s3(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
 
 
 def _is_data(name: str) -> bool:
