@@ -76,6 +76,17 @@ def test_each_threshold_can_reject_and_the_deployment_is_deleted(
         assert active(twin) == (None, None)
 
 
+def test_a_candidate_below_the_minimum_metric_is_rejected(offline_twin: Any) -> None:
+    document = example("sft-text-to-sql-nova-micro.json")
+    document["gate"] = {"minPrimaryMetric": 0.99}
+    with offline_twin() as twin:
+        result = twin.run(document)
+
+        evaluation = result.output["evaluation"]
+        assert evaluation["verdict"] == "rejected"
+        assert evaluation["failed"] == [f"executionAccuracy {evaluation['candidate']:.4f} < minimum 0.9900"]
+
+
 def test_a_candidate_worse_than_the_promoted_model_is_rejected_and_rollback_restores(offline_twin: Any) -> None:
     with offline_twin() as twin:
         good = twin.run(example("sft-classification-nova-micro.json"))
