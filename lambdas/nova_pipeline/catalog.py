@@ -1,6 +1,7 @@
 """The one rule table: Nova models, what each supports, and the limits every other module checks against.
 
-Sources are `NOVA_FACTS.md` §1-4 and §8. Anything that varies per account (quotas) is configuration, not here.
+Sources: the Amazon Bedrock and Nova user guides and the botocore service models. Anything that varies per account
+(quotas) is configuration, not here.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ BEDROCK_CUSTOMIZATION_TYPE = {
 
 @dataclass(frozen=True)
 class Prices:
-    """On-demand USD prices (NOVA_FACTS §8, seed figures). A customized model costs the same per token."""
+    """On-demand USD prices (seed figures). A customized model costs the same per token."""
 
     input_per_1k_tokens: float
     output_per_1k_tokens: float
@@ -168,7 +169,7 @@ MODELS: dict[str, ModelSpec] = {
 CUSTOMIZABLE_MODELS = tuple(name for name, spec in MODELS.items() if spec.customization_id)
 TEACHER_MODELS = tuple(name for name, spec in MODELS.items() if spec.distillation_teacher)
 
-# RFT needs more records than SFT on every model (NOVA_FACTS §4).
+# RFT needs more records than SFT on every model (Bedrock RFT data requirements).
 RFT_MIN_TRAIN_RECORDS = 100
 
 # Strings that fail a Bedrock job when they appear in a record's text (matched case-insensitively).

@@ -1,4 +1,4 @@
-"""RFT reward functions and the grader contract (NOVA_FACTS §4).
+"""RFT reward functions and the Bedrock RFT Lambda grader contract.
 
 Input: a list of `{id, messages (including the generated assistant turn), metadata{reference_answer, ...}}`.
 Output: a list of `{id, aggregate_reward_score, metrics_list: [{name, value, type}]}` with scores in [0, 1].

@@ -82,7 +82,7 @@ def parse_recipe(text: str, source: str) -> dict[str, Any]:
 
 
 def image_uri(model: str, method: Method, region: str) -> str:
-    """The Nova training image for a model generation and method (NOVA_FACTS §6)."""
+    """The Nova training image for a model generation and method (SageMaker HyperPod Nova recipes)."""
     nova2 = model.startswith("nova-2")
     tag = {
         (False, Method.SFT): "SM-TJ-SFT-latest",
