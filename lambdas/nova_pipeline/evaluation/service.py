@@ -82,7 +82,11 @@ def evaluation_report(
     )
     latencies = [r.latency_ms for r in answered if r.latency_ms is not None]
     return build_report(
-        run={**(run or {}), "model": model, "measuredCostPer1kRequests": measured_per_1k},
+        run={
+            **(run or {}),
+            "model": model,
+            "measuredCostPer1kRequests": round(measured_per_1k, 6) if measured_per_1k is not None else None,
+        },
         task=task.value,
         candidate=candidate,
         baseline=baseline,
