@@ -213,12 +213,18 @@ class BedrockSimulator:
         job.status, job.stopped, job.end = "Stopped", True, self.clock()
         return {}
 
-    def _advance_job(self, job: _Job) -> None:
+    def _ends_now(self, job: _Job) -> bool:
+        """Whether a running job's simulated training time is over; an injected failure ends it as Failed."""
         if job.status != "InProgress" or self.clock() - job.created < self.settings.job_seconds:
-            return
+            return False
         job.end = self.clock()
         if self.settings.fail_job:
             job.status, job.failure = "Failed", self.settings.fail_job
+            return False
+        return True
+
+    def _advance_job(self, job: _Job) -> None:
+        if not self._ends_now(job):
             return
         request = job.request
         examples = examples_from_jsonl(self._read_lines(request["trainingDataConfig"]["s3Uri"]))
@@ -288,11 +294,7 @@ class BedrockSimulator:
         return {}
 
     def _advance_training_job(self, job: _Job) -> None:
-        if job.status != "InProgress" or self.clock() - job.created < self.settings.job_seconds:
-            return
-        job.end = self.clock()
-        if self.settings.fail_job:
-            job.status, job.failure = "Failed", self.settings.fail_job
+        if not self._ends_now(job):
             return
         channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.request["InputDataConfig"]}
         escrow = f"s3://customer-escrow-{ACCOUNT}-smtj-{_short_id(job.name)}/{job.name}/checkpoints/"
