@@ -26,5 +26,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         s3=client("s3"),
         data_bucket=function_settings().require("data_bucket"),
     )
-    logger.info("Shard prepared", extra={"shard": summary["shard"], "accepted": summary["stats"]["accepted"]})
+    if summary["shard"] is None:
+        logger.info("Not a data object; skipped", extra={"key": summary["key"]})
+    else:
+        logger.info("Shard prepared", extra={"shard": summary["shard"], "records": summary["records"]})
     return summary

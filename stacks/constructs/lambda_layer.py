@@ -1,9 +1,10 @@
 """The shared Lambda layer (domain package + pinned dependencies), built by local bundling: no Docker.
 
-`pip install --platform manylinux2014_aarch64 --python-version 3.14 --only-binary=:all: --target` fetches the
-Linux/arm64 wheels from the package registry whatever the build machine is. The asset hash is computed from the
-inputs (the pinned requirements, the domain package sources and the pip arguments), so an unchanged layer is not
-rebuilt: CDK reuses `cdk.out/asset.<hash>` and `.build/layer/<hash>` survives a clean `cdk.out`.
+`pip install --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 --python-version 3.14
+--only-binary=:all: --target` fetches the Linux/arm64 wheels from the package registry whatever the build machine
+is. The asset hash is computed from the inputs (the pinned requirements, the domain package sources and the pip
+arguments), so an unchanged layer is not rebuilt: CDK reuses `cdk.out/asset.<hash>` and `.build/layer/<hash>`
+survives a clean `cdk.out`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 PIP_PLATFORM_ARGS = (
     "--platform",
     "manylinux2014_aarch64",
+    "--platform",  # numpy's arm64 wheels for Python 3.14 are tagged 2_28 (the Lambda runtime's glibc is 2.34)
+    "manylinux_2_28_aarch64",
     "--implementation",
     "cp",
     "--python-version",

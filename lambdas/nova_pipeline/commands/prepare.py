@@ -11,7 +11,8 @@ from typing import Any
 from nova_pipeline.catalog import CUSTOMIZABLE_MODELS, MODELS, RFT_MIN_TRAIN_RECORDS, Method, TaskType
 from nova_pipeline.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
 from nova_pipeline.execution_input import ExecutionInput, parse_execution_input
-from nova_pipeline.prepare.engine import InvalidDataset, normalize, prepare
+from nova_pipeline.prepare.engine import InvalidDataset, check_duplicates, normalize, prepare
+from nova_pipeline.prepare.records import ConfigurationProblem
 from nova_pipeline.prepare.sources import OutputLocation, SourceError, list_sources
 
 
@@ -88,7 +89,8 @@ def prepare_command(args: argparse.Namespace) -> int:
     s3 = _s3_client(args.input, args.output_dir)
     try:
         sources = list_sources(args.input, s3)
-        result = prepare(sources, run, OutputLocation(args.output_dir, s3), s3=s3, progress=_progress)
+        output = OutputLocation(args.output_dir, s3)
+        result = prepare(sources, run, output, s3=s3, progress=_progress, workers=args.workers)
     except SourceError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -131,21 +133,26 @@ def validate_command(args: argparse.Namespace) -> int:
     }
     run = parse_execution_input(document)
     s3 = _s3_client(args.file)
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+    with tempfile.TemporaryDirectory(prefix="nova-validate-") as work:
         try:
-            stats = normalize(list_sources(args.file, s3), run, spool, s3=s3, progress=_progress)
-        except SourceError as error:
+            normalized = normalize(
+                list_sources(args.file, s3), run, Path(work), s3=s3, progress=_progress, workers=args.workers
+            )
+            duplicates = check_duplicates(normalized, run, Path(work))
+        except (SourceError, ConfigurationProblem) as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_INVALID
+    stats = normalized.stats
     model = MODELS[args.model]
     minimum = RFT_MIN_TRAIN_RECORDS if args.method == Method.RFT.value else model.min_train_records
     problems = list(stats.problems)
-    if stats.accepted + stats.duplicates < minimum:
+    if stats.accepted < minimum:
         problems.append(
             f"{args.file}: {stats.accepted} valid records; {args.model} {args.method} needs at least {minimum}"
         )
-    if stats.accepted > model.max_train_records:
-        problems.append(f"{args.file}: {stats.accepted} records; at most {model.max_train_records} are accepted")
+    unique = stats.accepted - duplicates
+    if unique > model.max_train_records:
+        problems.append(f"{args.file}: {unique} records; at most {model.max_train_records} are accepted")
     if stats.rejected or problems:
         total = stats.rejected + len(problems) - len(stats.problems)
         print(f"{args.file}: {total} problem(s)", file=sys.stderr)
@@ -154,9 +161,18 @@ def validate_command(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(
         f"{args.file}: {stats.records:,} records valid for {args.method} of {args.model} "
-        f"({stats.duplicates} exact duplicates)"
+        f"({duplicates} exact duplicates)"
     )
     return EXIT_OK
+
+
+def _workers_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes reading the input (default: one per CPU for inputs of 16 MiB or more; 1 reads in this process)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -192,6 +208,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-train", type=int, help="cap on training records (deterministic sample)")
     parser.add_argument("--sanitize", choices=("fix", "reject"))
     parser.add_argument("--skip-invalid", action="store_true", help="drop invalid records and report them")
+    _workers_flag(parser)
     parser.set_defaults(handler=prepare_command)
 
     parser = add_command(
@@ -205,4 +222,5 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--model", required=True, choices=CUSTOMIZABLE_MODELS)
     parser.add_argument("--method", required=True, choices=[m.value for m in Method])
     parser.add_argument("--task", default="generation", choices=[t.value for t in TaskType])
+    _workers_flag(parser)
     parser.set_defaults(handler=validate_command)

@@ -1,57 +1,43 @@
 """The preparation engine: raw data in, validated Nova training sets out, in two phases.
 
-1. `normalize(sources)` streams every record once: mapping and templates, sanitizing, per-record rules, exact
-   duplicate removal. Accepted examples are spooled as JSON lines (one shard per source when fanned out).
-2. `finalize(shards)` assigns every example to train / validation / test with a keyed hash (stratified by label
-   for classification), caps the training set by deterministic sampling, checks the count rules, writes the
-   method's output format and the evaluation split, and publishes them with `manifest.json` last.
+1. `normalize(sources)` reads every record once (`normalize.py`): mapping and templates, sanitizing and the
+   per-record rules; each accepted example is spooled in canonical form with a 48-byte index row. Large inputs are
+   cut into chunks that one worker process per CPU normalizes (`parallel.py`); the Distributed Map runs this phase
+   per object (PrepareShard).
+2. `finalize(normalized)` (`finalize.py`) drops exact duplicates, assigns splits by keyed hash (stratified by label
+   for classification), applies the training cap and the validation limit, checks the count rules, writes each
+   split in its method's format and publishes the files with `manifest.json` last.
 
-`prepare()` runs both in one process (the PrepareData Lambda and the CLI); the Distributed Map runs `normalize`
-per object (PrepareShard) and `finalize` once (MergeShards). Memory is flat in the record count apart from 8 bytes
-of hash per example (and a 16-byte digest per example for duplicate detection).
+`prepare()` runs both (the PrepareData Lambda and `nova-pipeline prepare`); MergeShards runs phase 2 over the shards.
+The outputs depend only on the input and the configuration: not on chunking, workers or fan-out (tested).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from array import array
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import orjson
+import numpy as np
 
-from nova_pipeline.catalog import MODELS, RFT_MIN_TRAIN_RECORDS, Method, TaskType
+from nova_pipeline.catalog import TaskType
 from nova_pipeline.execution_input import ExecutionInput
-from nova_pipeline.prepare.records import (
-    CHARS_PER_TOKEN_ESTIMATE,
-    ConfigurationProblem,
-    Example,
-    Fixes,
-    RecordProblem,
-    check,
-    from_chat,
-    from_raw,
-    media_kinds,
-    record_format,
-    sanitize,
-)
-from nova_pipeline.prepare.sources import (
-    OutputLocation,
-    Source,
-    SourceError,
-    detect_format,
-    read_records,
-    sha256_of,
-)
+from nova_pipeline.prepare import finalize as phase2
+from nova_pipeline.prepare.normalize import MAX_REPORTED_PROBLEMS, ChunkResult, Normalizer, Part
+from nova_pipeline.prepare.parallel import normalize_chunks, usable_cpus
+from nova_pipeline.prepare.reading import CHUNK_BYTES, ChunkBoundaryError, open_records, split_chunks
+from nova_pipeline.prepare.records import CHARS_PER_TOKEN_ESTIMATE, ConfigurationProblem
+from nova_pipeline.prepare.sources import OutputLocation, Source, SourceError, detect_format, sha256_of
 
-ENGINE_VERSION = "1"
-MAX_REPORTED_PROBLEMS = 20
-SPLITS = ("train", "validation", "test")
+ENGINE_VERSION = "2"
+PARALLEL_FROM_BYTES = 16 << 20  # below this, starting worker processes costs more than it saves
+MAX_WORKERS = 8
+PROGRESS_SECONDS = 5.0
+SPLITS = phase2.SPLITS
+TOKEN_ESTIMATOR = f"characters / {CHARS_PER_TOKEN_ESTIMATE}, rounded up (conservative)"
 Progress = Callable[[str], None]
 
 
@@ -66,280 +52,121 @@ class InvalidDataset(Exception):  # noqa: N818 - the Step Functions error name a
 
 
 @dataclass
-class ShardStats:
-    """What normalizing one or more sources found."""
+class DatasetStats:
+    """What reading the dataset found (duplicates are known once finalized)."""
 
     records: int = 0
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
-    fixes: Counter[str] = field(default_factory=Counter)
+    fixes: dict[str, int] = field(default_factory=dict)
     media: set[str] = field(default_factory=set)
 
-    def merge(self, other: ShardStats) -> None:
-        self.records += other.records
-        self.accepted += other.accepted
-        self.duplicates += other.duplicates
-        self.rejected += other.rejected
-        self.problems.extend(other.problems[: MAX_REPORTED_PROBLEMS - len(self.problems)])
-        self.fixes.update(other.fixes)
-        self.media |= other.media
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "records": self.records,
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "problems": self.problems,
-            "fixes": dict(sorted(self.fixes.items())),
-            "media": sorted(self.media),
-        }
-
     @classmethod
-    def load(cls, data: dict[str, Any]) -> ShardStats:
-        return cls(
-            data["records"],
-            data["accepted"],
-            data["duplicates"],
-            data["rejected"],
-            list(data["problems"]),
-            Counter(data["fixes"]),
-            set(data["media"]),
-        )
+    def of(cls, chunks: list[ChunkResult]) -> DatasetStats:
+        stats = cls()
+        for chunk in chunks:
+            stats.records += chunk.records
+            stats.accepted += chunk.accepted
+            stats.rejected += chunk.rejected
+            stats.problems.extend(chunk.problems[: MAX_REPORTED_PROBLEMS - len(stats.problems)])
+            stats.media |= chunk.media
+        return stats
 
 
-def _digest(*parts: object) -> bytes:
-    return hashlib.blake2b(orjson.dumps(parts), digest_size=16).digest()
+@dataclass
+class Normalized:
+    """Phase 1's output: the parts written and the chunk results in input order."""
+
+    parts: list[phase2.PartInput]
+    chunks: list[ChunkResult]
+    inputs: list[Source]
+
+    @property
+    def stats(self) -> DatasetStats:
+        return DatasetStats.of(self.chunks)
 
 
-def _keyed(seed: int, purpose: str, key: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8, key=f"{seed}:{purpose}".encode()).digest(), "big")
+def default_workers() -> int:
+    return min(usable_cpus(), MAX_WORKERS)
 
 
-def _example(record: dict[str, Any], run: ExecutionInput, fixes: Fixes) -> tuple[Example, bool]:
-    fmt = record_format(record, run.dataset.record_format)
-    bedrock = fmt == "bedrock-conversation"
-    example = from_raw(record, run) if fmt == "raw" else from_chat(record, run, bedrock)
-    policy = run.dataset.sanitize
-    if example.system is not None:
-        example.system = sanitize(example.system, "system[0].text" if bedrock else "system", policy, fixes) or None
-    example.turns = [
-        (
-            role,
-            sanitize(
-                text,
-                f"messages[{i}].content[0].text" if bedrock or fmt == "raw" else f"messages[{i}].content",
-                policy,
-                fixes,
-            ),
-        )
-        for i, (role, text) in enumerate(example.turns)
-    ]
-    assistant = [text for role, text in example.turns if role == "assistant"]
-    example.answer = assistant[-1] if assistant else example.answer
-    if example.label is not None:
-        example.label = example.label.strip()
-    return example, bedrock or fmt == "raw"
+def _in_process(
+    sources: list[Source],
+    run: ExecutionInput,
+    directory: Path,
+    *,
+    s3: Any,
+    data_bucket: str | None,
+    progress: Progress | None,
+) -> Normalized:
+    part = Part(directory, "p0")
+    normalizer = Normalizer(run, part, data_bucket=data_bucket)
+    chunks = []
+    last_report, done = time.monotonic(), 0
+
+    def report(records: int) -> None:
+        nonlocal last_report
+        if progress and time.monotonic() - last_report > PROGRESS_SECONDS:
+            progress(f"{done + records:,} records read")
+            last_report = time.monotonic()
+
+    try:
+        for ordinal, source in enumerate(sources):
+            fmt = detect_format(source, run.dataset.format)
+            with open_records(source, fmt, delimiter=run.dataset.delimiter, s3=s3) as stream:
+                result = normalizer.normalize(
+                    ordinal, source.name, stream.numbering, stream.batches, stream.header, on_batch=report
+                )
+            chunks.append(result)
+            done += result.records
+    except BaseException:
+        part.abort()
+        raise
+    return Normalized([phase2.PartInput(part.close())], chunks, sources)
 
 
 def normalize(
-    sources: Iterable[Source],
+    sources: list[Source],
     run: ExecutionInput,
-    spool: IO[str],
+    directory: Path,
     *,
     s3: Any = None,
     data_bucket: str | None = None,
     progress: Progress | None = None,
-    seen: set[bytes] | None = None,
-) -> ShardStats:
-    """Phase 1: every record of `sources` checked and spooled (one JSON line per accepted example)."""
-    stats = ShardStats()
-    seen = set() if seen is None else seen
-    last_report = time.monotonic()
-    for source in sources:
-        fmt = detect_format(source, run.dataset.format)
-        for line, record in read_records(source, fmt, delimiter=run.dataset.delimiter, s3=s3):
-            stats.records += 1
-            fixes = Fixes()
-            where = f"{source.name} {'record' if fmt == 'json' else 'line'} {line}"
-            try:
-                example, bedrock_paths = _example(record, run, fixes)
-                check(example, run, bedrock_paths=bedrock_paths, data_bucket=data_bucket)
-            except RecordProblem as problem:
-                stats.rejected += 1
-                if len(stats.problems) < MAX_REPORTED_PROBLEMS:
-                    stats.problems.append(f"{where}: {problem}")
-                continue
-            except ConfigurationProblem as problem:
-                raise ConfigurationProblem(f"{where}: {problem}") from None
-            key = _digest(example.system, example.turns, example.label, example.context)
-            if key in seen:
-                stats.duplicates += 1
-                continue
-            seen.add(key)
-            stats.fixes.update(fixes.counts)
-            stats.media |= media_kinds(example)
-            stats.accepted += 1
-            spool.write(
-                _dumps(
-                    {
-                        "key": key.hex(),
-                        "source": where,
-                        "system": example.system,
-                        "turns": example.turns,
-                        "answer": example.answer,
-                        "label": example.label,
-                        "context": example.context,
-                        "tokens": example.estimated_tokens(),
-                        "media": bool(example.media),
-                    }
-                )
-                + "\n"
+    workers: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Normalized:
+    """Phase 1 over every source: in worker processes when there are several CPUs and enough data (or `workers`
+    asks for them), in this process otherwise. Raises SourceError / ConfigurationProblem for unreadable data."""
+    size = sum(source.size for source in sources)
+    count = workers if workers is not None else (default_workers() if size >= PARALLEL_FROM_BYTES else 1)
+    if count > 1:
+        # At least four chunks per worker, so that a small input keeps every worker busy to the end.
+        chunk_bytes = max(256 << 10, min(chunk_bytes, size // (count * 4) or chunk_bytes))
+
+        def chunks() -> Any:
+            index = 0
+            for source in sources:
+                fmt = detect_format(source, run.dataset.format)
+                for chunk in split_chunks(
+                    source, fmt, first_index=index, delimiter=run.dataset.delimiter, s3=s3, size=chunk_bytes
+                ):
+                    index = chunk.index + 1
+                    yield chunk
+
+        (directory / "workers").mkdir(parents=True, exist_ok=True)
+        try:
+            parts, results = normalize_chunks(
+                chunks(), run, directory / "workers", workers=count, data_bucket=data_bucket, progress=progress
             )
-            if progress and time.monotonic() - last_report > 5:
-                progress(f"{stats.records:,} records read, {stats.accepted:,} accepted")
-                last_report = time.monotonic()
-    return stats
-
-
-# ------------------------------------------------------------------------------------------------ splitting
-def _allocate(count: int, ratios: tuple[float, ...]) -> list[int]:
-    """Records per split for one label: proportional, at least one per non-empty split where there are enough."""
-    wanted = [i for i, ratio in enumerate(ratios) if ratio > 0]
-    sizes = [0] * len(ratios)
-    if count >= len(wanted):
-        for i in wanted:
-            sizes[i] = 1
-    remaining = count - sum(sizes)
-    shares = [ratios[i] * count - sizes[i] if i in wanted else 0 for i in range(len(ratios))]
-    total_share = sum(max(share, 0) for share in shares) or 1
-    exact = [max(share, 0) / total_share * remaining for share in shares]
-    for i in range(len(ratios)):
-        sizes[i] += int(exact[i])
-    leftover = count - sum(sizes)
-    for i in sorted(range(len(ratios)), key=lambda j: (-(exact[j] - int(exact[j])), j))[:leftover]:
-        sizes[i] += 1
-    return sizes
-
-
-@dataclass
-class Assignment:
-    """The split of every spooled example (0 train, 1 validation, 2 test, 3 dropped by a cap)."""
-
-    codes: bytearray
-    capped: int
-    capped_validation: int = 0
-
-
-def _cap(codes: bytearray, keys: array[int], seed: int, *, split_code: int, limit: int) -> int:
-    """Keep `limit` members of a split, chosen by a keyed hash (deterministic sampling); drop the rest."""
-    members = [i for i, code in enumerate(codes) if code == split_code]
-    if len(members) <= limit:
-        return 0
-    ranked = sorted(members, key=lambda i: _keyed(seed, f"cap-{split_code}", keys[i].to_bytes(8, "big")))
-    for index in ranked[limit:]:
-        codes[index] = 3
-    return len(members) - limit
-
-
-def assign_splits(
-    keys: array[int],
-    labels: list[int],
-    run: ExecutionInput,
-    *,
-    max_train: int,
-    max_validation: int,
-    validation_allowed: bool,
-) -> Assignment:
-    split = run.split
-    validation = split.validation if validation_allowed else 0.0
-    ratios = (split.train, validation, split.test)
-    hashes = array("Q", (_keyed(split.seed, "split", key.to_bytes(8, "big")) for key in keys))
-    codes = bytearray(len(keys))
-    if run.task is TaskType.CLASSIFICATION:
-        by_label: dict[int, list[int]] = {}
-        for index, label in enumerate(labels):
-            by_label.setdefault(label, []).append(index)
-        for members in by_label.values():
-            members.sort(key=lambda i: hashes[i])
-            sizes = _allocate(len(members), ratios)
-            position = 0
-            for code, size in enumerate(sizes):
-                for index in members[position : position + size]:
-                    codes[index] = code
-                position += size
-    else:
-        bounds = (ratios[0], ratios[0] + ratios[1])
-        for index, value in enumerate(hashes):
-            u = value / 2**64
-            codes[index] = 0 if u < bounds[0] else (1 if u < bounds[1] else 2)
-    capped = _cap(codes, keys, split.seed, split_code=0, limit=max_train)
-    capped_validation = _cap(codes, keys, split.seed, split_code=1, limit=max_validation)
-    return Assignment(codes, capped, capped_validation)
-
-
-# ------------------------------------------------------------------------------------------------ outputs
-def _conversation(example: dict[str, Any], prompt_only: bool) -> dict[str, Any]:
-    turns = example["turns"][:1] if prompt_only else example["turns"]
-    record: dict[str, Any] = {"schemaVersion": "bedrock-conversation-2024"}
-    if example["system"]:
-        record["system"] = [{"text": example["system"]}]
-    record["messages"] = [{"role": role, "content": [{"text": text}]} for role, text in turns]
-    return record
-
-
-def _rft(example: dict[str, Any], run: ExecutionInput, labels: list[str]) -> dict[str, Any]:
-    messages = []
-    if example["system"]:
-        messages.append({"role": "system", "content": example["system"]})
-    messages.append({"role": "user", "content": example["turns"][0][1]})
-    record: dict[str, Any] = {
-        "id": example["key"][:16],
-        "messages": messages,
-        "reference_answer": example["answer"],
-        "task": run.task.value,
-        "grader": run.rft.grader,
-    }
-    if run.rft.grader == "numeric":
-        record["numeric_tolerance"] = run.rft.numeric_tolerance
-    if example["context"] is not None:
-        record["context"] = example["context"]
-    if example["label"] is not None:
-        record["label"] = example["label"]
-        record["labels"] = labels
-    return record
-
-
-def _evaluation(example: dict[str, Any]) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": example["key"][:16],
-        "system": example["system"],
-        "prompt": example["turns"][0][1],
-        "reference": example["answer"],
-    }
-    if example["label"] is not None:
-        record["label"] = example["label"]
-    if example["context"] is not None:
-        record["context"] = example["context"]
-    return record
-
-
-def _output_record(example: dict[str, Any], split: str, run: ExecutionInput, labels: list[str]) -> dict[str, Any]:
-    if split == "test":
-        return _evaluation(example)
-    if run.method is Method.RFT:
-        return _rft(example, run, labels)
-    return _conversation(example, prompt_only=run.method is Method.DISTILLATION)
-
-
-def _limits(run: ExecutionInput) -> tuple[int, int, int, bool]:
-    model = MODELS[run.base_model or ""]
-    minimum = RFT_MIN_TRAIN_RECORDS if run.method is Method.RFT else model.min_train_records
-    cap = min(run.split.max_train or model.max_train_records, model.max_train_records)
-    validation_allowed = model.validation_allowed and run.method is not Method.RFT
-    return minimum, cap, model.max_validation_records, validation_allowed
+            return Normalized([phase2.PartInput(part) for part in parts], results, sources)
+        except ChunkBoundaryError as error:
+            if progress:
+                progress(f"{error}: quotes do not mark its record boundaries; reading it in one stream instead")
+    (directory / "stream").mkdir(parents=True, exist_ok=True)
+    return _in_process(sources, run, directory / "stream", s3=s3, data_bucket=data_bucket, progress=progress)
 
 
 @dataclass
@@ -355,7 +182,7 @@ class PrepareResult:
     manifest_uri: str
     prefix: str
     splits: dict[str, PreparedSplit]
-    stats: ShardStats
+    stats: DatasetStats
 
     def state(self) -> dict[str, Any]:
         """The PrepareData / MergeShards output the state machine keeps at `$.data`."""
@@ -371,107 +198,86 @@ class PrepareResult:
             "validation": part("validation"),
             "test": part("test"),
             "problems": {"count": self.stats.rejected, "first": self.stats.problems},
-            "fixes": dict(sorted(self.stats.fixes.items())),
+            "fixes": self.stats.fixes,
             "duplicates": self.stats.duplicates,
         }
 
 
-def _dumps(record: dict[str, Any]) -> str:
-    """One JSON line (orjson: compact, UTF-8, key order as built, so the outputs are byte-stable)."""
-    return orjson.dumps(record).decode()
-
-
-def _spooled(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
-    for path in paths:
-        with open(path, "rb") as handle:
-            for line in handle:
-                yield orjson.loads(line)
-
-
-def _check_counts(counts: Counter[str], run: ExecutionInput, minimum: int) -> list[str]:
-    model = run.base_model
+def _check_counts(counts: dict[str, int], run: ExecutionInput, minimum: int) -> list[str]:
     problems = []
     if counts["train"] < minimum:
-        problems.append(f"train split: {counts['train']} records; {model} {run.method.value} needs at least {minimum}")
+        problems.append(
+            f"train split: {counts['train']} records; {run.base_model} {run.method.value} needs at least {minimum}"
+        )
     if run.task is not TaskType.GENERATION and counts["test"] == 0 and run.split.test > 0:
         problems.append("test split: no records; evaluation needs a test split (add data or raise split.test)")
     return problems
 
 
-def _index_spools(
-    spools: list[Path], stats: ShardStats
-) -> tuple[array[int], list[int], dict[str, int], array[int], bytearray]:
-    """Hash, label and token count of every spooled example; duplicates across shards are dropped here."""
-    keys: array[int] = array("Q")
-    label_index: dict[str, int] = {}
-    labels: list[int] = []
-    tokens: array[int] = array("I")
-    kept = bytearray()
-    seen: set[str] = set()
-    for example in _spooled(spools):
-        if example["key"] in seen:  # the same example in two shards of a fanned-out run
-            kept.append(0)
-            stats.duplicates += 1
-            stats.accepted -= 1
-            continue
-        seen.add(example["key"])
-        kept.append(1)
-        keys.append(int(example["key"][:16], 16))
-        labels.append(label_index.setdefault(example["label"] or "", len(label_index)))
-        tokens.append(example["tokens"])
-    return keys, labels, label_index, tokens, kept
+def _offsets(chunks: list[ChunkResult]) -> tuple[np.ndarray[Any, Any], int]:
+    """The dense position of each chunk's first example (examples numbered in input order)."""
+    offsets = np.zeros(max((chunk.index for chunk in chunks), default=0) + 1, dtype=np.int64)
+    total = 0
+    for chunk in chunks:
+        offsets[chunk.index] = total
+        total += chunk.accepted
+    return offsets, total
+
+
+def check_duplicates(normalized: Normalized, run: ExecutionInput, directory: Path) -> int:
+    """Exact duplicates among the accepted examples (what `nova-pipeline validate` reports)."""
+    index = phase2.build_index(normalized.parts, directory / "partitions", run)
+    phase2.count(index)
+    return index.duplicates
 
 
 def finalize(
-    spools: list[Path],
-    stats: ShardStats,
+    normalized: Normalized,
     run: ExecutionInput,
     output: OutputLocation,
     *,
-    inputs: list[Source],
     progress: Progress | None = None,
 ) -> PrepareResult:
-    """Phase 2: split, cap, check counts, write the outputs and publish them with the manifest last."""
+    """Phase 2: duplicates, splits, caps, count rules, outputs; published with the manifest last."""
+    stats = normalized.stats
     if stats.rejected and run.dataset.on_invalid == "fail":
         raise InvalidDataset(stats.problems, stats.rejected)
     if len(stats.media) > 1:
         raise InvalidDataset(["dataset: images and videos cannot be mixed in one dataset"], 1)
-    minimum, cap, max_validation, validation_allowed = _limits(run)
-    keys, labels, label_index, tokens, kept = _index_spools(spools, stats)
-    assignment = assign_splits(
-        keys, labels, run, max_train=cap, max_validation=max_validation, validation_allowed=validation_allowed
-    )
-    counts: Counter[str] = Counter(SPLITS[code] for code in assignment.codes if code < len(SPLITS))
-    count_problems = _check_counts(counts, run, minimum)
+    limits = phase2.Limits.of(run)
+    index = phase2.build_index(normalized.parts, output.stage("partitions"), run)
+    phase2.count(index)
+    assert index.duplicate_fixes is not None and index.token_histogram is not None
+    stats.duplicates = index.duplicates
+    stats.accepted -= index.duplicates
+    stats.fixes = phase2.fixes_kept(normalized.chunks, index.duplicate_fixes)
+    offsets, total = _offsets(normalized.chunks)
+    assignment = phase2.assign(index, run, limits, offsets, total)
+    count_problems = _check_counts(assignment.counts, run, limits.minimum)
     if count_problems:
         raise InvalidDataset(count_problems, len(count_problems))
-    names = [name for name in SPLITS if counts[name] or name == "train" or (name == "test" and run.split.test > 0)]
-    names = [n for n in names if not (n == "validation" and not validation_allowed)]
-    label_names = sorted(name for name in label_index if name)
-    distribution: dict[str, Counter[str]] = {name: Counter() for name in names}
-    handles = {name: open(output.stage(f"{name}.jsonl"), "w", encoding="utf-8") for name in names}  # noqa: SIM115
-    try:
-        index = -1
-        for position, example in enumerate(_spooled(spools)):
-            if not kept[position]:
-                continue
-            index += 1
-            code = assignment.codes[index]
-            if code >= len(SPLITS) or SPLITS[code] not in handles:
-                continue
-            split = SPLITS[code]
-            handles[split].write(_dumps(_output_record(example, split, run, label_names)) + "\n")
-            if example["label"] is not None:
-                distribution[split][example["label"]] += 1
-    finally:
-        for handle in handles.values():
-            handle.close()
-    files = [f"{name}.jsonl" for name in names]
+    names = [
+        name
+        for name in SPLITS
+        if (assignment.counts[name] or name == "train" or (name == "test" and run.split.test > 0))
+        and not (name == "validation" and not limits.validation_allowed)
+    ]
+    if progress:
+        progress(f"writing {', '.join(f'{assignment.counts[n]:,} {n}' for n in names)} records")
+    hashes = phase2.write_outputs(
+        normalized.chunks,
+        normalized.parts,
+        assignment.codes,
+        run,
+        label_names=index.label_names,
+        stage=output.stage,
+        names=names,
+    )
     manifest = {
         "engineVersion": ENGINE_VERSION,
-        "inputs": [{"uri": source.uri, "bytes": source.size} for source in inputs],
+        "inputs": [{"uri": source.uri, "bytes": source.size} for source in normalized.inputs],
         "outputs": {
-            name: {"file": f"{name}.jsonl", "records": counts[name], "sha256": sha256_of(output.stage(f"{name}.jsonl"))}
+            name: {"file": f"{name}.jsonl", "records": assignment.counts[name], "sha256": hashes[name]}
             for name in names
         },
         "records": {
@@ -482,34 +288,21 @@ def finalize(
             "cappedFromTrain": assignment.capped,
             "cappedFromValidation": assignment.capped_validation,
         },
-        "labels": {name: dict(sorted(distribution[name].items())) for name in names if distribution[name]},
-        "tokens": _token_stats(tokens),
-        "fixes": dict(sorted(stats.fixes.items())),
+        "labels": {name: assignment.labels[name] for name in names if assignment.labels[name]},
+        "tokens": phase2.token_stats(index.token_histogram, TOKEN_ESTIMATOR),
+        "fixes": stats.fixes,
         "problems": {"count": stats.rejected, "first": stats.problems},
         "configuration": run.model_dump(mode="json", by_alias=True),
     }
     with open(output.stage("manifest.json"), "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, indent=2, ensure_ascii=False, sort_keys=True)
         handle.write("\n")
+    files = [f"{name}.jsonl" for name in names]
     output.publish(
         [*files, "manifest.json"], on_progress=(lambda name: progress(f"wrote {name}")) if progress else None
     )
-    splits = {name: PreparedSplit(name, output.uri_of(f"{name}.jsonl"), counts[name]) for name in names}
+    splits = {name: PreparedSplit(name, output.uri_of(f"{name}.jsonl"), assignment.counts[name]) for name in names}
     return PrepareResult(manifest, output.uri_of("manifest.json"), output.uri, splits, stats)
-
-
-def _token_stats(tokens: array[int]) -> dict[str, Any]:
-    if not tokens:
-        return {"estimator": f"characters / {CHARS_PER_TOKEN_ESTIMATE}, rounded up (conservative)"}
-    ordered = sorted(tokens)
-    return {
-        "estimator": f"characters / {CHARS_PER_TOKEN_ESTIMATE}, rounded up (conservative)",
-        "min": ordered[0],
-        "max": ordered[-1],
-        "mean": round(sum(ordered) / len(ordered), 1),
-        "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-        "total": sum(ordered),
-    }
 
 
 def prepare(
@@ -520,14 +313,37 @@ def prepare(
     s3: Any = None,
     data_bucket: str | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> PrepareResult:
-    """Both phases in one process: what PrepareData and `nova-pipeline prepare` run."""
-    spool = output.stage("_spool.jsonl")
+    """Both phases (what PrepareData and `nova-pipeline prepare` run); nothing is published unless all succeeds."""
     try:
-        with open(spool, "w", encoding="utf-8") as handle:
-            stats = normalize(sources, run, handle, s3=s3, data_bucket=data_bucket, progress=progress)
-        return finalize([spool], stats, run, output, inputs=sources, progress=progress)
+        normalized = normalize(
+            sources,
+            run,
+            output.stage("normalized"),
+            s3=s3,
+            data_bucket=data_bucket,
+            progress=progress,
+            workers=workers,
+            chunk_bytes=chunk_bytes,
+        )
+        return finalize(normalized, run, output, progress=progress)
     except (SourceError, ConfigurationProblem) as error:
         raise InvalidDataset([str(error)], 1) from None
     finally:
         output.close()
+
+
+__all__ = [
+    "ENGINE_VERSION",
+    "DatasetStats",
+    "InvalidDataset",
+    "Normalized",
+    "PrepareResult",
+    "check_duplicates",
+    "finalize",
+    "normalize",
+    "prepare",
+    "sha256_of",
+]

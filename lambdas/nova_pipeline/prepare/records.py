@@ -6,7 +6,6 @@ turns, the reference answer, and for classification / text-to-SQL the label and 
 
 from __future__ import annotations
 
-import math
 import re
 import string
 import unicodedata
@@ -41,6 +40,8 @@ class ConfigurationProblem(Exception):  # noqa: N818 - the whole run is misconfi
 
 @dataclass
 class Example:
+    """A record in canonical form. `media` holds the image/video blocks with their `turn` and JSON `path`."""
+
     system: str | None
     turns: list[tuple[str, str]]
     answer: str
@@ -48,11 +49,24 @@ class Example:
     context: str | None = None
     media: list[dict[str, Any]] = field(default_factory=list)
 
-    def text(self) -> str:
-        return "\n".join([self.system or "", *(text for _, text in self.turns)])
-
     def estimated_tokens(self) -> int:
-        return math.ceil(len(self.text()) / CHARS_PER_TOKEN_ESTIMATE)
+        return estimate_tokens(self.system, [text for _, text in self.turns])
+
+    def canonical(self) -> list[Any]:
+        """`[system, [[role, text(, media blocks)], ...], label, context]`: what is spooled and hashed."""
+        turns: list[list[Any]] = [[role, text] for role, text in self.turns]
+        for item in self.media:
+            turn = turns[item["turn"]]
+            if len(turn) == 2:
+                turn.append([])
+            turn[2].append({key: value for key, value in item.items() if key in ("image", "video")})
+        return [self.system, turns, self.label, self.context]
+
+
+def estimate_tokens(system: str | None, texts: list[str]) -> int:
+    """Characters of the system prompt and every turn (newline-joined) / 3, rounded up: a conservative estimate."""
+    characters = len(system or "") + sum(len(text) for text in texts) + len(texts)
+    return -(-characters // CHARS_PER_TOKEN_ESTIMATE)
 
 
 @dataclass
@@ -155,9 +169,12 @@ def from_raw(row: dict[str, Any], run: ExecutionInput) -> Example:
     user = render(run.prompt.user_template, {**values, "question": question}, "prompt.userTemplate")
     label = _column(row, columns.label or columns.answer, "label") if run.task is TaskType.CLASSIFICATION else None
     context = _column(row, columns.context, "context") if columns.context else None
+    # Distillation prompts may come without an answer; otherwise an empty answer is reported as an empty turn.
     return Example(
         system=system,
-        turns=[("user", user), ("assistant", answer)] if answer else [("user", user)],
+        turns=[("user", user)]
+        if optional_answer or (not answer and run.method is Method.DISTILLATION)
+        else [("user", user), ("assistant", answer)],
         answer=answer,
         label=label,
         context=context,
@@ -187,7 +204,7 @@ def from_chat(record: dict[str, Any], run: ExecutionInput, bedrock: bool) -> Exa
                 if isinstance(block, dict) and "text" in block:
                     texts.append(str(block["text"]))
                 elif isinstance(block, dict) and ("image" in block or "video" in block):
-                    media.append({"path": f"messages[{index}].content[{block_index}]", **block})
+                    media.append({"path": f"messages[{index}].content[{block_index}]", "turn": len(turns), **block})
             text = "\n".join(texts)
         else:
             text = "" if content is None else str(content)
@@ -277,3 +294,31 @@ def check_media(example: Example, multimodal: bool, data_bucket: str | None) -> 
 
 def media_kinds(example: Example) -> set[str]:
     return {"video" if "video" in m else "image" for m in example.media}
+
+
+def to_example(record: dict[str, Any], run: ExecutionInput, fixes: Fixes) -> tuple[Example, bool]:
+    """The reference path: one record (raw row or chat record) as a sanitized example, and whether its problems
+    are reported with bedrock-conversation field paths."""
+    fmt = record_format(record, run.dataset.record_format)
+    bedrock = fmt == "bedrock-conversation"
+    example = from_raw(record, run) if fmt == "raw" else from_chat(record, run, bedrock)
+    policy = run.dataset.sanitize
+    if example.system is not None:
+        example.system = sanitize(example.system, "system[0].text" if bedrock else "system", policy, fixes) or None
+    example.turns = [
+        (
+            role,
+            sanitize(
+                text,
+                f"messages[{i}].content[0].text" if bedrock or fmt == "raw" else f"messages[{i}].content",
+                policy,
+                fixes,
+            ),
+        )
+        for i, (role, text) in enumerate(example.turns)
+    ]
+    assistant = [text for role, text in example.turns if role == "assistant"]
+    example.answer = assistant[-1] if assistant else example.answer
+    if example.label is not None:
+        example.label = example.label.strip()
+    return example, bedrock or fmt == "raw"

@@ -1,21 +1,18 @@
-"""Where records come from and where outputs go: local paths or S3, read as streams, written atomically.
+"""Where records come from and where outputs go: local paths or S3, read as byte streams, written atomically.
 
 - `list_sources(uri)`: one object, or every data object under a prefix / in a directory, sorted by name.
-- `read_records(source, ...)`: (line, record) pairs from CSV (header, delimiter, quoted multi-line fields,
-  BOM, CRLF), JSON arrays or JSONL, gzip-compressed when the name ends in `.gz`.
+- `open_binary(source)`: the bytes of one source, gunzipped when its name ends in `.gz` (`reading.py` parses them).
 - `OutputLocation`: writes files under a directory or an `s3://` prefix; the caller writes the manifest last.
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
-import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -24,7 +21,6 @@ from nova_pipeline.s3uri import split_s3
 
 DATA_SUFFIXES = (".csv", ".json", ".jsonl")
 FORMATS = ("csv", "json", "jsonl")
-csv.field_size_limit(64 * 1024 * 1024)
 
 
 class SourceError(Exception):
@@ -42,7 +38,7 @@ class Source:
         return self.uri.startswith("s3://")
 
 
-def _is_data(name: str) -> bool:
+def is_data(name: str) -> bool:
     return name.lower().removesuffix(".gz").endswith(DATA_SUFFIXES)
 
 
@@ -56,14 +52,14 @@ def list_sources(uri: str, s3: Any = None) -> list[Source]:
         found = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
             for item in page.get("Contents", []):
-                if _is_data(item["Key"]) and not item["Key"].endswith("/"):
+                if is_data(item["Key"]) and not item["Key"].endswith("/"):
                     found.append(Source(f"s3://{bucket}/{item['Key']}", item["Key"][len(key) :], int(item["Size"])))
         if not found:
             raise SourceError(f"no .csv, .json or .jsonl objects (optionally .gz) under {uri}")
         return sorted(found, key=lambda source: source.uri)
     path = Path(uri)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and _is_data(p.name))
+        files = sorted(p for p in path.rglob("*") if p.is_file() and is_data(p.name))
         if not files:
             raise SourceError(f"no .csv, .json or .jsonl files (optionally .gz) in {uri}")
         return [Source(str(p), str(p.relative_to(path)), p.stat().st_size) for p in files]
@@ -113,78 +109,6 @@ def open_binary(source: Source, s3: Any = None) -> IO[bytes]:
     return stream
 
 
-def read_records(
-    source: Source, fmt: str, *, delimiter: str = ",", s3: Any = None
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) of every record; the line is where the record starts (1 = first line)."""
-    with open_binary(source, s3) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
-        try:
-            if fmt == "csv":
-                yield from _csv_records(source, text, delimiter)
-            elif fmt == "jsonl":
-                yield from _jsonl_records(source, text)
-            else:
-                yield from _json_array_records(source, text)
-        except UnicodeDecodeError as error:
-            raise SourceError(f"{source.name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-
-
-def _csv_records(source: Source, text: IO[str], delimiter: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(text, delimiter=delimiter, strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise SourceError(f"{source.name}: empty file (a header row is required)") from None
-    except csv.Error as error:
-        raise SourceError(f"{source.name} line 1: {error}") from None
-    names = [name.strip() for name in header]
-    line = reader.line_num + 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            raise SourceError(f"{source.name} line {reader.line_num}: {error}") from None
-        if row and any(cell.strip() for cell in row):
-            if len(row) != len(names):
-                raise SourceError(
-                    f"{source.name} line {line}: {len(row)} fields, the header has {len(names)} "
-                    f"(check the delimiter {delimiter!r} and quoting)"
-                )
-            yield line, dict(zip(names, row, strict=True))
-        line = reader.line_num + 1
-
-
-def _jsonl_records(source: Source, text: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(text, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise SourceError(
-                f"{source.name} line {number}: invalid JSON: {error.msg} (column {error.colno})"
-            ) from None
-        if not isinstance(record, dict):
-            raise SourceError(f"{source.name} line {number}: expected a JSON object, got {type(record).__name__}")
-        yield number, record
-
-
-def _json_array_records(source: Source, text: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        document = json.load(text)
-    except json.JSONDecodeError as error:
-        raise SourceError(f"{source.name} line {error.lineno}: invalid JSON: {error.msg}") from None
-    if not isinstance(document, list):
-        raise SourceError(f"{source.name}: expected a JSON array of records (use .jsonl for one record per line)")
-    for index, record in enumerate(document):
-        if not isinstance(record, dict):
-            raise SourceError(f"{source.name} record {index + 1}: expected a JSON object")
-        yield index + 1, record
-
-
 class OutputLocation:
     """A local directory or an s3:// prefix. Files are staged locally; `publish` moves them into place."""
 
@@ -221,9 +145,12 @@ class OutputLocation:
         else:
             destination = Path(self.uri_of(name))
             destination.parent.mkdir(parents=True, exist_ok=True)
-            temporary = destination.with_name(f".{destination.name}.partial")
-            shutil.copyfile(source, temporary)
-            os.replace(temporary, destination)
+            try:
+                os.replace(source, destination)  # atomic, and no copy, on the same file system
+            except OSError:
+                temporary = destination.with_name(f".{destination.name}.partial")
+                shutil.copyfile(source, temporary)
+                os.replace(temporary, destination)
 
     def delete(self, name: str) -> None:
         if self.uri.startswith("s3://"):

@@ -1,0 +1,331 @@
+"""Phase 1: records in, canonical examples out. Every accepted record becomes one spool line and one index row.
+
+- The spool line is the canonical example `[system, [[role, text(, media)], ...], label, context]` as compact JSON;
+  the output formats are written from it once the splits are known.
+- The index row (48 bytes) holds the SHA-256 digest of the spool line (duplicate detection, the split order once
+  keyed with the seed, the evaluation id), the record's position, its label, its token estimate and its fixes.
+  Finalizing works on the index alone, partition by partition, so memory does not grow with the records.
+
+A `Part` is what one process writes (the in-process run, or one worker of a parallel run); a chunk is a contiguous
+run of records of one source, numbered in input order, so positions sort records as the input does.
+"""
+
+from __future__ import annotations
+
+import struct
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from hashlib import sha256
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from orjson import dumps
+
+from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.prepare.fast import RawPlan, values_are_clean
+from nova_pipeline.prepare.reading import Batch
+from nova_pipeline.prepare.records import (
+    CHARS_PER_TOKEN_ESTIMATE,
+    ConfigurationProblem,
+    Fixes,
+    RecordProblem,
+    check,
+    media_kinds,
+    to_example,
+)
+
+MAX_REPORTED_PROBLEMS = 20
+FLUSH_BYTES = 1 << 20
+# SHA-256 of the spool line (first 16 bytes), position, label id, tokens, fixes (reserved, control, whitespace), pad
+INDEX_ROW = struct.Struct("<16sQIIIIII")
+FIX_KINDS = ("reservedStrings", "controlCharacters", "whitespace")
+assert INDEX_ROW.size == 48
+
+
+@dataclass
+class ChunkResult:
+    """What normalizing one chunk found, and where its spool lines are."""
+
+    index: int
+    part: str
+    spool_start: int
+    spool_end: int = 0
+    records: int = 0
+    accepted: int = 0  # spooled; exact duplicates among them are dropped when finalizing
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+    fixes: Counter[str] = field(default_factory=Counter)
+    media: set[str] = field(default_factory=set)
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "part": self.part,
+            "spoolStart": self.spool_start,
+            "spoolEnd": self.spool_end,
+            "records": self.records,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "problems": self.problems,
+            "fixes": dict(sorted(self.fixes.items())),
+            "media": sorted(self.media),
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> ChunkResult:
+        return cls(
+            index=data["index"],
+            part=data["part"],
+            spool_start=data["spoolStart"],
+            spool_end=data["spoolEnd"],
+            records=data["records"],
+            accepted=data["accepted"],
+            rejected=data["rejected"],
+            problems=list(data["problems"]),
+            fixes=Counter(data["fixes"]),
+            media=set(data["media"]),
+        )
+
+
+@dataclass(frozen=True)
+class PartFiles:
+    """The spool and index one process wrote, and its label table (label id n is labels[n - 1]; 0 is no label)."""
+
+    name: str
+    spool: Path
+    index: Path
+    labels: list[str]
+
+    def dump(self) -> dict[str, Any]:
+        return {"name": self.name, "labels": self.labels}
+
+
+class Part:
+    """Buffered writer of one spool and its index."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.name = name
+        self.spool_path, self.index_path = directory / f"{name}.spool.jsonl", directory / f"{name}.index.bin"
+        self._spool, self._index = open(self.spool_path, "wb"), open(self.index_path, "wb")  # noqa: SIM115
+        self.lines, self.rows = bytearray(), bytearray()
+        self._flushed = 0
+        self.labels: dict[str, int] = {}
+
+    @property
+    def offset(self) -> int:
+        return self._flushed + len(self.lines)
+
+    def label_id(self, label: str | None) -> int:
+        if label is None:
+            return 0
+        return self.labels.get(label) or self.labels.setdefault(label, len(self.labels) + 1)
+
+    def add(self, canonical: bytes, position: int, label: str | None, tokens: int, fixes: Sequence[int]) -> None:
+        self.rows += INDEX_ROW.pack(sha256(canonical).digest(), position, self.label_id(label), tokens, *fixes, 0)
+        self.lines += canonical
+        self.lines += b"\n"
+
+    def flush(self) -> None:
+        self._spool.write(self.lines)
+        self._index.write(self.rows)
+        self._flushed += len(self.lines)
+        self.lines.clear()
+        self.rows.clear()
+
+    def close(self) -> PartFiles:
+        self.flush()
+        self._spool.close()
+        self._index.close()
+        return PartFiles(self.name, self.spool_path, self.index_path, list(self.labels))
+
+    def abort(self) -> None:
+        self._spool.close()
+        self._index.close()
+
+
+class Normalizer:
+    """Turns the records of chunks into spool lines of one part: the fast path where it is proven equivalent,
+    the reference path (`records.to_example` + `records.check`) everywhere else."""
+
+    def __init__(self, run: ExecutionInput, part: Part, *, data_bucket: str | None = None) -> None:
+        self.run, self.part, self.data_bucket = run, part, data_bucket
+        self._plans: dict[tuple[str, ...], RawPlan | None] = {}
+        self._raw_only = run.dataset.record_format == "raw"
+        self._auto = run.dataset.record_format == "auto"
+
+    def _plan(self, names: tuple[str, ...], *, positional: bool) -> RawPlan | None:
+        if names not in self._plans:
+            self._plans[names] = RawPlan.compile(self.run, names, positional=positional)
+        return self._plans[names]
+
+    def normalize(
+        self,
+        chunk: int,
+        source: str,
+        numbering: str,
+        batches: Iterable[Batch],
+        header: Sequence[str] | None = None,
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> ChunkResult:
+        """Every record of one chunk; `header` names the fields of CSV rows (lists), JSON rows are dicts."""
+        result = ChunkResult(chunk, self.part.name, self.part.offset)
+        where = f"{source} {numbering} "
+        if header is not None:
+            plan = self._plan(tuple(header), positional=True)
+            for lines, rows in batches:
+                self._csv_batch(lines, rows, header, plan=plan, where=where, result=result)
+                self._after_batch(result, on_batch)
+        else:
+            for lines, records in batches:
+                self._json_batch(lines, records, where, result)
+                self._after_batch(result, on_batch)
+        result.spool_end = self.part.offset
+        return result
+
+    def _after_batch(self, result: ChunkResult, on_batch: Callable[[int], None] | None) -> None:
+        if len(self.part.lines) > FLUSH_BYTES:
+            self.part.flush()
+        if on_batch:
+            on_batch(result.records)
+
+    def _csv_batch(
+        self,
+        lines: Sequence[int],
+        rows: list[list[str]],
+        header: Sequence[str],
+        *,
+        plan: RawPlan | None,
+        where: str,
+        result: ChunkResult,
+    ) -> None:
+        if plan is None:
+            for line, row in zip(lines, rows, strict=True):
+                if any(map(str.strip, row)):
+                    result.records += 1
+                    self._reference(dict(zip(header, row, strict=True)), f"{where}{line}", result)
+            return
+        values = list(map(plan.values, rows))
+        rendered = list(map(plan.rendered, values))
+        if values_are_clean(list(chain.from_iterable(rendered))):
+            result.records += len(rows)
+            self._fast(
+                plan,
+                values,
+                clean=None,
+                record=lambda i: dict(zip(header, rows[i], strict=True)),
+                lines=lines,
+                where=where,
+                result=result,
+            )
+            return
+        clean = [values_are_clean(row) for row in rendered]
+        blank = [not ok and not any(map(str.strip, row)) for ok, row in zip(clean, rows, strict=True)]
+        result.records += len(rows) - sum(blank)
+        self._fast(
+            plan,
+            values,
+            clean=clean,
+            record=lambda i: None if blank[i] else dict(zip(header, rows[i], strict=True)),
+            lines=lines,
+            where=where,
+            result=result,
+        )
+
+    def _json_batch(self, lines: Sequence[int], records: list[dict[str, Any]], where: str, result: ChunkResult) -> None:
+        result.records += len(records)
+        for line, record in zip(lines, records, strict=True):
+            if self._raw_only or (self._auto and "messages" not in record and "schemaVersion" not in record):
+                plan = self._plan(tuple(record), positional=False)
+                if plan is not None:
+                    values = plan.values(record)
+                    if all(type(value) is str for value in values) and values_are_clean(plan.rendered(values)):
+                        self._fast(
+                            plan,
+                            [values],
+                            clean=None,
+                            record=lambda _, record=record: record,  # type: ignore[misc]
+                            lines=[line],
+                            where=where,
+                            result=result,
+                        )
+                        continue
+            self._reference(record, f"{where}{line}", result)
+
+    def _fast(
+        self,
+        plan: RawPlan,
+        batch: list[tuple[str, ...]],
+        *,
+        clean: list[bool] | None,
+        record: Callable[[int], dict[str, Any] | None],
+        lines: Sequence[int],
+        where: str,
+        result: ChunkResult,
+    ) -> None:
+        """Rows whose rendered values are proven clean (all of them, or those flagged in `clean`), written without
+        the reference path; the others (and any over the token limit or not NFC) go through it, in input order."""
+        part = self.part
+        spool, index, pack, label_id = part.lines, part.rows, INDEX_ROW.pack, part.label_id
+        user_template, system_template, system_column = plan.user, plan.system, plan.system_column
+        answer_slot, label_slot, context_slot, limit = plan.answer, plan.label, plan.context, plan.limit
+        chunk_bits = result.index << 32
+        for i, values in enumerate(batch):
+            if clean is None or clean[i]:
+                user = user_template(values)
+                system = values[system_column] if system_column is not None else None
+                if system_template is not None:
+                    system = system_template(values)
+                answer = values[answer_slot]
+                characters = len(system or "") + len(user) + len(answer) + 2
+                if characters <= limit and (
+                    (user.isascii() and answer.isascii() and (system is None or system.isascii()))
+                    or all(unicodedata.is_normalized("NFC", text) for text in (system or "", user, answer))
+                ):
+                    label = values[label_slot].strip() if label_slot is not None else None
+                    canonical = dumps(
+                        [
+                            system,
+                            [["user", user], ["assistant", answer]],
+                            label,
+                            values[context_slot] if context_slot is not None else None,
+                        ]
+                    )
+                    tokens = -(-characters // CHARS_PER_TOKEN_ESTIMATE)
+                    index += pack(
+                        sha256(canonical).digest(), chunk_bits | result.accepted, label_id(label), tokens, 0, 0, 0, 0
+                    )
+                    spool += canonical
+                    spool += b"\n"
+                    result.accepted += 1
+                    continue
+            row = record(i)
+            if row is not None:
+                self._reference(row, f"{where}{lines[i]}", result)
+
+    def _reference(self, record: dict[str, Any], where: str, result: ChunkResult) -> None:
+        fixes = Fixes()
+        try:
+            example, bedrock_paths = to_example(record, self.run, fixes)
+            check(example, self.run, bedrock_paths=bedrock_paths, data_bucket=self.data_bucket)
+        except RecordProblem as problem:
+            result.rejected += 1
+            if len(result.problems) < MAX_REPORTED_PROBLEMS:
+                result.problems.append(f"{where}: {problem}")
+            return
+        except ConfigurationProblem as problem:
+            raise ConfigurationProblem(f"{where}: {problem}") from None
+        counts = [fixes.counts[kind] for kind in FIX_KINDS]
+        self.part.add(
+            dumps(example.canonical()),
+            (result.index << 32) | result.accepted,
+            example.label,
+            example.estimated_tokens(),
+            counts,
+        )
+        result.fixes.update(fixes.counts)
+        result.media |= media_kinds(example)
+        result.accepted += 1

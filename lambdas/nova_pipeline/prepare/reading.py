@@ -1,0 +1,397 @@
+"""Reading datasets: records streamed from CSV, JSONL or JSON arrays, or the input cut into chunks that worker
+processes parse on their own.
+
+Every reader yields `(line, record)`, the line being where the record starts (the record number for JSON arrays);
+CSV records are lists of fields (the header is returned separately), JSON records are dicts. Memory stays flat:
+nothing holds more than one block (1 MiB) or one chunk (4 MiB) of the input, whatever its size.
+
+Cutting a CSV file needs record boundaries: a line break with an even number of quote characters before it. A quote
+inside an unquoted field (`5" screen`) breaks that count; the chunk that then ends inside a quoted field is detected
+by the parser (`ChunkBoundaryError`) and the run is redone reading that input in one stream.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain, islice
+from typing import IO, Any
+
+import orjson
+
+from nova_pipeline.prepare.sources import Source, SourceError, open_binary
+
+BLOCK_BYTES = 1 << 20
+CHUNK_BYTES = 4 << 20
+CHUNK_RECORDS = 20_000  # JSON array elements per chunk
+BATCH = 256  # records handed to the normalizer at a time
+BOM = b"\xef\xbb\xbf"
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+class ChunkBoundaryError(Exception):
+    """A CSV chunk ended inside a quoted field: the quote count did not find record boundaries in this file."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A contiguous run of records of one source: bytes of CSV or JSONL, or parsed JSON array elements."""
+
+    index: int
+    source: str
+    fmt: str  # "csv", "jsonl" or "records"
+    first_line: int
+    last: bool
+    header: tuple[str, ...] | None = None
+    offset: int = 0
+    data: bytes = b""
+    records: tuple[tuple[int, dict[str, Any]], ...] = ()
+
+    @property
+    def numbering(self) -> str:
+        return "record" if self.fmt == "records" else "line"
+
+
+Batch = tuple[Sequence[int], list[Any]]
+
+
+@dataclass(frozen=True)
+class RecordStream:
+    """The records of one source in batches of (line numbers, records); CSV records are lists of fields."""
+
+    header: tuple[str, ...] | None
+    numbering: str
+    batches: Iterator[Batch]
+
+
+def line_breaks(data: bytes) -> int:
+    """Line breaks as the csv module counts them: CRLF, CR or LF."""
+    if b"\r" not in data:
+        return data.count(b"\n")
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def _blocks(stream: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) blocks of whole lines (a CRLF pair is never split); the BOM is dropped."""
+    pending, offset, first = b"", 0, True
+    while True:
+        data = stream.read(size)
+        if first:
+            first = False
+            if data.startswith(BOM):
+                data, offset = data[len(BOM) :], len(BOM)
+        if not data:
+            if pending:
+                yield offset, pending
+            return
+        data = pending + data
+        cut = data.rfind(b"\n") + 1
+        if not cut and len(data) > size:  # no LF at all (CR line breaks): cut after a CR that ends no CRLF
+            cut = data.rfind(b"\r", 0, len(data) - 1) + 1
+        if not cut:
+            pending = data
+            continue
+        yield offset, data[:cut]
+        offset += cut
+        pending = data[cut:]
+
+
+def _decode(data: bytes, source: str, first_line: int, offset: int) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = first_line + line_breaks(data[: error.start])
+        raise SourceError(
+            f"{source} line {line}: not UTF-8 text ({error.reason} at byte {offset + error.start}); save the file as "
+            "UTF-8"
+        ) from None
+
+
+def _text_lines(blocks: Iterator[tuple[int, bytes]], source: str, lines_read: Callable[[], int]) -> Iterator[str]:
+    """Decoded lines (line breaks kept, as `newline=''` gives them) of a stream of blocks. A block is decoded when
+    the parser has read every line before it, so `lines_read()` then numbers its first line."""
+
+    def decoded() -> Iterator[io.StringIO]:
+        for offset, data in blocks:
+            yield io.StringIO(_decode(data, source, lines_read() + 1, offset), newline="")
+
+    return chain.from_iterable(decoded())
+
+
+def _field_line_breaks(row: list[str]) -> int:
+    return sum(field.count("\n") + field.count("\r") - field.count("\r\n") for field in row)
+
+
+def _csv_batches(
+    reader: Any, width: int, source: str, delimiter: str, *, base: int = 0, total_lines: int | None = None
+) -> Iterator[Batch]:
+    """Batches of non-blank rows with the line each starts on; `base` shifts line numbers, `total_lines` marks a
+    chunk that is not the last of its file (ending inside a quoted field is then a chunk boundary problem)."""
+    while True:
+        before = reader.line_num
+        try:
+            rows = list(islice(reader, BATCH))
+        except csv.Error as error:
+            if total_lines is not None and reader.line_num >= total_lines:
+                raise ChunkBoundaryError(source) from None
+            raise SourceError(f"{source} line {base + reader.line_num}: {error}") from None
+        if not rows:
+            return
+        if reader.line_num - before == len(rows) and set(map(len, rows)) == {width}:
+            yield range(base + before + 1, base + before + 1 + len(rows)), rows  # one line per row: the common case
+            continue
+        lines, kept = [], []
+        line = base + before + 1
+        for row in rows:
+            if row and (row[0].strip() or any(map(str.strip, row))):
+                if len(row) != width:
+                    raise SourceError(
+                        f"{source} line {line}: {len(row)} fields, the header has {width} (check the delimiter "
+                        f"{delimiter!r} and quoting)"
+                    )
+                lines.append(line)
+                kept.append(row)
+            line += 1 + _field_line_breaks(row)
+        yield lines, kept
+
+
+def _header(reader: Any, source: str) -> tuple[str, ...]:
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise SourceError(f"{source}: empty file (a header row is required)") from None
+    except csv.Error as error:
+        raise SourceError(f"{source} line 1: {error}") from None
+    if not any(name.strip() for name in header):
+        raise SourceError(f"{source} line 1: the header row is empty; the first line must name the columns")
+    return tuple(name.strip() for name in header)
+
+
+def _json_value(raw: bytes, source: str, number: int) -> dict[str, Any]:
+    """One JSONL line: orjson, or the standard library for its error message (and what only it accepts)."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise SourceError(
+                f"{source} line {number}: not UTF-8 text ({error.reason} at byte {error.start + 1} of the line); "
+                "save the file as UTF-8"
+            ) from None
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SourceError(f"{source} line {number}: invalid JSON: {error.msg} (column {error.colno})") from None
+    if type(record) is not dict:
+        raise SourceError(f"{source} line {number}: expected a JSON object, got {type(record).__name__}")
+    return record
+
+
+def _jsonl_batches(lines: Iterator[bytes], source: str, base: int = 0) -> Iterator[Batch]:
+    numbered = enumerate(lines, start=base + 1)
+    while batch := list(islice(numbered, BATCH)):
+        numbers, records = [], []
+        for number, raw in batch:
+            if raw.strip():
+                numbers.append(number)
+                records.append(_json_value(raw, source, number))
+        yield numbers, records
+
+
+def _batched(records: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[Batch]:
+    while batch := list(islice(records, BATCH)):
+        yield [number for number, _ in batch], [record for _, record in batch]
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _ArrayText:
+    """The text of a JSON array document, held one block (plus the element being decoded) at a time."""
+
+    def __init__(self, stream: IO[bytes], source: str) -> None:
+        self.blocks, self.source = _blocks(stream), source
+        self.text, self.position, self.lines_before, self.exhausted, self.line = "", 0, 0, False, 1
+
+    def more(self) -> bool:
+        """Drop what was decoded and append the next block; False at the end of the document."""
+        block = next(self.blocks, None)
+        if block is None:
+            self.exhausted = True
+            return False
+        offset, data = block
+        self.lines_before += self.text.count("\n", 0, self.position)
+        self.text = self.text[self.position :] + _decode(data, self.source, self.line, offset)
+        self.line += line_breaks(data)
+        self.position = 0
+        return True
+
+    def skip_whitespace(self) -> str:
+        """The next non-blank character ('' at the end)."""
+        while True:
+            self.position = _WHITESPACE.match(self.text, self.position).end()  # type: ignore[union-attr]
+            if self.position < len(self.text) or not self.more():
+                return self.text[self.position : self.position + 1]
+
+    def problem(self, message: str, at: int) -> SourceError:
+        line = self.lines_before + self.text.count("\n", 0, at) + 1
+        return SourceError(f"{self.source} line {line}: invalid JSON: {message}")
+
+
+def _json_array_records(stream: IO[bytes], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The elements of a top-level JSON array, decoded one at a time (memory: a block and one element)."""
+    document, decoder = _ArrayText(stream, source), json.JSONDecoder()
+    if document.skip_whitespace() != "[":
+        raise SourceError(f"{source}: expected a JSON array of records (use .jsonl for one record per line)")
+    document.position += 1
+    number = 0
+    while True:
+        character = document.skip_whitespace()
+        if character == "]":
+            document.position += 1
+            if document.skip_whitespace():
+                raise document.problem("extra data after the array", document.position)
+            return
+        if number:
+            if character != ",":
+                raise document.problem(
+                    "expecting ',' delimiter" if character else "the array is not closed", document.position
+                )
+            document.position += 1
+            document.skip_whitespace()
+        while True:
+            try:
+                value, document.position = decoder.raw_decode(document.text, document.position)
+                break
+            except json.JSONDecodeError as error:  # an element cut by the block's end, or invalid JSON
+                if document.exhausted or not document.more():
+                    raise document.problem(error.msg, error.pos) from None
+        number += 1
+        if type(value) is not dict:
+            raise SourceError(f"{source} record {number}: expected a JSON object")
+        yield number, value
+
+
+@contextmanager
+def open_records(source: Source, fmt: str, *, delimiter: str = ",", s3: Any = None) -> Iterator[RecordStream]:
+    """Every record of one source as a stream."""
+    with open_binary(source, s3) as stream:
+        if fmt == "csv":
+            reader: Any = None
+            text = _text_lines(_blocks(stream), source.name, lambda: reader.line_num)
+            reader = csv.reader(text, delimiter=delimiter, strict=True)
+            header = _header(reader, source.name)
+            yield RecordStream(header, "line", _csv_batches(reader, len(header), source.name, delimiter))
+        elif fmt == "jsonl":
+
+            def lines() -> Iterator[bytes]:
+                first = stream.readline()
+                yield first[len(BOM) :] if first.startswith(BOM) else first
+                yield from stream
+
+            yield RecordStream(None, "line", _jsonl_batches(lines(), source.name))
+        else:
+            yield RecordStream(None, "record", _batched(_json_array_records(stream, source.name)))
+
+
+def chunk_batches(chunk: Chunk, delimiter: str) -> Iterator[Batch]:
+    """The records of one chunk in batches, numbered as reading the whole source in one stream would."""
+    if chunk.fmt == "records":
+        return _batched(iter(chunk.records))
+    if chunk.fmt == "jsonl":
+        lines = chunk.data.split(b"\n")
+        if chunk.data.endswith(b"\n"):
+            lines.pop()
+        return _jsonl_batches(iter(lines), chunk.source, chunk.first_line - 1)
+    text = _decode(chunk.data, chunk.source, chunk.first_line, chunk.offset)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    assert chunk.header is not None
+    return _csv_batches(
+        reader,
+        len(chunk.header),
+        chunk.source,
+        delimiter,
+        base=chunk.first_line - 1,
+        total_lines=None if chunk.last else line_breaks(chunk.data),
+    )
+
+
+def _csv_boundary(data: bytes) -> int:
+    """The end of the last line of `data` with an even number of quotes before it (0: none)."""
+    quotes, end = data.count(b'"'), len(data)
+    while (newline := data.rfind(b"\n", 0, end)) >= 0:
+        quotes -= data.count(b'"', newline + 1, end)
+        if quotes % 2 == 0:
+            return newline + 1
+        end = newline
+    return 0
+
+
+def _csv_header_bytes(first: bytes, source: str, delimiter: str) -> tuple[tuple[str, ...], int]:
+    """The header row at the start of the first block, and how many bytes it takes."""
+    consumed = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal consumed
+        for line in first.splitlines(keepends=True):
+            consumed += len(line)
+            yield _decode(line, source, 1, consumed - len(line))
+
+    reader = csv.reader(lines(), delimiter=delimiter, strict=True)
+    try:
+        return _header(reader, source), consumed
+    except SourceError:
+        if first.strip():
+            raise ChunkBoundaryError(source) from None  # a header longer than a block: read it as a stream
+        raise
+
+
+def split_chunks(
+    source: Source, fmt: str, *, first_index: int, delimiter: str = ",", s3: Any = None, size: int = CHUNK_BYTES
+) -> Iterator[Chunk]:
+    """The source cut into chunks of about `size` bytes (or `CHUNK_RECORDS` elements of a JSON array)."""
+    index = first_index
+    with open_binary(source, s3) as stream:
+        if fmt == "json":
+            batch: list[tuple[int, dict[str, Any]]] = []
+            for record in _json_array_records(stream, source.name):
+                batch.append(record)
+                if len(batch) == CHUNK_RECORDS:
+                    yield Chunk(index, source.name, "records", batch[0][0], False, records=tuple(batch))
+                    index, batch = index + 1, []
+            yield Chunk(index, source.name, "records", batch[0][0] if batch else 1, True, records=tuple(batch))
+            return
+        header: tuple[str, ...] | None = None
+        buffer, offset, line = b"", 0, 1
+        first = True
+        while True:
+            data = stream.read(size)
+            if first:
+                first = False
+                if data.startswith(BOM):
+                    data, offset = data[len(BOM) :], len(BOM)
+                if fmt == "csv":
+                    header, used = _csv_header_bytes(data[: 1 << 20], source.name, delimiter)
+                    line += line_breaks(data[:used])
+                    data, offset = data[used:], offset + used
+            if not data:
+                yield Chunk(index, source.name, fmt, line, True, header, offset, buffer)
+                return
+            buffer += data
+            while len(buffer) >= size:
+                head = buffer[:size]  # cut near `size`, or further on when no record ends within it
+                cut = _csv_boundary(head) if fmt == "csv" else head.rfind(b"\n") + 1
+                if not cut:
+                    cut = _csv_boundary(buffer) if fmt == "csv" else buffer.rfind(b"\n") + 1
+                if not cut:
+                    break
+                piece = buffer[:cut]
+                yield Chunk(index, source.name, fmt, line, False, header, offset, piece)
+                index, offset, buffer = index + 1, offset + cut, buffer[cut:]
+                line += line_breaks(piece) if fmt == "csv" else piece.count(b"\n")
