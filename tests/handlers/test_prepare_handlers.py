@@ -121,3 +121,38 @@ def test_plan_fans_out_many_objects_and_refuses_data_outside_raw(
         plan_handler.lambda_handler(
             {"input": resolved("raw/missing.csv"), "execution": {"name": "x", "arn": "y"}}, lambda_context
         )
+
+
+def test_fanned_out_shards_stay_small_skip_non_data_objects_and_name_files_as_the_single_path(
+    s3: Any, lambda_context: FakeLambdaContext
+) -> None:
+    upload(s3, "raw/mixed/part-0.jsonl", [*rows(0, 30), {"question": "", "answer": "x"}])
+    upload(s3, "raw/mixed/part-1.jsonl", rows(30, 30))
+    s3.put_object(Bucket=BUCKET, Key="raw/mixed/README.txt", Body=b"how this data was collected")
+    document = resolved("raw/mixed/")
+    document["dataset"]["onInvalid"] = "skip"
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="raw/mixed/")["Contents"]
+
+    shards = [
+        shard_handler.lambda_handler({"input": document, "runId": "fan", "object": item}, lambda_context)
+        for item in listing
+    ]
+    merged = merge_handler.lambda_handler({"input": document, "runId": "fan", "shards": shards}, lambda_context)
+    single = prepare_handler.lambda_handler({"input": document, "runId": "one"}, lambda_context)
+
+    assert {shard["key"]: shard["shard"] is None for shard in shards} == {
+        "raw/mixed/README.txt": True,
+        "raw/mixed/part-0.jsonl": False,
+        "raw/mixed/part-1.jsonl": False,
+    }
+    assert max(len(json.dumps(shard)) for shard in shards) < 250  # a thousand objects fit the 256 KiB state
+    assert (
+        merged["problems"]
+        == single["problems"]
+        == {
+            "count": 1,
+            "first": ["part-0.jsonl line 31: messages[0].content[0].text: is empty"],
+        }
+    )
+    assert merged["train"]["records"] == single["train"]["records"] == 48
+    assert keys(s3, "prepared/fan/_shards/") == []

@@ -104,3 +104,14 @@ def test_validate_checks_an_existing_file_without_rewriting_it(
         "  - train.jsonl line 11: messages[1].content[0].text: contains reserved string 'Bot:' (Bedrock rejects "
         "the job)",
     ]
+
+
+def test_prepare_with_worker_processes_writes_the_same_files(tmp_path: Path) -> None:
+    arguments = ["--input", str(ROOT / "examples/data/text-to-sql/"), "--config"]
+    arguments.append(str(ROOT / "examples/sft-text-to-sql-nova-micro.json"))
+
+    assert main(["prepare", *arguments, "--output-dir", str(tmp_path / "one"), "--workers", "1"]) == 0
+    assert main(["prepare", *arguments, "--output-dir", str(tmp_path / "two"), "--workers", "2"]) == 0
+
+    for name in ("train.jsonl", "validation.jsonl", "test.jsonl", "manifest.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name

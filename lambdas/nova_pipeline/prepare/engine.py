@@ -34,6 +34,7 @@ from nova_pipeline.prepare.sources import OutputLocation, Source, SourceError, d
 
 ENGINE_VERSION = "2"
 PARALLEL_FROM_BYTES = 16 << 20  # below this, starting worker processes costs more than it saves
+MIN_CHUNK_BYTES = 256 << 10
 MAX_WORKERS = 8
 PROGRESS_SECONDS = 5.0
 SPLITS = phase2.SPLITS
@@ -143,8 +144,8 @@ def normalize(
     size = sum(source.size for source in sources)
     count = workers if workers is not None else (default_workers() if size >= PARALLEL_FROM_BYTES else 1)
     if count > 1:
-        # At least four chunks per worker, so that a small input keeps every worker busy to the end.
-        chunk_bytes = max(256 << 10, min(chunk_bytes, size // (count * 4) or chunk_bytes))
+        # At least four chunks per worker (of 256 KiB or more), so that a small input keeps every worker busy.
+        chunk_bytes = min(chunk_bytes, max(MIN_CHUNK_BYTES, size // (count * 4)))
 
         def chunks() -> Any:
             index = 0
@@ -164,7 +165,7 @@ def normalize(
             return Normalized([phase2.PartInput(part) for part in parts], results, sources)
         except ChunkBoundaryError as error:
             if progress:
-                progress(f"{error}: quotes do not mark its record boundaries; reading it in one stream instead")
+                progress(f"{error}; reading the input in one stream instead")
     (directory / "stream").mkdir(parents=True, exist_ok=True)
     return _in_process(sources, run, directory / "stream", s3=s3, data_bucket=data_bucket, progress=progress)
 

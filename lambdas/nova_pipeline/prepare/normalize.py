@@ -152,14 +152,16 @@ class Normalizer:
 
     def __init__(self, run: ExecutionInput, part: Part, *, data_bucket: str | None = None) -> None:
         self.run, self.part, self.data_bucket = run, part, data_bucket
-        self._plans: dict[tuple[str, ...], RawPlan | None] = {}
+        self._plans: dict[tuple[bool, tuple[str, ...]], RawPlan | None] = {}
         self._raw_only = run.dataset.record_format == "raw"
         self._auto = run.dataset.record_format == "auto"
 
     def _plan(self, names: tuple[str, ...], *, positional: bool) -> RawPlan | None:
-        if names not in self._plans:
-            self._plans[names] = RawPlan.compile(self.run, names, positional=positional)
-        return self._plans[names]
+        """The plan of a CSV header (positional) or of JSON rows with these keys, compiled once."""
+        key = (positional, names)
+        if key not in self._plans:
+            self._plans[key] = RawPlan.compile(self.run, names, positional=positional)
+        return self._plans[key]
 
     def normalize(
         self,

@@ -95,7 +95,7 @@ class _Pool:
     def _receive(self, worker: _Worker) -> tuple[Any, ...]:
         try:
             message: tuple[Any, ...] = worker.connection.recv()
-        except EOFError:
+        except (EOFError, OSError):  # the worker's end of the pipe closed: the process is gone
             worker.process.join(5)
             raise WorkerError(
                 f"a data preparation worker stopped (exit code {worker.process.exitcode}); if it ran out of memory, "

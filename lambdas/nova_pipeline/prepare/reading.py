@@ -76,8 +76,9 @@ def line_breaks(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
-def _blocks(stream: IO[bytes], size: int = BLOCK_BYTES) -> Iterator[tuple[int, bytes]]:
+def _blocks(stream: IO[bytes], size: int | None = None) -> Iterator[tuple[int, bytes]]:
     """(offset, bytes) blocks of whole lines (a CRLF pair is never split); the BOM is dropped."""
+    size = size or BLOCK_BYTES
     pending, offset, first = b"", 0, True
     while True:
         data = stream.read(size)
@@ -105,20 +106,47 @@ def _decode(data: bytes, source: str, first_line: int, offset: int) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = first_line + line_breaks(data[: error.start])
-        raise SourceError(
-            f"{source} line {line}: not UTF-8 text ({error.reason} at byte {offset + error.start}); save the file as "
-            "UTF-8"
-        ) from None
+        raise _decoding_error(data, error, source, first_line, offset) from None
 
 
-def _text_lines(blocks: Iterator[tuple[int, bytes]], source: str, lines_read: Callable[[], int]) -> Iterator[str]:
-    """Decoded lines (line breaks kept, as `newline=''` gives them) of a stream of blocks. A block is decoded when
-    the parser has read every line before it, so `lines_read()` then numbers its first line."""
+def _decoding_error(data: bytes, error: UnicodeDecodeError, source: str, first_line: int, offset: int) -> SourceError:
+    line = first_line + line_breaks(data[: error.start])
+    return SourceError(
+        f"{source} line {line}: not UTF-8 text ({error.reason} at byte {offset + error.start}); save the file as UTF-8"
+    )
+
+
+class _Deferred:
+    """An error found ahead of the parser (undecodable bytes, malformed CSV), raised once every record before it
+    has been handled, so that problems are reported in input order."""
+
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+
+
+def _decode_lines(data: bytes, source: str, first_line: int, offset: int, deferred: _Deferred) -> str:
+    """The text of the whole lines before the first undecodable byte (all of `data` when it decodes)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        deferred.error = _decoding_error(data, error, source, first_line, offset)
+        good = max(data.rfind(b"\n", 0, error.start), data.rfind(b"\r", 0, error.start)) + 1
+        return data[:good].decode("utf-8")
+
+
+def _text_lines(
+    blocks: Iterator[tuple[int, bytes]], source: str, lines_read: Callable[[], int], deferred: _Deferred
+) -> Iterator[str]:
+    """Decoded lines (line breaks kept, as `newline=''` gives them) of a stream of blocks, up to the first
+    undecodable line. A block is decoded when the parser has read every line before it, so `lines_read()` then
+    numbers its first line."""
 
     def decoded() -> Iterator[io.StringIO]:
         for offset, data in blocks:
-            yield io.StringIO(_decode(data, source, lines_read() + 1, offset), newline="")
+            text = _decode_lines(data, source, lines_read() + 1, offset, deferred)
+            yield io.StringIO(text, newline="")
+            if deferred.error:
+                return
 
     return chain.from_iterable(decoded())
 
@@ -128,20 +156,32 @@ def _field_line_breaks(row: list[str]) -> int:
 
 
 def _csv_batches(
-    reader: Any, width: int, source: str, delimiter: str, *, base: int = 0, total_lines: int | None = None
+    reader: Any,
+    width: int,
+    source: str,
+    delimiter: str,
+    *,
+    base: int = 0,
+    total_lines: int | None = None,
+    deferred: _Deferred | None = None,
 ) -> Iterator[Batch]:
     """Batches of non-blank rows with the line each starts on; `base` shifts line numbers, `total_lines` marks a
     chunk that is not the last of its file (ending inside a quoted field is then a chunk boundary problem)."""
+    deferred = deferred or _Deferred()
+
+    def guarded() -> Iterator[list[str]]:  # a malformed row ends the rows; it is reported after those before it
+        try:
+            yield from reader
+        except csv.Error as error:
+            if not deferred.error:  # undecodable bytes cut the text short: that is the problem to report
+                deferred.error = _csv_problem(error, reader.line_num, source, base, total_lines)
+
+    rows_read = guarded()
     while True:
         before = reader.line_num
-        try:
-            rows = list(islice(reader, BATCH))
-        except csv.Error as error:
-            if total_lines is not None and reader.line_num >= total_lines:
-                raise ChunkBoundaryError(source) from None
-            raise SourceError(f"{source} line {base + reader.line_num}: {error}") from None
+        rows = list(islice(rows_read, BATCH))
         if not rows:
-            return
+            break
         if reader.line_num - before == len(rows) and set(map(len, rows)) == {width}:
             yield range(base + before + 1, base + before + 1 + len(rows)), rows  # one line per row: the common case
             continue
@@ -158,14 +198,29 @@ def _csv_batches(
                 kept.append(row)
             line += 1 + _field_line_breaks(row)
         yield lines, kept
+    if deferred.error:
+        raise deferred.error
 
 
-def _header(reader: Any, source: str) -> tuple[str, ...]:
+def _csv_problem(error: csv.Error, line_num: int, source: str, base: int, total_lines: int | None) -> Exception:
+    if total_lines is not None and line_num >= total_lines:
+        return ChunkBoundaryError(
+            f"{source}: a chunk ended inside a quoted field (a quote inside an unquoted field, such as "
+            '5" screen, defeats counting quotes to find where records end)'
+        )
+    return SourceError(f"{source} line {base + line_num}: {error}")
+
+
+def _header(reader: Any, source: str, deferred: _Deferred | None = None) -> tuple[str, ...]:
     try:
         header = next(reader)
     except StopIteration:
+        if deferred and deferred.error:
+            raise deferred.error from None
         raise SourceError(f"{source}: empty file (a header row is required)") from None
     except csv.Error as error:
+        if deferred and deferred.error:
+            raise deferred.error from None
         raise SourceError(f"{source} line 1: {error}") from None
     if not any(name.strip() for name in header):
         raise SourceError(f"{source} line 1: the header row is empty; the first line must name the columns")
@@ -253,6 +308,8 @@ def _json_array_records(stream: IO[bytes], source: str) -> Iterator[tuple[int, d
     number = 0
     while True:
         character = document.skip_whitespace()
+        if not character:
+            raise document.problem("the array is not closed", document.position)
         if character == "]":
             document.position += 1
             if document.skip_whitespace():
@@ -260,11 +317,10 @@ def _json_array_records(stream: IO[bytes], source: str) -> Iterator[tuple[int, d
             return
         if number:
             if character != ",":
-                raise document.problem(
-                    "expecting ',' delimiter" if character else "the array is not closed", document.position
-                )
+                raise document.problem("expecting ',' delimiter", document.position)
             document.position += 1
-            document.skip_whitespace()
+            if not document.skip_whitespace():
+                raise document.problem("the array is not closed", document.position)
         while True:
             try:
                 value, document.position = decoder.raw_decode(document.text, document.position)
@@ -284,10 +340,12 @@ def open_records(source: Source, fmt: str, *, delimiter: str = ",", s3: Any = No
     with open_binary(source, s3) as stream:
         if fmt == "csv":
             reader: Any = None
-            text = _text_lines(_blocks(stream), source.name, lambda: reader.line_num)
+            deferred = _Deferred()
+            text = _text_lines(_blocks(stream), source.name, lambda: reader.line_num, deferred)
             reader = csv.reader(text, delimiter=delimiter, strict=True)
-            header = _header(reader, source.name)
-            yield RecordStream(header, "line", _csv_batches(reader, len(header), source.name, delimiter))
+            header = _header(reader, source.name, deferred)
+            batches = _csv_batches(reader, len(header), source.name, delimiter, deferred=deferred)
+            yield RecordStream(header, "line", batches)
         elif fmt == "jsonl":
 
             def lines() -> Iterator[bytes]:
@@ -309,7 +367,8 @@ def chunk_batches(chunk: Chunk, delimiter: str) -> Iterator[Batch]:
         if chunk.data.endswith(b"\n"):
             lines.pop()
         return _jsonl_batches(iter(lines), chunk.source, chunk.first_line - 1)
-    text = _decode(chunk.data, chunk.source, chunk.first_line, chunk.offset)
+    deferred = _Deferred()
+    text = _decode_lines(chunk.data, chunk.source, chunk.first_line, chunk.offset, deferred)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     assert chunk.header is not None
     return _csv_batches(
@@ -318,7 +377,8 @@ def chunk_batches(chunk: Chunk, delimiter: str) -> Iterator[Batch]:
         chunk.source,
         delimiter,
         base=chunk.first_line - 1,
-        total_lines=None if chunk.last else line_breaks(chunk.data),
+        total_lines=None if chunk.last or deferred.error else line_breaks(chunk.data),
+        deferred=deferred,
     )
 
 
@@ -348,7 +408,7 @@ def _csv_header_bytes(first: bytes, source: str, delimiter: str) -> tuple[tuple[
         return _header(reader, source), consumed
     except SourceError:
         if first.strip():
-            raise ChunkBoundaryError(source) from None  # a header longer than a block: read it as a stream
+            raise ChunkBoundaryError(f"{source}: the header row is longer than 1 MiB") from None
         raise
 
 
@@ -389,6 +449,8 @@ def split_chunks(
                 cut = _csv_boundary(head) if fmt == "csv" else head.rfind(b"\n") + 1
                 if not cut:
                     cut = _csv_boundary(buffer) if fmt == "csv" else buffer.rfind(b"\n") + 1
+                if not cut and len(buffer) > 4 * max(size, BLOCK_BYTES):
+                    raise ChunkBoundaryError(f"{source.name}: no line feed to cut at (CR line breaks?)")
                 if not cut:
                     break
                 piece = buffer[:cut]
