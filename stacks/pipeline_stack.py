@@ -37,6 +37,8 @@ from stacks.storage_stack import (
 )
 
 DEFINITION_FILE = Path(__file__).resolve().parents[1] / "stepfunctions" / "customization.asl.json"
+PREPARE_MEMORY_MB = 3584  # two vCPUs for the two preparation worker processes
+PREPARE_TMP_MIB = 10240  # spool, index and outputs of inputs up to a few GB
 
 
 def gate_defaults(settings: EnvironmentSettings) -> dict[str, float | None]:
@@ -80,14 +82,31 @@ class PipelineStack(Stack):
 
         validate = self._function("ValidateInput", "validate_input", "Validates an execution input", seconds=10)
         plan = self._function("PlanData", "plan_data", "Chooses one-shot or fanned-out data preparation")
+        # Preparation reads with one worker process per vCPU (3,584 MB buys two) and stages its spool, index and
+        # outputs in /tmp: about the input's size again, so /tmp is raised to 10 GiB for inputs of a few GB.
         prepare = self._function(
-            "PrepareData", "prepare_data", "Validates, sanitizes and splits a dataset", seconds=900, memory=2048
+            "PrepareData",
+            "prepare_data",
+            "Validates, sanitizes and splits a dataset",
+            seconds=900,
+            memory=PREPARE_MEMORY_MB,
+            ephemeral_mib=PREPARE_TMP_MIB,
         )
         prepare_shard = self._function(
-            "PrepareShard", "prepare_shard", "Normalizes and validates one dataset object", seconds=900, memory=2048
+            "PrepareShard",
+            "prepare_shard",
+            "Normalizes and validates one dataset object",
+            seconds=900,
+            memory=PREPARE_MEMORY_MB,
+            ephemeral_mib=PREPARE_TMP_MIB,
         )
         merge_shards = self._function(
-            "MergeShards", "merge_shards", "Merges shards into splits and a manifest", seconds=900, memory=2048
+            "MergeShards",
+            "merge_shards",
+            "Merges shards into splits and a manifest",
+            seconds=900,
+            memory=2048,
+            ephemeral_mib=PREPARE_TMP_MIB,
         )
         start_job = self._function(
             "StartBedrockJob", "bedrock_job", "Starts a customization job", handler="start_handler"
@@ -207,6 +226,7 @@ class PipelineStack(Stack):
         handler: str = "lambda_handler",
         seconds: int = 30,
         memory: int = 512,
+        ephemeral_mib: int = 512,
     ) -> PipelineFunction:
         storage = self.storage
         function = PipelineFunction(
@@ -219,6 +239,7 @@ class PipelineStack(Stack):
             description=description,
             timeout=Duration.seconds(seconds),
             memory_size=memory,
+            ephemeral_mib=ephemeral_mib,
             environment={
                 "NOVA_DATA_BUCKET": storage.data_bucket.bucket_name,
                 "NOVA_ARTIFACTS_BUCKET": storage.artifacts_bucket.bucket_name,

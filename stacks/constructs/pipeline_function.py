@@ -2,12 +2,12 @@
 
 Each function gets: its own role (logs to its own log group, X-Ray; nothing else until the stack grants it), the
 newest Python runtime on arm64, the shared layer, Powertools environment variables, active tracing, JSON logs in a
-log group with the environment's retention, and an explicit timeout and memory size.
+log group with the environment's retention, and an explicit timeout, memory size and /tmp size.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Size
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -37,6 +37,7 @@ class PipelineFunction(Construct):
         handler: str = "lambda_handler",
         timeout: Duration = DEFAULT_TIMEOUT,
         memory_size: int = 512,
+        ephemeral_mib: int = 512,
         environment: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -67,6 +68,7 @@ class PipelineFunction(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_mib),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,

@@ -110,6 +110,23 @@ def test_validator_function_uses_the_shared_defaults(templates: dict[str, Templa
     )
 
 
+@pytest.mark.parametrize(
+    ("service", "memory"), [("prepare_data", 3584), ("prepare_shard", 3584), ("merge_shards", 2048)]
+)
+def test_preparation_functions_have_two_vcpus_and_room_in_tmp_for_a_few_gb(
+    templates: dict[str, Template], service: str, memory: int
+) -> None:
+    templates["nova-dev-pipeline"].has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "MemorySize": memory,
+            "Timeout": 900,
+            "EphemeralStorage": {"Size": 10240},
+            "Environment": {"Variables": Match.object_like({"POWERTOOLS_SERVICE_NAME": service})},
+        },
+    )
+
+
 def test_log_groups_keep_the_environment_retention(templates: dict[str, Template]) -> None:
     templates["nova-dev-pipeline"].has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 14})
     templates["nova-prod-pipeline"].has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 365})
