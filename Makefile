@@ -55,9 +55,9 @@ openapi: setup ## Regenerate docs/openapi.json from the inference API's resolver
 bench-api: setup ## Inference handler overhead and cold start against a boto3-only baseline
 	$(PY) benchmarks/api_benchmark.py
 
-bench-prepare: setup ## Data preparation benchmark (1M rows; installs pandas for the naive baseline)
+bench-prepare: setup ## Data preparation benchmark (100k, 1M and 2M rows; installs pandas for the naive baseline)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
-	$(PY) benchmarks/prepare_benchmark.py
+	$(PY) benchmarks/prepare_benchmark.py --extra-rows 2000000
 
 deploy: setup ## Deploy one environment: make deploy ENV=prod
 	$(CDK) deploy -c env=$(ENV) --all --require-approval broadening

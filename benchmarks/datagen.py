@@ -1,7 +1,7 @@
 """Deterministic synthetic datasets: text-to-SQL rows (sql-create-context style) and support tickets.
 
 Used to write the small samples in examples/data and by the benchmarks (any size, streamed to disk).
-    python benchmarks/datagen.py text-to-sql 300 examples/data/text-to-sql/train.csv
+    python benchmarks/datagen.py text-to-sql 400 examples/data/text-to-sql/train.csv
     python benchmarks/datagen.py tickets 400 examples/data/support-tickets/tickets.jsonl
 """
 
@@ -62,14 +62,20 @@ def _context(table: str, columns: list[tuple[str, str]]) -> str:
 
 
 def text_to_sql_rows(count: int, seed: int = 7) -> Iterator[dict[str, str]]:
+    """`count` rows. Up to 5,000 rows (the committed samples) the draws are those the samples were made with; larger
+    sets draw thresholds and names from a space that grows with the count, so that, as in real datasets, few rows
+    are exact duplicates (about 1% at 1,000,000 rows)."""
     rng = random.Random(seed)
+    large = count > 5000
     for _ in range(count):
         table, entity, columns = rng.choice(TABLES)
         numeric = [name for name, kind in columns if kind in ("INTEGER", "REAL")]
         text = [name for name, kind in columns if kind == "VARCHAR"]
-        num, txt, n = rng.choice(numeric), rng.choice(text), rng.randint(2, 5000)
+        num, txt, n = rng.choice(numeric), rng.choice(text), rng.randint(2, max(5000, count))
         label, text_label = num.replace("_", " "), txt.replace("_", " ")
         value = f"{rng.choice(WORDS)} {rng.choice(WORDS)}".title()
+        if large:
+            value = f"{value} {rng.randint(1, 999)}"
         templates = [
             (f"How many {entity} have a {label} greater than {n}?", f"SELECT COUNT(*) FROM {table} WHERE {num} > {n}"),
             (
