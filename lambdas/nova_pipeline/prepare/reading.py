@@ -76,29 +76,39 @@ def line_breaks(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
+def _reads(stream: IO[bytes], size: int) -> Iterator[tuple[int, bytes]]:
+    """(file offset, bytes) reads of `size` bytes, without the UTF-8 BOM; the last read is empty."""
+    data, offset = stream.read(size), 0
+    if data.startswith(BOM):
+        data, offset = data[len(BOM) :], len(BOM)
+    while True:
+        yield offset, data
+        if not data:
+            return
+        offset += len(data)
+        data = stream.read(size)
+
+
 def _blocks(stream: IO[bytes], size: int | None = None) -> Iterator[tuple[int, bytes]]:
     """(offset, bytes) blocks of whole lines (a CRLF pair is never split); the BOM is dropped."""
     size = size or BLOCK_BYTES
-    pending, offset, first = b"", 0, True
-    while True:
-        data = stream.read(size)
-        if first:
-            first = False
-            if data.startswith(BOM):
-                data, offset = data[len(BOM) :], len(BOM)
-        if not data:
+    pending, start = b"", 0
+    for offset, read in _reads(stream, size):
+        if not read:
             if pending:
-                yield offset, pending
+                yield start, pending
             return
-        data = pending + data
+        if not pending:
+            start = offset
+        data = pending + read
         cut = data.rfind(b"\n") + 1
         if not cut and len(data) > size:  # no LF at all (CR line breaks): cut after a CR that ends no CRLF
             cut = data.rfind(b"\r", 0, len(data) - 1) + 1
         if not cut:
             pending = data
             continue
-        yield offset, data[:cut]
-        offset += cut
+        yield start, data[:cut]
+        start += cut
         pending = data[cut:]
 
 
@@ -429,13 +439,10 @@ def split_chunks(
             return
         header: tuple[str, ...] | None = None
         buffer, offset, line = b"", 0, 1
-        first = True
-        while True:
-            data = stream.read(size)
-            if first:
-                first = False
-                if data.startswith(BOM):
-                    data, offset = data[len(BOM) :], len(BOM)
+        for number, (position, read) in enumerate(_reads(stream, size)):
+            data = read
+            if number == 0:
+                offset = position  # after the BOM, if any
                 if fmt == "csv":
                     header, used = _csv_header_bytes(data[: 1 << 20], source.name, delimiter)
                     line += line_breaks(data[:used])
