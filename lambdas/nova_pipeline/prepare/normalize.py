@@ -156,6 +156,10 @@ class Normalizer:
         self._raw_only = run.dataset.record_format == "raw"
         self._auto = run.dataset.record_format == "auto"
 
+    def _raw(self, names: Iterable[str]) -> bool:
+        """Whether rows with these fields are raw rows (what `records.record_format` decides for each record)."""
+        return self._raw_only or (self._auto and not {"messages", "schemaVersion"} & set(names))
+
     def _plan(self, names: tuple[str, ...], *, positional: bool) -> RawPlan | None:
         """The plan of a CSV header (positional) or of JSON rows with these keys, compiled once."""
         key = (positional, names)
@@ -177,7 +181,7 @@ class Normalizer:
         result = ChunkResult(chunk, self.part.name, self.part.offset)
         where = f"{source} {numbering} "
         if header is not None:
-            plan = self._plan(tuple(header), positional=True)
+            plan = self._plan(tuple(header), positional=True) if self._raw(header) else None
             for lines, rows in batches:
                 self._csv_batch(lines, rows, header, plan=plan, where=where, result=result)
                 self._after_batch(result, on_batch)
@@ -240,7 +244,7 @@ class Normalizer:
     def _json_batch(self, lines: Sequence[int], records: list[dict[str, Any]], where: str, result: ChunkResult) -> None:
         result.records += len(records)
         for line, record in zip(lines, records, strict=True):
-            if self._raw_only or (self._auto and "messages" not in record and "schemaVersion" not in record):
+            if self._raw(record):
                 plan = self._plan(tuple(record), positional=False)
                 if plan is not None:
                     values = plan.values(record)

@@ -92,15 +92,26 @@ class _Pool:
         self.results: dict[int, ChunkResult] = {}
         self.errors: dict[int, Exception] = {}
 
+    @staticmethod
+    def _stopped(worker: _Worker) -> WorkerError:
+        """The error for a worker whose end of the pipe closed: the process is gone."""
+        worker.process.join(5)
+        return WorkerError(
+            f"a data preparation worker stopped (exit code {worker.process.exitcode}); if it ran out of memory, "
+            "give the function more memory or fan out over smaller objects"
+        )
+
+    def _send(self, worker: _Worker, message: object) -> None:
+        try:
+            worker.connection.send(message)
+        except OSError:  # broken pipe
+            raise self._stopped(worker) from None
+
     def _receive(self, worker: _Worker) -> tuple[Any, ...]:
         try:
             message: tuple[Any, ...] = worker.connection.recv()
-        except (EOFError, OSError):  # the worker's end of the pipe closed: the process is gone
-            worker.process.join(5)
-            raise WorkerError(
-                f"a data preparation worker stopped (exit code {worker.process.exitcode}); if it ran out of memory, "
-                "give the function more memory or fan out over smaller objects"
-            ) from None
+        except (EOFError, OSError):
+            raise self._stopped(worker) from None
         if message[0] == "crash":
             raise WorkerError(f"a data preparation worker failed:\n{message[1]}")
         return message
@@ -123,7 +134,7 @@ class _Pool:
         while worker.in_flight >= IN_FLIGHT:
             self.collect()
             worker = min(self.workers, key=lambda candidate: candidate.in_flight)
-        worker.connection.send(chunk)
+        self._send(worker, chunk)
         worker.in_flight += 1
 
     def drain(self) -> None:
@@ -133,7 +144,7 @@ class _Pool:
     def close(self) -> list[PartFiles]:
         parts = []
         for worker in self.workers:
-            worker.connection.send(None)
+            self._send(worker, None)
         for worker in self.workers:
             message = self._receive(worker)
             parts.append(message[1])

@@ -192,6 +192,29 @@ def test_a_template_the_fast_path_cannot_prove_uses_the_reference_path(tmp_path:
     assert b"case 0: ask the user : what?" in result["train.jsonl"]
 
 
+@pytest.mark.parametrize(
+    ("header", "record_format", "problem"),
+    [
+        ("question,answer", "bedrock-conversation", "messages: is missing or not a list"),
+        ("question,answer,messages", "auto", "messages: is missing or not a list"),
+    ],
+)
+def test_csv_rows_read_as_chat_records_take_the_reference_path(
+    tmp_path: Path, header: str, record_format: str, problem: str
+) -> None:
+    from nova_pipeline.prepare.engine import InvalidDataset
+
+    columns = header.split(",")
+    source = tmp_path / "d.csv"
+    source.write_text(header + "\n" + "".join(",".join(f"{c} {i}" for c in columns) + "\n" for i in range(10)))
+
+    with pytest.raises(InvalidDataset) as caught:
+        prepared(source, tmp_path / "out", dataset={"uri": "x", "recordFormat": record_format})
+
+    assert caught.value.total == 10
+    assert caught.value.problems[0] == f"d.csv line 2: {problem}"
+
+
 def mixed_inputs(folder: Path) -> Path:
     """A CSV with BOM, CRLF, quoted multi-line fields, blank lines and invalid rows, plus JSONL, a JSON array and
     a gzipped JSONL file."""
