@@ -20,28 +20,11 @@ from typing import Any
 
 from nova_pipeline.catalog import MODELS, RESERVED_STRINGS, TaskType
 from nova_pipeline.execution_input import ExecutionInput
-from nova_pipeline.prepare.records import CHARS_PER_TOKEN_ESTIMATE
+from nova_pipeline.prepare.records import CHARS_PER_TOKEN_ESTIMATE, has_reserved, placeholders
 
-_RESERVED_LOWER = tuple(reserved.lower() for reserved in RESERVED_STRINGS)
-_COLON_TOKENS = tuple(token for token in _RESERVED_LOWER if token.endswith(":"))
 # A reserved string spanning a placeholder would contain the literal character next to it.
-_TOKEN_CHARACTERS = frozenset("".join(_RESERVED_LOWER))
+_TOKEN_CHARACTERS = frozenset("".join(reserved.lower() for reserved in RESERVED_STRINGS))
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
-assert {*_COLON_TOKENS, "[eos]", "<image>", "<video>"} == set(_RESERVED_LOWER)
-
-
-def has_reserved(text: str) -> bool:
-    """Whether the lower-cased text holds a reserved string (the reference path's test); every reserved string has
-    a `:` `[` or `<`, so text without them needs no look."""
-    colon, bracket, angle = ":" in text, "[" in text, "<" in text
-    if not (colon or bracket or angle):
-        return False
-    lowered = text.lower()
-    return (
-        (colon and any(token in lowered for token in _COLON_TOKENS))
-        or (bracket and "[eos]" in lowered)
-        or (angle and ("<image>" in lowered or "<video>" in lowered))
-    )
 
 
 def _printable_apart_from_line_breaks(text: str) -> bool:
@@ -148,10 +131,6 @@ def _getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
     return itemgetter(*keys)
 
 
-def _placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-
-
 class RawPlan:
     """The column mapping and templates for one row shape (a CSV header, or the keys of JSON rows)."""
 
@@ -173,7 +152,7 @@ class RawPlan:
             return slot_of[name]
 
         question = slot(columns.question)
-        user_slots = {name: slot(name) for name in names if name in _placeholders(run.prompt.user_template)}
+        user_slots = {name: slot(name) for name in names if name in set(placeholders(run.prompt.user_template))}
         user_slots["question"] = question  # {question} in the user template is the question column
         self.user, rendered = compile_template(run.prompt.user_template, user_slots)
         self.system: Renderer | None = None
@@ -182,7 +161,7 @@ class RawPlan:
             self.system_column = slot(columns.system)
             rendered.add(self.system_column)
         elif run.prompt.system:
-            system_slots = {name: slot(name) for name in names if name in _placeholders(run.prompt.system)}
+            system_slots = {name: slot(name) for name in names if name in set(placeholders(run.prompt.system))}
             system_slots.setdefault("question", question)  # unless the data has a column named question
             self.system, used = compile_template(run.prompt.system, system_slots)
             rendered |= used

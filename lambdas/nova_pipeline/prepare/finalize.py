@@ -95,11 +95,13 @@ def allocate(count: int, ratios: tuple[float, ...]) -> list[int]:
     remaining = count - sum(sizes)
     shares = [ratios[i] * count - sizes[i] if i in wanted else 0 for i in range(len(ratios))]
     total_share = sum(max(share, 0) for share in shares) or 1
-    exact = [max(share, 0) / total_share * remaining for share in shares]
-    for i in range(len(ratios)):
-        sizes[i] += int(exact[i])
-    leftover = count - sum(sizes)
-    for i in sorted(range(len(ratios)), key=lambda j: (-(exact[j] - int(exact[j])), j))[:leftover]:
+    return _largest_remainder(sizes, [max(share, 0) / total_share * remaining for share in shares], count)
+
+
+def _largest_remainder(base: list[int], exact: list[float], total: int) -> list[int]:
+    """`base` plus the whole parts of `exact`, then one more each to the largest fractions until `total`."""
+    sizes = [start + int(value) for start, value in zip(base, exact, strict=True)]
+    for i in sorted(range(len(sizes)), key=lambda j: (-(exact[j] - int(exact[j])), j))[: total - sum(sizes)]:
         sizes[i] += 1
     return sizes
 
@@ -112,13 +114,9 @@ def share(sizes: list[int], limit: int) -> list[int]:
     present = [i for i, size in enumerate(sizes) if size]
     kept = [1 if size and len(present) <= limit else 0 for size in sizes]
     remaining, spread = limit - sum(kept), total - sum(kept)
-    exact = [(size - base) * remaining / spread for size, base in zip(sizes, kept, strict=True)]
-    for i, value in enumerate(exact):
-        kept[i] += int(value)
-    leftover = limit - sum(kept)
-    for i in sorted(range(len(sizes)), key=lambda j: (-(exact[j] - int(exact[j])), j))[:leftover]:
-        kept[i] += 1
-    return kept
+    return _largest_remainder(
+        kept, [(size - base) * remaining / spread for size, base in zip(sizes, kept, strict=True)], limit
+    )
 
 
 @dataclass
@@ -135,14 +133,16 @@ class Index:
     duplicates: int = 0
     duplicate_fixes: np.ndarray[Any, Any] | None = None
 
-    def partition(self, number: int) -> np.ndarray[Any, Any]:
-        path = self.directory / f"{number:02d}.bin"
+    def _rows(self, name: str) -> np.ndarray[Any, Any]:
+        path = self.directory / name
         return np.fromfile(path, dtype=ROW) if path.exists() else np.zeros(0, dtype=ROW)
+
+    def partition(self, number: int) -> np.ndarray[Any, Any]:
+        return self._rows(f"{number:02d}.bin")
 
     def kept(self, number: int) -> np.ndarray[Any, Any]:
         """The partition without duplicates, as pass A saved it."""
-        path = self.directory / f"{number:02d}.kept.bin"
-        return np.fromfile(path, dtype=ROW) if path.exists() else np.zeros(0, dtype=ROW)
+        return self._rows(f"{number:02d}.kept.bin")
 
     def deduplicated(self, number: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """The partition's first occurrences and its later copies (same 16-byte digest, higher position)."""

@@ -28,13 +28,13 @@ from nova_pipeline.execution_input import ExecutionInput
 from nova_pipeline.prepare.fast import RawPlan, values_are_clean
 from nova_pipeline.prepare.reading import Batch
 from nova_pipeline.prepare.records import (
-    CHARS_PER_TOKEN_ESTIMATE,
     ConfigurationProblem,
     Fixes,
     RecordProblem,
     check,
     media_kinds,
     to_example,
+    tokens_for,
 )
 
 MAX_REPORTED_PROBLEMS = 20
@@ -47,12 +47,11 @@ assert INDEX_ROW.size == 48
 
 @dataclass
 class ChunkResult:
-    """What normalizing one chunk found, and where its spool lines are."""
+    """What normalizing one chunk found, and where its spool lines start (`accepted` lines from there)."""
 
     index: int
     part: str
     spool_start: int
-    spool_end: int = 0
     records: int = 0
     accepted: int = 0  # spooled; exact duplicates among them are dropped when finalizing
     rejected: int = 0
@@ -65,7 +64,6 @@ class ChunkResult:
             "index": self.index,
             "part": self.part,
             "spoolStart": self.spool_start,
-            "spoolEnd": self.spool_end,
             "records": self.records,
             "accepted": self.accepted,
             "rejected": self.rejected,
@@ -80,7 +78,6 @@ class ChunkResult:
             index=data["index"],
             part=data["part"],
             spool_start=data["spoolStart"],
-            spool_end=data["spoolEnd"],
             records=data["records"],
             accepted=data["accepted"],
             rejected=data["rejected"],
@@ -189,7 +186,6 @@ class Normalizer:
             for lines, records in batches:
                 self._json_batch(lines, records, where, result)
                 self._after_batch(result, on_batch)
-        result.spool_end = self.part.offset
         return result
 
     def _after_batch(self, result: ChunkResult, on_batch: Callable[[int], None] | None) -> None:
@@ -300,7 +296,7 @@ class Normalizer:
                             values[context_slot] if context_slot is not None else None,
                         ]
                     )
-                    tokens = -(-characters // CHARS_PER_TOKEN_ESTIMATE)
+                    tokens = tokens_for(characters)
                     index += pack(
                         sha256(canonical).digest(), chunk_bits | result.accepted, label_id(label), tokens, 0, 0, 0, 0
                     )

@@ -25,6 +25,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _RESERVED = re.compile(r"(?:system|user|bot|assistant|thought):|\[eos\]|<(?:image|video)>", re.IGNORECASE)
 assert all(_RESERVED.fullmatch(reserved) for reserved in RESERVED_STRINGS)
 _RESERVED_LOWER = tuple(reserved.lower() for reserved in RESERVED_STRINGS)
+_COLON_TOKENS = tuple(token for token in _RESERVED_LOWER if token.endswith(":"))
+assert {*_COLON_TOKENS, "[eos]", "<image>", "<video>"} == set(_RESERVED_LOWER)
 _SPACES = re.compile(r"[ \t]+")
 
 
@@ -65,8 +67,25 @@ class Example:
 
 def estimate_tokens(system: str | None, texts: list[str]) -> int:
     """Characters of the system prompt and every turn (newline-joined) / 3, rounded up: a conservative estimate."""
-    characters = len(system or "") + sum(len(text) for text in texts) + len(texts)
+    return tokens_for(len(system or "") + sum(len(text) for text in texts) + len(texts))
+
+
+def tokens_for(characters: int) -> int:
     return -(-characters // CHARS_PER_TOKEN_ESTIMATE)
+
+
+def has_reserved(text: str) -> bool:
+    """Whether the lower-cased text holds a reserved string; every reserved string has a `:` `[` or `<`, so text
+    without them needs no look."""
+    colon, bracket, angle = ":" in text, "[" in text, "<" in text
+    if not (colon or bracket or angle):
+        return False
+    lowered = text.lower()
+    return (
+        (colon and any(token in lowered for token in _COLON_TOKENS))
+        or (bracket and "[eos]" in lowered)
+        or (angle and ("<image>" in lowered or "<video>" in lowered))
+    )
 
 
 @dataclass
@@ -98,8 +117,7 @@ def _needs_whitespace_fix(text: str) -> bool:
 
 def sanitize(text: str, where: str, policy: str, fixes: Fixes) -> str:
     """Reserved strings, control characters and whitespace: rewritten and counted (`fix`) or a problem."""
-    lowered = text.lower()
-    reserved = _RESERVED.findall(text) if any(token in lowered for token in _RESERVED_LOWER) else []
+    reserved = _RESERVED.findall(text) if has_reserved(text) else []
     control = _CONTROL.findall(text) if _CONTROL.search(text) else []
     if policy == "reject":
         if reserved:
@@ -121,12 +139,13 @@ def sanitize(text: str, where: str, policy: str, fixes: Fixes) -> str:
     return normalized
 
 
-def _placeholders(template: str) -> list[str]:
+def placeholders(template: str) -> list[str]:
+    """The column names a template's `{column}` placeholders use, in order."""
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
 def render(template: str, row: dict[str, Any], what: str) -> str:
-    missing = [name for name in _placeholders(template) if name not in row]
+    missing = [name for name in placeholders(template) if name not in row]
     if missing:
         raise ConfigurationProblem(
             f"{what} uses column {missing[0]!r}, which the data does not have; columns: {', '.join(sorted(row))}"
