@@ -26,6 +26,7 @@ from nova_pipeline.prepare.records import ConfigurationProblem
 from nova_pipeline.prepare.sources import SourceError
 
 IN_FLIGHT = 2
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2 CPU quota: "max 100000" or "<quota> <period>"
 PROGRESS_SECONDS = 5.0
 ERRORS: dict[str, type[Exception]] = {
     "SourceError": SourceError,
@@ -42,7 +43,7 @@ def usable_cpus() -> int:
     """CPUs this process may use: its affinity, bounded by a cgroup CPU quota (containers, AWS Lambda)."""
     count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        quota, period = CPU_MAX.read_text().split()
         if quota != "max":
             count = min(count, max(1, int(quota) // int(period)))
     except (OSError, ValueError):

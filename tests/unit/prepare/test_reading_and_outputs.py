@@ -173,3 +173,23 @@ def test_an_evaluation_id_names_the_example_whatever_the_seed(tmp_path: Path) ->
     shared = ids["one"].keys() & ids["two"].keys()
     assert shared and all(ids["one"][prompt] == ids["two"][prompt] for prompt in shared)
     assert ids["one"].keys() != ids["two"].keys()  # a different seed, a different test split
+
+
+def test_an_empty_answer_cell_is_reported_as_an_empty_assistant_turn(tmp_path: Path) -> None:
+    source = tmp_path / "d.csv"
+    source.write_text("question,answer\n" + "".join(f"q {i},a {i}\n" for i in range(10)) + "q 10,\n")
+
+    assert problems_of(source, tmp_path) == ["d.csv line 12: messages[1].content[0].text: is empty"]
+
+
+@pytest.mark.parametrize(("cpu_max", "expected"), [("max 100000\n", 4), ("200000 100000\n", 2), ("50000 100000", 1)])
+def test_workers_follow_the_cpu_quota(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_max: str, expected: int
+) -> None:
+    from nova_pipeline.prepare import parallel
+
+    (tmp_path / "cpu.max").write_text(cpu_max)
+    monkeypatch.setattr(parallel, "CPU_MAX", tmp_path / "cpu.max")
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+
+    assert parallel.usable_cpus() == expected
