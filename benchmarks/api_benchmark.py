@@ -120,7 +120,7 @@ started = time.perf_counter()
 import importlib.util
 spec = importlib.util.spec_from_file_location("handler", {str(ROOT / "lambdas" / "inference" / "handler.py")!r})
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
-from nova_pipeline.aws import client
+from nova_pipeline.core.clients import client
 client("bedrock-runtime"); client("ssm")
 print(time.perf_counter() - started)
 """
@@ -151,8 +151,8 @@ def main() -> None:
     import boto3
     from moto import mock_aws
 
-    from nova_pipeline import aws
-    from nova_pipeline.active_model import ActiveModelRecord, active_model_parameter_name
+    from nova_pipeline.core import clients as aws
+    from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
     from tests.handlers.conftest import load_handler
 
     runtime = InstantRuntime()

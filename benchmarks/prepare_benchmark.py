@@ -34,7 +34,7 @@ ENGINE = f"""
 import json, sys
 sys.path.insert(0, {str(ROOT / "lambdas")!r})
 workers = int(sys.argv[3]) if len(sys.argv) > 3 else None
-from nova_pipeline.execution_input import parse_execution_input
+from nova_pipeline.contract.execution_input import parse_execution_input
 from nova_pipeline.prepare.engine import prepare
 from nova_pipeline.prepare.sources import OutputLocation, list_sources
 run = parse_execution_input({{"dataset": {{"uri": sys.argv[1], "format": "csv",

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from nova_pipeline.catalog import CUSTOMIZABLE_MODELS
-from nova_pipeline.input_reference import field_rows
+from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS
+from nova_pipeline.contract.reference import field_rows
 
 CONTEXT_KEY = "nova:environments"
 SELECT_KEY = "env"

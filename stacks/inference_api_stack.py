@@ -16,9 +16,9 @@ from aws_cdk import aws_sns as sns
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-from nova_pipeline.active_model import active_model_parameter_name
-from nova_pipeline.catalog import MODELS
+from nova_pipeline.contract.catalog import MODELS
 from nova_pipeline.inference.models import GenerateRequest
+from nova_pipeline.promotion.record import active_model_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.pipeline_function import METRICS_NAMESPACE, PipelineFunction
 from stacks.constructs.retention import log_retention, removal_policy

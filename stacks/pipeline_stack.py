@@ -19,22 +19,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-from nova_pipeline.active_model import active_model_parameter_name
-from nova_pipeline.catalog import MODELS
+from nova_pipeline.contract.catalog import MODELS
+from nova_pipeline.core import layout
+from nova_pipeline.promotion.record import active_model_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.customization_roles import CustomizationRoles, grant_prefix_read, grant_prefix_write
 from stacks.constructs.lambda_layer import shared_layer
 from stacks.constructs.pipeline_function import PipelineFunction
 from stacks.constructs.retention import log_retention, removal_policy
-from stacks.storage_stack import (
-    EVALUATION_PREFIX,
-    JOBS_PREFIX,
-    PREPARED_PREFIX,
-    RAW_PREFIX,
-    RECIPES_PREFIX,
-    REPORTS_PREFIX,
-    StorageStack,
-)
+from stacks.storage_stack import StorageStack
 
 DEFINITION_FILE = Path(__file__).resolve().parents[1] / "stepfunctions" / "customization.asl.json"
 PREPARE_MEMORY_MB = 3584  # two vCPUs for the two preparation worker processes
@@ -264,16 +257,16 @@ class PipelineStack(Stack):
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[data.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
+                conditions={"StringLike": {"s3:prefix": [f"{layout.RAW}*"]}},
             )
         )
         plan.role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[data.arn_for_objects(f"{RAW_PREFIX}*")])
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[data.arn_for_objects(f"{layout.RAW}*")])
         )
         for function in preparers:
-            grant_prefix_read(function.role, data, RAW_PREFIX)
-            grant_prefix_write(function.role, data, PREPARED_PREFIX)
-        grant_prefix_read(preflight.role, data, PREPARED_PREFIX)
+            grant_prefix_read(function.role, data, layout.RAW)
+            grant_prefix_write(function.role, data, layout.PREPARED)
+        grant_prefix_read(preflight.role, data, layout.PREPARED)
         for function in (plan, *preparers, preflight):
             key.grant(function.role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
             NagSuppressions.add_resource_suppressions(
@@ -299,11 +292,11 @@ class PipelineStack(Stack):
         reject: PipelineFunction,
     ) -> None:
         data, artifacts, key = self.storage.data_bucket, self.storage.artifacts_bucket, self.storage.key
-        grant_prefix_read(plan.role, data, PREPARED_PREFIX)
+        grant_prefix_read(plan.role, data, layout.PREPARED)
         for function in (plan, batch, aggregate):
-            grant_prefix_write(function.role, data, EVALUATION_PREFIX)
-        grant_prefix_write(aggregate.role, data, REPORTS_PREFIX)
-        grant_prefix_read(aggregate.role, artifacts, JOBS_PREFIX)
+            grant_prefix_write(function.role, data, layout.EVALUATION)
+        grant_prefix_write(aggregate.role, data, layout.REPORTS)
+        grant_prefix_read(aggregate.role, artifacts, layout.JOBS)
         parameter = self.format_arn(
             service="ssm",
             resource="parameter",
@@ -406,8 +399,8 @@ class PipelineStack(Stack):
         poll_training.role.add_to_policy(
             iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob"], resources=[training_jobs])
         )
-        grant_prefix_write(start_training.role, artifacts, RECIPES_PREFIX)
-        grant_prefix_read(import_model.role, artifacts, JOBS_PREFIX)
+        grant_prefix_write(start_training.role, artifacts, layout.RECIPES)
+        grant_prefix_read(import_model.role, artifacts, layout.JOBS)
         import_model.role.add_to_policy(
             iam.PolicyStatement(actions=["bedrock:CreateCustomModel", "bedrock:TagResource"], resources=[custom_models])
         )
@@ -492,7 +485,7 @@ class PipelineStack(Stack):
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[data.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{RAW_PREFIX}*"]}},
+                conditions={"StringLike": {"s3:prefix": [f"{layout.RAW}*"]}},
             )
         )
         state_machine.add_to_role_policy(

@@ -1,7 +1,6 @@
 """StorageStack: the customer-managed key and the three buckets of an environment.
 
-- data bucket: `raw/` (uploads), `prepared/` (training sets), `evaluation/` (predictions), `reports/`
-- artifacts bucket: `jobs/` (customization and training job outputs), `recipes/` (SageMaker recipes)
+- data bucket and artifacts bucket, with the prefixes of `nova_pipeline.core.layout`
 - access-log bucket: server access logs of the two others
 """
 
@@ -15,13 +14,6 @@ from constructs import Construct
 
 from stacks.config import EnvironmentSettings
 from stacks.constructs.retention import removal_policy
-
-RAW_PREFIX = "raw/"
-PREPARED_PREFIX = "prepared/"
-EVALUATION_PREFIX = "evaluation/"
-REPORTS_PREFIX = "reports/"
-JOBS_PREFIX = "jobs/"
-RECIPES_PREFIX = "recipes/"
 
 
 class StorageStack(Stack):

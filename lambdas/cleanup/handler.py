@@ -7,13 +7,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.aws import client
-from nova_pipeline.aws_errors import aws_call
-from nova_pipeline.cleanup import clean_up, notification
-from nova_pipeline.observability import logger, metrics
-from nova_pipeline.run_state import RunState
-from nova_pipeline.settings import function_settings
-from nova_pipeline.tracing import tracer
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.errors import aws_call
+from nova_pipeline.core.observability import logger, metrics
+from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.tracing import tracer
+from nova_pipeline.jobs.cleanup import clean_up, notification
 
 
 @logger.inject_lambda_context

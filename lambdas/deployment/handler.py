@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline import customization
-from nova_pipeline.aws import client
-from nova_pipeline.observability import logger, metrics
-from nova_pipeline.run_state import RunState
-from nova_pipeline.settings import function_settings
-from nova_pipeline.tracing import tracer
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.observability import logger, metrics
+from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.tracing import tracer
+from nova_pipeline.jobs import bedrock
 
 
 def _model_arn(state: RunState) -> str:
@@ -30,7 +30,7 @@ def _model_arn(state: RunState) -> str:
 def create_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     settings = function_settings()
     assert state.input is not None
-    deployment = customization.create_deployment(
+    deployment = bedrock.create_deployment(
         client("bedrock"),
         model_arn=_model_arn(state),
         environment=settings.environment,
@@ -48,7 +48,7 @@ def create_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
 @event_parser(model=RunState)
 def poll_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     assert state.deployment is not None, "PollDeployment runs after CreateDeployment"
-    deployment = customization.poll_deployment(
+    deployment = bedrock.poll_deployment(
         client("bedrock"), state.deployment, wait_seconds=function_settings().poll_interval_seconds
     )
     logger.info("Deployment status", extra={"deploymentArn": deployment.deployment_arn, "status": deployment.status})

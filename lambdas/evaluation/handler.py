@@ -9,21 +9,22 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.aws import client
-from nova_pipeline.aws_errors import aws_call
-from nova_pipeline.catalog import MODELS, TaskType
+from nova_pipeline.contract.catalog import MODELS, TaskType
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core import layout
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.errors import aws_call
+from nova_pipeline.core.observability import logger, metrics
+from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.tracing import tracer
 from nova_pipeline.evaluation.cost import load_prices
 from nova_pipeline.evaluation.gate import Thresholds
 from nova_pipeline.evaluation.predictions import parse_lines
-from nova_pipeline.evaluation.promotion import read_active
 from nova_pipeline.evaluation.report import parse_loss_csv, render_html
 from nova_pipeline.evaluation.runner import Pacer, Target, batches, concurrency_for, evaluate_batch
 from nova_pipeline.evaluation.service import evaluation_report
-from nova_pipeline.observability import logger, metrics
-from nova_pipeline.run_state import RunState
-from nova_pipeline.s3uri import split_s3
-from nova_pipeline.settings import function_settings
-from nova_pipeline.tracing import tracer
+from nova_pipeline.promotion.store import read_active
 
 BATCH_ROWS = 10
 
@@ -57,7 +58,7 @@ def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         : run.evaluation.max_rows
     ]
     bucket = settings.require("data_bucket")
-    prefix = f"evaluation/{state.execution.name}/"
+    prefix = layout.evaluation(state.execution.name)
     for index, batch in enumerate(batches(rows, BATCH_ROWS)):
         _put(bucket, f"{prefix}batches/batch-{index:05d}.json", json.dumps(batch), "application/json")
     baseline: str | None = None
@@ -204,7 +205,7 @@ def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
         judge_model=run.evaluation.judge_model,
     )
     bucket = settings.require("data_bucket")
-    key = f"reports/{state.execution.name}/"
+    key = layout.report(state.execution.name)
     _put(bucket, key + "report.json", json.dumps(report, indent=2), "application/json")
     _put(bucket, key + "report.html", render_html(report), "text/html; charset=utf-8")
     with aws_call("s3", "GeneratePresignedUrl"):

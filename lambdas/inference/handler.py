@@ -9,11 +9,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.aws import client
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.observability import logger, metrics
 from nova_pipeline.inference.api import ApiSettings, active_record, api_settings, body_too_large, validation_message
 from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, HealthResponse, ModelResponse
 from nova_pipeline.inference.service import ApiError, NoModelPromoted, generate
-from nova_pipeline.observability import logger, metrics
 
 app = APIGatewayRestResolver(enable_validation=True)
 

@@ -6,12 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.aws import client
-from nova_pipeline.data_plan import plan_preparation
-from nova_pipeline.observability import logger
-from nova_pipeline.run_state import RunState
-from nova_pipeline.settings import function_settings
-from nova_pipeline.tracing import tracer
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.observability import logger
+from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.tracing import tracer
+from nova_pipeline.prepare.plan import plan_preparation
 
 
 @logger.inject_lambda_context

@@ -6,12 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.aws import client
-from nova_pipeline.execution_input import ExecutionInput
-from nova_pipeline.observability import logger
+from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.observability import logger
+from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.tracing import tracer
 from nova_pipeline.prepare.service import prepare_shard
-from nova_pipeline.settings import function_settings
-from nova_pipeline.tracing import tracer
 
 
 @logger.inject_lambda_context

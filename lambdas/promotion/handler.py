@@ -7,19 +7,19 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline import customization
-from nova_pipeline.active_model import (
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.observability import logger, metrics
+from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.tracing import tracer
+from nova_pipeline.jobs import bedrock
+from nova_pipeline.promotion.record import (
     ActiveModelRecord,
     MetricsSummary,
     ServedInferenceConfig,
     active_model_parameter_name,
 )
-from nova_pipeline.aws import client
-from nova_pipeline.evaluation.promotion import promote
-from nova_pipeline.observability import logger, metrics
-from nova_pipeline.run_state import RunState
-from nova_pipeline.settings import function_settings
-from nova_pipeline.tracing import tracer
+from nova_pipeline.promotion.store import promote
 
 
 @logger.inject_lambda_context
@@ -67,6 +67,6 @@ def reject_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     state = RunState.model_validate(event)
     deleted = False
     if settings.delete_rejected and state.deployment is not None:
-        deleted = customization.delete_deployment(client("bedrock"), state.deployment.deployment_arn)
+        deleted = bedrock.delete_deployment(client("bedrock"), state.deployment.deployment_arn)
     logger.info("Candidate rejected", extra={"deletedDeployment": deleted, "failed": event["evaluation"]["failed"]})
     return {"promoted": False, "deletedDeployment": deleted}

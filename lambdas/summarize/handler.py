@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.observability import logger
-from nova_pipeline.run_state import RunState
-from nova_pipeline.summary import run_summary
-from nova_pipeline.tracing import tracer
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.contract.summary import run_summary
+from nova_pipeline.core.observability import logger
+from nova_pipeline.core.tracing import tracer
 
 
 @logger.inject_lambda_context

@@ -10,15 +10,16 @@ import yaml
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline import customization, training
-from nova_pipeline.aws import client
-from nova_pipeline.aws_errors import aws_call
-from nova_pipeline.naming import client_request_token, resource_name
-from nova_pipeline.observability import logger, metrics
-from nova_pipeline.run_state import RunState
-from nova_pipeline.s3uri import split_s3
-from nova_pipeline.settings import function_settings
-from nova_pipeline.tracing import tracer
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core import layout
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.errors import aws_call
+from nova_pipeline.core.observability import logger, metrics
+from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.tracing import tracer
+from nova_pipeline.jobs import bedrock, training
+from nova_pipeline.jobs.naming import client_request_token, resource_name
 
 
 @logger.inject_lambda_context
@@ -48,7 +49,7 @@ def start_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     )
     job_name = resource_name(settings.environment, run.run_name, state.execution.name, "train")
     recipe_file = f"{recipe_name}.yaml"
-    recipe_key = f"recipes/{job_name}/{recipe_file}"
+    recipe_key = layout.recipe(job_name, recipe_file)
     with aws_call("s3", "PutObject"):
         client("s3").put_object(
             Bucket=resources.artifacts_bucket,
@@ -92,7 +93,7 @@ def import_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     with aws_call("s3", "GetObject"):
         archive = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     checkpoint = training.checkpoint_from_output(archive, state.job.output_uri)
-    model = customization.import_custom_model(
+    model = bedrock.import_custom_model(
         client("bedrock"),
         checkpoint_uri=checkpoint,
         role_arn=settings.require("bedrock_role_arn"),
@@ -110,7 +111,7 @@ def import_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
 @event_parser(model=RunState)
 def poll_model_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     assert state.model is not None, "PollImportedModel runs after ImportModel"
-    model = customization.poll_custom_model(
+    model = bedrock.poll_custom_model(
         client("bedrock"), state.model, wait_seconds=function_settings().poll_interval_seconds
     )
     return model.dump()

@@ -10,11 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.execution_input import parse_execution_input
-from nova_pipeline.observability import logger, metrics
-from nova_pipeline.problems import InputProblemsError
-from nova_pipeline.settings import function_settings
-from nova_pipeline.tracing import tracer
+from nova_pipeline.contract.execution_input import parse_execution_input
+from nova_pipeline.core.observability import logger, metrics
+from nova_pipeline.core.problems import InputProblemsError
+from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.tracing import tracer
 
 
 class InvalidExecutionInput(Exception):  # noqa: N818 - the name is the Step Functions error a user sees

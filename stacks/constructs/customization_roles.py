@@ -15,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
-from stacks.storage_stack import JOBS_PREFIX, PREPARED_PREFIX, RECIPES_PREFIX
+from nova_pipeline.core import layout
 
 NOVA_TRAINING_IMAGE_ACCOUNT = "708977205387"
 NOVA_TRAINING_IMAGE_REPOSITORY = "nova-fine-tune-repo"
@@ -57,8 +57,8 @@ class CustomizationRoles(Construct):
             ),
         )
         for role in (self.bedrock, self.sagemaker):
-            grant_prefix_read(role, data_bucket, PREPARED_PREFIX)
-            grant_prefix_write(role, artifacts_bucket, JOBS_PREFIX)
+            grant_prefix_read(role, data_bucket, layout.PREPARED)
+            grant_prefix_write(role, artifacts_bucket, layout.JOBS)
             key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
             NagSuppressions.add_resource_suppressions(
                 role,
@@ -69,14 +69,14 @@ class CustomizationRoles(Construct):
                         "output out, recipes in); the object names below it are chosen per run.",
                         applies_to=[
                             RegexAppliesTo(
-                                regex=f"/^Resource::.+\\/({PREPARED_PREFIX}|{JOBS_PREFIX}|{RECIPES_PREFIX})\\*$/g"
+                                regex=f"/^Resource::.+\\/({layout.PREPARED}|{layout.JOBS}|{layout.RECIPES})\\*$/g"
                             )
                         ],
                     )
                 ],
                 apply_to_children=True,
             )
-        grant_prefix_read(self.sagemaker, artifacts_bucket, RECIPES_PREFIX)
+        grant_prefix_read(self.sagemaker, artifacts_bucket, layout.RECIPES)
         self._grant_training_runtime(self.sagemaker, stack)
 
     def grant_pass_role(self, grantee: iam.IGrantable, *, bedrock: bool = False, sagemaker: bool = False) -> None:

@@ -43,7 +43,7 @@ PIP_PLATFORM_ARGS = (
     "--no-compile",
 )
 # Parts of the domain package that only the CLI and the offline twin use: kept out of the layer.
-EXCLUDED_FROM_LAYER = ("cli", "commands", "local", "__pycache__")
+EXCLUDED_FROM_LAYER = ("cli", "local", "__pycache__")
 
 
 def _layer_sources() -> list[Path]:

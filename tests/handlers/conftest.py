@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from nova_pipeline.settings import function_settings
+from nova_pipeline.core.settings import function_settings
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 

@@ -12,9 +12,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from nova_pipeline import aws
-from nova_pipeline.active_model import ActiveModelRecord, active_model_parameter_name
+from nova_pipeline.core import clients
 from nova_pipeline.inference import api
+from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
 from tests.handlers.conftest import FakeLambdaContext, load_handler
 
 handler = load_handler("inference")
@@ -66,7 +66,7 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stubber, Any]]:
     def factory(service: str) -> Any:
         return bedrock_runtime if service == "bedrock-runtime" else boto3.client(service, region_name="us-east-1")
 
-    with mock_aws(), aws.use_client_factory(factory), Stubber(bedrock_runtime) as stubber:
+    with mock_aws(), clients.use_client_factory(factory), Stubber(bedrock_runtime) as stubber:
         yield stubber, boto3.client("ssm", region_name="us-east-1")
     api.api_settings.cache_clear()
     api._provider.cache_clear()

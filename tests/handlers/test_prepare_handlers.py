@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from nova_pipeline import aws
-from nova_pipeline.execution_input import parse_execution_input
+from nova_pipeline.contract.execution_input import parse_execution_input
+from nova_pipeline.core import clients
 from tests.handlers.conftest import FakeLambdaContext, load_handler
 
 BUCKET = "nova-test-data"
@@ -24,7 +24,7 @@ merge_handler = load_handler("merge_shards")
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("NOVA_DATA_BUCKET", BUCKET)
-    with mock_aws(), aws.use_client_factory(lambda service: boto3.client(service, region_name="us-east-1")):
+    with mock_aws(), clients.use_client_factory(lambda service: boto3.client(service, region_name="us-east-1")):
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         yield client

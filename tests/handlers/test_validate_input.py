@@ -42,7 +42,7 @@ def test_invalid_input_fails_with_every_problem_and_its_path(lambda_context: Fak
 def test_missing_environment_is_a_configuration_error(
     lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nova_pipeline.settings import function_settings
+    from nova_pipeline.core.settings import function_settings
 
     monkeypatch.delenv("NOVA_ENVIRONMENT")
     function_settings.cache_clear()

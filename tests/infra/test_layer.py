@@ -9,9 +9,8 @@ from stacks.constructs.lambda_layer import CACHE_DIR, layer_hash
 def test_layer_holds_arm64_wheels_and_the_domain_package(environments: dict[str, EnvironmentStacks]) -> None:
     site = CACHE_DIR / layer_hash() / "python"
 
-    assert (site / "nova_pipeline" / "execution_input.py").is_file()
-    assert not (site / "nova_pipeline" / "cli.py").exists()
-    assert not (site / "nova_pipeline" / "commands").exists()
+    assert (site / "nova_pipeline" / "contract" / "execution_input.py").is_file()
+    assert not (site / "nova_pipeline" / "cli").exists()
     assert (site / "boto3-1.44.5.dist-info").is_dir()
     assert list((site / "aws_lambda_powertools").glob("__init__.py"))
     [core] = list((site / "pydantic_core").glob("_pydantic_core*.so"))

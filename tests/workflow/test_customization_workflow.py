@@ -182,7 +182,7 @@ def test_a_recipe_from_s3_is_merged_and_uploaded_as_the_recipe_channel(offline_t
     with offline_twin() as twin:
         s3 = boto3.client("s3", region_name="us-east-1")
         artifacts = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "artifacts" in b["Name"])
-        recipe = (ROOT / "lambdas/nova_pipeline/recipes/nova_micro_1_0_lora_sft.yaml").read_text()
+        recipe = (ROOT / "lambdas/nova_pipeline/jobs/recipes/nova_micro_1_0_lora_sft.yaml").read_text()
         s3.put_object(
             Bucket=artifacts,
             Key="recipes/custom/team-recipe.yaml",

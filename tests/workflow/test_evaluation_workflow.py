@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from nova_pipeline.active_model import ActiveModelRecord
-from nova_pipeline.evaluation.promotion import read_active, rollback
+from nova_pipeline.promotion.record import ActiveModelRecord
+from nova_pipeline.promotion.store import read_active, rollback
 from tests.workflow.conftest import example
 
 

@@ -19,10 +19,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from nova_pipeline.catalog import TaskType
+from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.evaluation.predictions import PredictionRow
-from nova_pipeline.rewards import extract_label, normalize_text
-from nova_pipeline.sql_execution import execution_match, extract_sql, parses
+from nova_pipeline.grading.rewards import extract_label, normalize_text
+from nova_pipeline.grading.sql import execution_match, extract_sql, parses
 
 PRIMARY_METRIC = {
     TaskType.CLASSIFICATION: "accuracy",

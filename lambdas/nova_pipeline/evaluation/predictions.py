@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from nova_pipeline.problems import InputProblemsError, Problem, problems_from_validation_error
+from nova_pipeline.core.problems import InputProblemsError, Problem, problems_from_validation_error
 
 
 class PredictionRow(BaseModel):

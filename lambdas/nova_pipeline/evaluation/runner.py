@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nova_pipeline.aws_errors import THROTTLING_CODES, TRANSIENT_CODES, error_code
+from nova_pipeline.core.errors import THROTTLING_CODES, TRANSIENT_CODES, error_code
 from nova_pipeline.evaluation.predictions import PredictionRow
 
 MAX_MAP_CONCURRENCY = 40

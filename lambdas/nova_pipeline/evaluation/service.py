@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nova_pipeline.catalog import MODELS, TaskType
+from nova_pipeline.contract.catalog import MODELS, TaskType
 from nova_pipeline.evaluation.cost import PriceTable, monthly_cost, token_cost
 from nova_pipeline.evaluation.gate import Thresholds, decide
 from nova_pipeline.evaluation.metrics import evaluate_rows

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nova_pipeline.active_model import ActiveModelRecord, active_model_parameter_name
-from nova_pipeline.aws import client
+from nova_pipeline.core.clients import client
 from nova_pipeline.inference.service import Limits, NoModelPromoted
+from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
 
 RECORD_TTL_SECONDS = 30
 

@@ -91,8 +91,3 @@ class ModelResponse(_Body):
 class HealthResponse(_Body):
     status: Literal["ok"]
     model_promoted: bool
-
-
-class ErrorResponse(_Body):
-    message: str
-    request_id: str | None = None

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from nova_pipeline.active_model import ActiveModelRecord
-from nova_pipeline.aws_errors import error_code
+from nova_pipeline.core.errors import error_code
 from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, ServedModel, Usage
+from nova_pipeline.promotion.record import ActiveModelRecord
 
 
 class ApiError(Exception):
@@ -24,10 +24,6 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):  # noqa: N818 - named after the HTTP status
     status = 400
-
-
-class PayloadTooLarge(ApiError):  # noqa: N818
-    status = 413
 
 
 class NoModelPromoted(ApiError):  # noqa: N818

@@ -18,9 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from nova_pipeline.active_model import ActiveModelRecord, active_model_parameter_name
 from nova_pipeline.local.simulated_model import CustomizedModel, Example, tokens
 from nova_pipeline.local.simulator import REGION, BedrockSimulator, SimulatorSettings, _Deployment, _Model
+from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ENVIRONMENT = "local"
@@ -62,7 +62,7 @@ def local_api_environment(settings: SimulatorSettings | None = None) -> Iterator
     import boto3
     from moto import mock_aws
 
-    from nova_pipeline import aws
+    from nova_pipeline.core import clients
     from nova_pipeline.inference import api
     from nova_pipeline.local.hooks import LambdaDispatcher, LocalFunction, TwinHooks
 
@@ -82,7 +82,7 @@ def local_api_environment(settings: SimulatorSettings | None = None) -> Iterator
     with ExitStack() as stack:
         stack.enter_context(mock_aws())
         stack.enter_context(TwinHooks(simulator, LambdaDispatcher()).installed())
-        stack.enter_context(aws.use_client_factory(lambda service: boto3.client(service, region_name=REGION)))
+        stack.enter_context(clients.use_client_factory(lambda service: boto3.client(service, region_name=REGION)))
         api.api_settings.cache_clear()
         api._provider.cache_clear()
         _promote_example(simulator)

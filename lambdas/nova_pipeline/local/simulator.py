@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.local.simulated_model import (
     BaseModel,
     CustomizedModel,
     estimate_tokens,
     examples_from_jsonl,
 )
-from nova_pipeline.s3uri import split_s3
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

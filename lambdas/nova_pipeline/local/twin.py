@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.local.simulated_model import SIMULATED_LABEL
 from nova_pipeline.local.simulator import BedrockSimulator, SimulatorSettings
 from nova_pipeline.local.template import REGION, CloudAssembly
-from nova_pipeline.s3uri import split_s3
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
@@ -154,9 +154,9 @@ class OfflineTwin:
     def _fresh_clients(self) -> Iterator[None]:
         import boto3
 
-        from nova_pipeline import aws
+        from nova_pipeline.core import clients
 
-        with aws.use_client_factory(lambda service: boto3.client(service, region_name=REGION)):
+        with clients.use_client_factory(lambda service: boto3.client(service, region_name=REGION)):
             yield
 
     def _create_resources(self) -> None:

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from nova_pipeline.catalog import TaskType
-from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.contract.catalog import TaskType
+from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.prepare import finalize as phase2
 from nova_pipeline.prepare.normalize import MAX_REPORTED_PROBLEMS, ChunkResult, Normalizer, Part
 from nova_pipeline.prepare.parallel import normalize_chunks, usable_cpus

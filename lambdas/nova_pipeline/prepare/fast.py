@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from nova_pipeline.catalog import MODELS, RESERVED_STRINGS, TaskType
-from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.contract.catalog import MODELS, RESERVED_STRINGS, TaskType
+from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.prepare.records import CHARS_PER_TOKEN_ESTIMATE, has_reserved, placeholders
 
 # A reserved string spanning a placeholder would contain the literal character next to it.

@@ -28,8 +28,8 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
-from nova_pipeline.catalog import MODELS, RFT_MIN_TRAIN_RECORDS, Method, TaskType
-from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.contract.catalog import MODELS, RFT_MIN_TRAIN_RECORDS, Method, TaskType
+from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.prepare.normalize import FIX_KINDS, INDEX_ROW, ChunkResult, PartFiles
 
 SPLITS = ("train", "validation", "test")

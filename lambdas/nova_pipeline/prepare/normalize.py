@@ -24,7 +24,7 @@ from typing import Any
 
 from orjson import dumps
 
-from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.prepare.fast import RawPlan, values_are_clean
 from nova_pipeline.prepare.reading import Batch
 from nova_pipeline.prepare.records import (

@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.prepare.normalize import ChunkResult, Normalizer, Part, PartFiles
 from nova_pipeline.prepare.reading import Chunk, ChunkBoundaryError, chunk_batches
 from nova_pipeline.prepare.records import ConfigurationProblem

@@ -13,9 +13,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from nova_pipeline.catalog import MODELS, RESERVED_STRINGS, Method, TaskType
-from nova_pipeline.execution_input import ExecutionInput
-from nova_pipeline.s3uri import split_s3
+from nova_pipeline.contract.catalog import MODELS, RESERVED_STRINGS, Method, TaskType
+from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.core.s3 import split_s3
 
 CHARS_PER_TOKEN_ESTIMATE = 3  # Nova's tokenizer is not public; English averages ~4 characters a token: 3 overestimates
 IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")

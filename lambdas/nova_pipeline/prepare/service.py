@@ -13,8 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nova_pipeline.data_plan import split_dataset_uri
-from nova_pipeline.execution_input import ExecutionInput
+from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.core import layout
+from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.prepare.engine import (
     InvalidDataset,
     Normalized,
@@ -26,9 +27,9 @@ from nova_pipeline.prepare.engine import (
 )
 from nova_pipeline.prepare.finalize import PartInput
 from nova_pipeline.prepare.normalize import ChunkResult, PartFiles
+from nova_pipeline.prepare.plan import split_dataset_uri
 from nova_pipeline.prepare.records import ConfigurationProblem
 from nova_pipeline.prepare.sources import OutputLocation, Source, SourceError, is_data, list_sources
-from nova_pipeline.s3uri import split_s3
 
 RUN_ID_PATTERN = "letters, digits, '-' and '_'"
 
@@ -36,7 +37,7 @@ RUN_ID_PATTERN = "letters, digits, '-' and '_'"
 def run_prefix(data_bucket: str, run_id: str) -> str:
     if not run_id or not all(c.isalnum() or c in "-_" for c in run_id):
         raise InvalidDataset([f"run id {run_id!r}: S3 keys of prepared data allow only {RUN_ID_PATTERN}"], 1)
-    return f"s3://{data_bucket}/prepared/{run_id}/"
+    return f"s3://{data_bucket}/{layout.prepared(run_id)}"
 
 
 def _dataset_uri(run: ExecutionInput, data_bucket: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from nova_pipeline.s3uri import split_s3
+from nova_pipeline.core.s3 import split_s3
 
 DATA_SUFFIXES = (".csv", ".json", ".jsonl")
 FORMATS = ("csv", "json", "jsonl")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nova_pipeline.catalog import TaskType
 from nova_pipeline.cli import main
+from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.evaluation.cost import load_prices, monthly_cost
 from nova_pipeline.evaluation.gate import Thresholds, decide
 from nova_pipeline.evaluation.predictions import PredictionRow

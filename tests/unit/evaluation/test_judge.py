@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nova_pipeline.catalog import TaskType
+from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.evaluation.cost import load_prices
 from nova_pipeline.evaluation.gate import Thresholds
 from nova_pipeline.evaluation.judge import judge, parse_score

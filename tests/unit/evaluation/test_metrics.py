@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from nova_pipeline.catalog import TaskType
+from nova_pipeline.contract.catalog import TaskType
+from nova_pipeline.core.problems import InputProblemsError
 from nova_pipeline.evaluation.metrics import (
     classification_metrics,
     corpus_bleu,
@@ -18,7 +19,6 @@ from nova_pipeline.evaluation.metrics import (
     token_f1,
 )
 from nova_pipeline.evaluation.predictions import PredictionRow, parse_lines
-from nova_pipeline.problems import InputProblemsError
 
 CONTEXT = "CREATE TABLE head (age INTEGER, name VARCHAR, department VARCHAR)"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nova_pipeline.execution_input import ExecutionInput, parse_execution_input
+from nova_pipeline.contract.execution_input import ExecutionInput, parse_execution_input
 from nova_pipeline.prepare.engine import PrepareResult, prepare
 from nova_pipeline.prepare.sources import OutputLocation, list_sources
 

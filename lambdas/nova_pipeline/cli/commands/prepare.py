@@ -1,0 +1,226 @@
+"""`nova-pipeline prepare` and `nova-pipeline validate`: the data preparation engine from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
+from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS, MODELS, RFT_MIN_TRAIN_RECORDS, Method, TaskType
+from nova_pipeline.contract.execution_input import ExecutionInput, parse_execution_input
+from nova_pipeline.prepare.engine import InvalidDataset, check_duplicates, normalize, prepare
+from nova_pipeline.prepare.records import ConfigurationProblem
+from nova_pipeline.prepare.sources import OutputLocation, SourceError, list_sources
+
+
+def _s3_client(*uris: str) -> Any:
+    if any(uri.startswith("s3://") for uri in uris):
+        import boto3
+
+        return boto3.client("s3")
+    return None
+
+
+def _progress(message: str) -> None:
+    print(f"  ... {message}", file=sys.stderr, flush=True)
+
+
+def _dataset_flags(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
+    dataset = dict(document.get("dataset", {}))
+    dataset["uri"] = args.input
+    columns = dict(dataset.get("columns", {}))
+    for flag, key in (
+        ("question_column", "question"),
+        ("answer_column", "answer"),
+        ("label_column", "label"),
+        ("context_column", "context"),
+        ("system_column", "system"),
+    ):
+        if getattr(args, flag):
+            columns[key] = getattr(args, flag)
+    dataset["columns"] = columns
+    for flag, key in (("format", "format"), ("delimiter", "delimiter"), ("sanitize", "sanitize")):
+        if getattr(args, flag):
+            dataset[key] = getattr(args, flag)
+    if args.skip_invalid:
+        dataset["onInvalid"] = "skip"
+    return dataset
+
+
+def build_run(args: argparse.Namespace) -> ExecutionInput:
+    """An execution input from --config (if any) with the command-line flags on top."""
+    document: dict[str, Any] = read_json(args.config) if args.config else {}
+    document["dataset"] = _dataset_flags(args, document)
+    prompt = dict(document.get("prompt", {}))
+    if args.system_prompt_file:
+        prompt["system"] = Path(args.system_prompt_file).read_text(encoding="utf-8").strip()
+    elif args.system_prompt:
+        prompt["system"] = args.system_prompt
+    if args.user_template:
+        prompt["userTemplate"] = args.user_template
+    document["prompt"] = prompt
+    for flag, key in (("method", "method"), ("model", "baseModel"), ("task", "task")):
+        if getattr(args, flag):
+            document[key] = getattr(args, flag)
+    split = dict(document.get("split", {}))
+    if args.split:
+        train, validation, test = (float(part) for part in args.split.split(","))
+        split.update({"train": train, "validation": validation, "test": test})
+    if args.seed is not None:
+        split["seed"] = args.seed
+    if args.max_train is not None:
+        split["maxTrain"] = args.max_train
+    document["split"] = split
+    return parse_execution_input(document)
+
+
+def prepare_command(args: argparse.Namespace) -> int:
+    """Validate, sanitize and split a dataset into Nova training files, a test split and manifest.json."""
+    from nova_pipeline.core.problems import InputProblemsError
+
+    try:
+        run = build_run(args)
+    except InputProblemsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    s3 = _s3_client(args.input, args.output_dir)
+    try:
+        sources = list_sources(args.input, s3)
+        output = OutputLocation(args.output_dir, s3)
+        result = prepare(sources, run, output, s3=s3, progress=_progress, workers=args.workers)
+    except SourceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except InvalidDataset as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    records = result.manifest["records"]
+    print(
+        f"prepared {records['accepted']:,} of {records['read']:,} records for {run.method.value} of "
+        f"{run.base_model} into {result.prefix}"
+    )
+    for name, split in result.splits.items():
+        print(f"  {name + '.jsonl':<17} {split.records:>8,} records")
+    print(
+        f"  duplicates dropped {records['duplicatesDropped']:,}, rejected {records['rejected']:,}, "
+        f"capped {records['cappedFromTrain']:,}; fixes {result.manifest['fixes'] or 'none'}"
+    )
+    for problem in result.stats.problems:
+        print(f"  skipped: {problem}")
+    print(f"  manifest: {result.manifest_uri}")
+    return EXIT_OK
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    """Check an existing JSONL training file against the model and method rules, without rewriting it."""
+    record_format = "openai-chat" if args.method == Method.RFT.value else "auto"
+    document = {
+        "dataset": {
+            "uri": args.file,
+            "format": "jsonl",
+            "recordFormat": record_format,
+            "sanitize": "reject",
+            "onInvalid": "fail",
+            "columns": {"answer": "reference_answer"},
+        },
+        "baseModel": args.model,
+        "method": args.method,
+        "task": args.task,
+        "split": {"train": 0.9, "validation": 0.0, "test": 0.1} if args.model == "nova-2-lite" else {},
+    }
+    run = parse_execution_input(document)
+    s3 = _s3_client(args.file)
+    with tempfile.TemporaryDirectory(prefix="nova-validate-") as work:
+        try:
+            normalized = normalize(
+                list_sources(args.file, s3), run, Path(work), s3=s3, progress=_progress, workers=args.workers
+            )
+            duplicates = check_duplicates(normalized, run, Path(work))
+        except (SourceError, ConfigurationProblem) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_INVALID
+    stats = normalized.stats
+    model = MODELS[args.model]
+    minimum = RFT_MIN_TRAIN_RECORDS if args.method == Method.RFT.value else model.min_train_records
+    problems = list(stats.problems)
+    if stats.accepted < minimum:
+        problems.append(
+            f"{args.file}: {stats.accepted} valid records; {args.model} {args.method} needs at least {minimum}"
+        )
+    unique = stats.accepted - duplicates
+    if unique > model.max_train_records:
+        problems.append(f"{args.file}: {unique} records; at most {model.max_train_records} are accepted")
+    if stats.rejected or problems:
+        total = stats.rejected + len(problems) - len(stats.problems)
+        print(f"{args.file}: {total} problem(s)", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    print(
+        f"{args.file}: {stats.records:,} records valid for {args.method} of {args.model} "
+        f"({duplicates} exact duplicates)"
+    )
+    return EXIT_OK
+
+
+def _workers_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes reading the input (default: one per CPU for inputs of 16 MiB or more; 1 reads in this process)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = add_command(
+        subparsers,
+        "prepare",
+        help_text="validate, sanitize and split a dataset into Nova training files (local or s3)",
+        description=prepare_command.__doc__,
+        example="nova-pipeline prepare --input examples/data/text-to-sql/ --output-dir /tmp/prepared "
+        "--config examples/sft-text-to-sql-nova-micro.json",
+    )
+    parser.add_argument(
+        "--input", required=True, metavar="PATH_OR_S3", help="file, directory, s3://bucket/key or prefix/"
+    )
+    parser.add_argument("--output-dir", required=True, metavar="DIR_OR_S3", help="where the outputs are written")
+    parser.add_argument("--config", metavar="FILE", help="an execution input JSON: the same settings as in AWS")
+    parser.add_argument("--format", choices=("auto", "csv", "json", "jsonl"))
+    parser.add_argument("--delimiter", help="CSV delimiter (default ,)")
+    parser.add_argument("--question-column")
+    parser.add_argument("--answer-column")
+    parser.add_argument("--label-column", help="classification label column (default: the answer column)")
+    parser.add_argument("--context-column", help="text-to-SQL schema column (CREATE TABLE statements)")
+    parser.add_argument("--system-column", help="per-record system prompt column")
+    prompt = parser.add_mutually_exclusive_group()
+    prompt.add_argument("--system-prompt", metavar="TEXT", help="system prompt template with {column} placeholders")
+    prompt.add_argument("--system-prompt-file", metavar="F")
+    parser.add_argument("--user-template", metavar="T", help="user turn template, default {question}")
+    parser.add_argument("--method", choices=[m.value for m in Method])
+    parser.add_argument("--model", choices=CUSTOMIZABLE_MODELS)
+    parser.add_argument("--task", choices=[t.value for t in TaskType])
+    parser.add_argument("--split", metavar="TRAIN,VAL,TEST", help="ratios, e.g. 0.8,0.1,0.1")
+    parser.add_argument("--seed", type=int, help="key of the split hash")
+    parser.add_argument("--max-train", type=int, help="cap on training records (deterministic sample)")
+    parser.add_argument("--sanitize", choices=("fix", "reject"))
+    parser.add_argument("--skip-invalid", action="store_true", help="drop invalid records and report them")
+    _workers_flag(parser)
+    parser.set_defaults(handler=prepare_command)
+
+    parser = add_command(
+        subparsers,
+        "validate",
+        help_text="check an existing JSONL training file without rewriting it",
+        description=validate_command.__doc__,
+        example="nova-pipeline validate /tmp/prepared/train.jsonl --model nova-micro --method sft",
+    )
+    parser.add_argument("file", help="JSONL file (local or s3://)")
+    parser.add_argument("--model", required=True, choices=CUSTOMIZABLE_MODELS)
+    parser.add_argument("--method", required=True, choices=[m.value for m in Method])
+    parser.add_argument("--task", default="generation", choices=[t.value for t in TaskType])
+    _workers_flag(parser)
+    parser.set_defaults(handler=validate_command)

@@ -1,0 +1,81 @@
+"""`nova-pipeline run-local`: run the synthesized state machine offline against simulated AWS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
+
+
+def run_local(args: argparse.Namespace) -> int:
+    """Run one execution input end to end offline (moto + the local Bedrock simulator) and print the trace."""
+    from nova_pipeline.local.simulator import SimulatorSettings
+    from nova_pipeline.local.twin import OfflineTwin, TwinOptions, format_trace
+
+    execution_input = read_json(args.input)
+    options = TwinOptions(
+        environment=args.env,
+        fail_at=args.fail_at,
+        simulator=SimulatorSettings(
+            job_seconds=args.job_seconds,
+            deployment_seconds=args.deployment_seconds,
+            fail_job=args.fail_job,
+            fail_deployment=args.fail_deployment,
+            throttle_first_calls=args.throttle_first_calls,
+            throttle_rate=args.throttle,
+        ),
+        log_level="INFO" if args.verbose else "ERROR",
+    )
+    print(f"synthesizing the {args.env} environment and starting the offline twin ...", file=sys.stderr)
+    with OfflineTwin(options) as twin:
+        uploaded = twin.upload_example_data()
+        print(f"uploaded {len(uploaded)} example file(s) to s3://{twin.data_bucket}/raw/ (simulated)", file=sys.stderr)
+        result = twin.run(execution_input, name=args.name)
+        print(format_trace(result, twin.download_report(result)))
+        if args.output_json:
+            _write_json(
+                args.output_json,
+                {"status": result.status, "output": result.output, "error": result.error, "cause": result.cause},
+            )
+    return EXIT_OK if result.status == "SUCCEEDED" else EXIT_INVALID
+
+
+def _write_json(path: str, document: dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+
+
+def register(subparsers: Any) -> None:
+    parser = add_command(
+        subparsers,
+        "run-local",
+        help_text="run the state machine offline against simulated AWS (no account needed)",
+        description=run_local.__doc__,
+        example="nova-pipeline run-local --input examples/sft-text-to-sql-nova-micro.json",
+    )
+    parser.add_argument("--input", required=True, help="execution input JSON file")
+    parser.add_argument("--env", default="dev", help="environment of cdk.json to synthesize (default dev)")
+    parser.add_argument("--name", help="execution name (default: local-<time>-<random>)")
+    parser.add_argument(
+        "--fail-at", metavar="STATE", help="make the function of this task state fail (e.g. CreateDeployment)"
+    )
+    parser.add_argument("--fail-job", metavar="MESSAGE", help="the simulated customization/training job ends Failed")
+    parser.add_argument("--fail-deployment", metavar="MESSAGE", help="the simulated deployment ends Failed")
+    parser.add_argument(
+        "--throttle",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="share of simulated Bedrock calls answered with ThrottlingException (0-0.5)",
+    )
+    parser.add_argument(
+        "--throttle-first-calls", action="store_true", help="throttle the first call of every simulated operation"
+    )
+    parser.add_argument("--job-seconds", type=float, default=1.0, help="simulated training time (default 1 s)")
+    parser.add_argument("--deployment-seconds", type=float, default=0.5, help="simulated deployment time")
+    parser.add_argument("--output-json", metavar="FILE", help="also write status/output/error to FILE")
+    parser.add_argument("--verbose", action="store_true", help="show the functions' INFO logs")
+    parser.set_defaults(handler=run_local)

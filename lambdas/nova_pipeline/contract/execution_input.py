@@ -1,0 +1,378 @@
+"""The execution input of the customization state machine: one pydantic model, every field documented.
+
+`parse_execution_input` returns the input with every default filled in, or raises `InputProblemsError` listing every
+problem at once with its JSON path, so that a user fixes the whole input in one round trip.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from nova_pipeline.contract.catalog import (
+    CUSTOMIZABLE_MODELS,
+    HYPERPARAMETER_ALIASES,
+    HYPERPARAMETER_RULES,
+    MODELS,
+    TEACHER_MODELS,
+    HyperparameterRule,
+    Method,
+    Platform,
+    TaskType,
+)
+from nova_pipeline.core.problems import InputProblemsError, Problem, problems_from_validation_error
+
+RUN_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
+
+HyperparameterValue = int | float | str
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class ColumnMapping(_Model):
+    """Which columns of a raw (CSV/JSON) dataset hold what. Ignored for records already in a chat format."""
+
+    question: str = "question"
+    """Column with the user's question; becomes `{question}` in the user template."""
+    answer: str = "answer"
+    """Column with the expected answer (the assistant turn; the reference answer for RFT and evaluation)."""
+    system: str | None = None
+    """Column holding a per-record system prompt; overrides `prompt.system` for that record."""
+    label: str | None = None
+    """Classification only: column with the class label (defaults to the answer column)."""
+    context: str | None = None
+    """Text-to-SQL: column with the CREATE TABLE statements (needed by SQL execution grading and metrics)."""
+
+
+class DatasetInput(_Model):
+    """Where the raw data is and how to read it."""
+
+    uri: Annotated[str, Field(min_length=1)]
+    """`s3://bucket/key`, `s3://bucket/prefix/` (every object under it) or a key relative to the data bucket
+    (`raw/my-data.csv`). Locally (`run-local`) also a file or directory path."""
+    format: Literal["auto", "csv", "json", "jsonl"] = "auto"
+    """File format; `auto` decides by extension (`.csv`, `.json`, `.jsonl`, each optionally `.gz`)."""
+    record_format: Literal["auto", "raw", "bedrock-conversation", "openai-chat"] = "auto"
+    """`raw` rows mapped by `columns`, records already in `bedrock-conversation-2024`, or OpenAI chat records;
+    `auto` detects it from the first record."""
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    """CSV field delimiter."""
+    columns: ColumnMapping = ColumnMapping()
+    """Column mapping for raw rows."""
+    on_invalid: Literal["fail", "skip"] = "fail"
+    """`fail` stops before any paid job and lists the first problems; `skip` drops invalid records and reports them."""
+    sanitize: Literal["fix", "reject"] = "fix"
+    """Reserved strings (`Assistant:`, `[EOS]`, ...) and control characters: `fix` rewrites and counts them,
+    `reject` treats the record as invalid."""
+
+
+class PromptInput(_Model):
+    """The prompts the model is trained with. The same system prompt is used at evaluation and inference."""
+
+    system: str | None = None
+    """System prompt template; `{column}` placeholders are filled from the record (e.g. `{context}`)."""
+    user_template: Annotated[str, Field(min_length=1)] = "{question}"
+    """User turn template with `{column}` placeholders."""
+
+
+class SplitInput(_Model):
+    """How prepared records are split. Deterministic: a record always lands in the same split."""
+
+    train: Annotated[float, Field(gt=0, le=1)] = 0.8
+    """Share of records used for training."""
+    validation: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    """Share used as the validation set (must be 0 for models that take no validation set, e.g. nova-2-lite)."""
+    test: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    """Share held out for evaluation."""
+    seed: Annotated[int, Field(ge=0)] = 0
+    """Key of the split hash; change it to draw a different split."""
+    max_train: Annotated[int | None, Field(ge=1)] = None
+    """Cap on training records (deterministic sampling); defaults to the model's maximum (20,000 on Bedrock)."""
+
+
+class InferenceConfig(_Model):
+    """Inference settings used at evaluation and as the served model's defaults."""
+
+    max_tokens: Annotated[int, Field(ge=1, le=10_000)] = 512
+    """Maximum output tokens."""
+    temperature: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Sampling temperature (0 = deterministic evaluation)."""
+    top_p: Annotated[float, Field(gt=0, le=1)] = 0.9
+    """Nucleus sampling."""
+
+
+class TrafficInput(_Model):
+    """Expected production traffic, for the projected monthly cost."""
+
+    queries_per_month: Annotated[int, Field(ge=0)] = 22_000
+    """Requests per month."""
+    input_tokens: Annotated[int, Field(ge=0)] = 800
+    """Average input tokens per request."""
+    output_tokens: Annotated[int, Field(ge=0)] = 60
+    """Average output tokens per request."""
+
+
+class EvaluationInput(_Model):
+    """How the candidate is evaluated against the baseline."""
+
+    enabled: bool = True
+    """Run the evaluation (a run without it can never be promoted)."""
+    baseline: Literal["base-model", "promoted", "none"] = "base-model"
+    """Compare against the base model (inference profile), the currently promoted model, or nothing."""
+    max_rows: Annotated[int, Field(ge=1, le=100_000)] = 500
+    """Rows of the test split evaluated."""
+    judge_model: str | None = None
+    """Inference profile id of an LLM judge (0-100 rubric); unset disables LLM-as-judge."""
+    inference_config: InferenceConfig = InferenceConfig()
+    """Inference settings for candidate and baseline."""
+    traffic: TrafficInput = TrafficInput()
+    """Traffic used to project the monthly cost."""
+
+
+class GateInput(_Model):
+    """Quality gate; unset thresholds fall back to the environment's configuration."""
+
+    min_primary_metric: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Minimum value of the task's primary metric (accuracy, execution accuracy or token F1)."""
+    min_gain_over_baseline: float | None = None
+    """Minimum improvement of the primary metric over the baseline (absolute, e.g. 0.05)."""
+    max_ttft_p90_ms: Annotated[float | None, Field(gt=0)] = None
+    """Maximum time to first token, 90th percentile, in milliseconds."""
+    max_cost_per_1k_requests_usd: Annotated[float | None, Field(ge=0, alias="maxCostPer1kRequestsUsd")] = None
+    """Maximum cost of 1,000 requests at the measured token counts."""
+    max_error_rate: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum share of evaluation requests that failed."""
+
+
+class SageMakerInput(_Model):
+    """SageMaker AI training with a Nova recipe (used when `platform` is `sagemaker`)."""
+
+    recipe: str | None = None
+    """Recipe name shipped in the repository, or an `s3://` URI of a recipe YAML; default chosen by model/method."""
+    recipe_overrides: dict[str, Any] = {}
+    """Values merged into the recipe (dotted keys, e.g. `training_config.max_length`)."""
+    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.g5.48xlarge"
+    """Training instance type."""
+    instance_count: Annotated[int, Field(ge=1, le=16)] = 1
+    """Training instance count."""
+    max_runtime_hours: Annotated[float, Field(gt=0, le=120)] = 24
+    """Stop the job after this many hours."""
+
+
+class RftInput(_Model):
+    """Reinforcement fine-tuning: the reward function the grader Lambda applies."""
+
+    grader: Literal["exact", "normalized", "label", "numeric", "sql-execution"] = "normalized"
+    """Exact match, normalised match, classification label match, numeric tolerance, or SQL execution match."""
+    numeric_tolerance: Annotated[float, Field(ge=0)] = 1e-6
+    """Absolute tolerance of the `numeric` grader."""
+
+
+class DistillationInput(_Model):
+    """Distillation: the teacher generates the answers the student learns from."""
+
+    teacher_model: str = "nova-pro"
+    """Teacher model short name (nova-pro or nova-premier)."""
+    max_response_length: Annotated[int, Field(ge=1, le=32_000)] = 1000
+    """Maximum tokens the teacher generates per prompt."""
+
+
+class ExecutionInput(_Model):
+    """The JSON document an execution of the customization state machine starts with."""
+
+    dataset: DatasetInput
+    """Where the raw data is and how to read it."""
+    task: TaskType = TaskType.GENERATION
+    """`classification`, `generation` or `text-to-sql`: selects metrics, stratification and label extraction."""
+    base_model: str | None = None
+    """Model to customize: nova-micro, nova-lite, nova-pro or nova-2-lite (default from the environment)."""
+    method: Method = Method.SFT
+    """`sft`, `rft` (Nova 2 Lite) or `distillation`."""
+    platform: Platform = Platform.BEDROCK
+    """`bedrock` (managed customization job) or `sagemaker` (training job with a Nova recipe)."""
+    run_name: Annotated[str | None, Field(pattern=RUN_NAME_PATTERN)] = None
+    """Short name used in job, model and deployment names (lowercase, digits, dashes; up to 32 characters)."""
+    prompt: PromptInput = PromptInput()
+    """System prompt and user template."""
+    hyperparameters: dict[str, HyperparameterValue] = {}
+    """Training hyperparameters (see the table for each platform and method); defaults are filled in."""
+    split: SplitInput = SplitInput()
+    """Train / validation / test split."""
+    evaluation: EvaluationInput = EvaluationInput()
+    """Evaluation settings."""
+    gate: GateInput = GateInput()
+    """Quality gate thresholds."""
+    sagemaker: SageMakerInput = SageMakerInput()
+    """SageMaker settings (platform `sagemaker` only)."""
+    rft: RftInput = RftInput()
+    """RFT grader settings (method `rft` only)."""
+    distillation: DistillationInput = DistillationInput()
+    """Distillation settings (method `distillation` only)."""
+    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]] = {}
+    """Tags added to the job, the custom model and the deployment."""
+
+
+def parse_execution_input(document: Any, default_base_model: str = "nova-micro") -> ExecutionInput:
+    """Validate an execution input and return it with defaults and resolved hyperparameters.
+
+    Raises `InputProblemsError` with every problem found, each with its JSON path.
+    """
+    if not isinstance(document, dict):
+        raise InputProblemsError("execution input", [Problem("$", "must be a JSON object")])
+    try:
+        parsed = ExecutionInput.model_validate(document)
+    except ValidationError as error:
+        problems = problems_from_validation_error(error)
+        problems += _raw_hyperparameter_problems(document, {p.path for p in problems})
+        raise InputProblemsError("execution input", problems) from None
+    if parsed.base_model is None:
+        parsed = parsed.model_copy(update={"base_model": default_base_model})
+    problems = _cross_field_problems(parsed)
+    hyperparameters, hyperparameter_problems = resolve_hyperparameters(
+        parsed.platform, parsed.method, parsed.hyperparameters
+    )
+    problems += hyperparameter_problems
+    if problems:
+        raise InputProblemsError("execution input", problems)
+    return parsed.model_copy(update={"hyperparameters": hyperparameters})
+
+
+def _raw_hyperparameter_problems(document: dict[str, Any], known: set[str]) -> list[Problem]:
+    """Hyperparameter problems of an input that failed elsewhere too, so that all are listed in one round trip."""
+    try:
+        platform = Platform(document.get("platform", Platform.BEDROCK))
+        method = Method(document.get("method", Method.SFT))
+    except ValueError:
+        return []
+    given = document.get("hyperparameters")
+    if not isinstance(given, dict):
+        return []
+    _, problems = resolve_hyperparameters(platform, method, given)
+    return [problem for problem in problems if problem.path not in known]
+
+
+def _cross_field_problems(parsed: ExecutionInput) -> list[Problem]:
+    problems: list[Problem] = []
+    model = MODELS.get(parsed.base_model or "")
+    if model is None or model.customization_id is None:
+        allowed = ", ".join(CUSTOMIZABLE_MODELS)
+        return [Problem("$.baseModel", f"{parsed.base_model!r} cannot be customized; allowed values: {allowed}")]
+    if not model.supports(parsed.platform, parsed.method):
+        supported = [
+            f"{method.value} on {platform.value}"
+            for platform in Platform
+            for method in Method
+            if model.supports(platform, method)
+        ]
+        problems.append(
+            Problem(
+                "$.method",
+                f"{parsed.method.value} on {parsed.platform.value} is not available for {model.short_name}; "
+                f"it supports: {', '.join(supported)}",
+            )
+        )
+    split = parsed.split
+    if abs(split.train + split.validation + split.test - 1.0) > 1e-9:
+        total = split.train + split.validation + split.test
+        problems.append(Problem("$.split", f"train + validation + test must be 1.0 (got {total:g})"))
+    if split.validation > 0 and not model.validation_allowed:
+        problems.append(
+            Problem("$.split.validation", f"must be 0: {model.short_name} does not accept a validation set")
+        )
+    if split.max_train is not None and split.max_train > model.max_train_records:
+        problems.append(
+            Problem(
+                "$.split.maxTrain",
+                f"{split.max_train} exceeds the {model.short_name} limit of {model.max_train_records} records",
+            )
+        )
+    if parsed.method is Method.DISTILLATION:
+        teacher = parsed.distillation.teacher_model
+        if teacher not in TEACHER_MODELS:
+            problems.append(
+                Problem(
+                    "$.distillation.teacherModel",
+                    f"{teacher!r} cannot teach; allowed values: {', '.join(TEACHER_MODELS)}",
+                )
+            )
+        elif teacher == model.short_name:
+            problems.append(Problem("$.distillation.teacherModel", "must differ from baseModel"))
+        if parsed.platform is not Platform.BEDROCK:
+            problems.append(Problem("$.platform", "distillation runs on bedrock only"))
+    uses_sql = parsed.task is TaskType.TEXT_TO_SQL or (
+        parsed.method is Method.RFT and parsed.rft.grader == "sql-execution"
+    )
+    if uses_sql and parsed.dataset.columns.context is None and parsed.dataset.record_format in ("auto", "raw"):
+        problems.append(
+            Problem(
+                "$.dataset.columns.context",
+                "is required for text-to-sql and the sql-execution grader (the CREATE TABLE column)",
+            )
+        )
+    if parsed.method is Method.RFT and parsed.rft.grader == "label" and parsed.task is not TaskType.CLASSIFICATION:
+        problems.append(Problem("$.rft.grader", "label grading needs task 'classification'"))
+    bucket_match = _S3_URI.match(parsed.dataset.uri)
+    if parsed.dataset.uri.startswith("s3://") and bucket_match is None:
+        problems.append(Problem("$.dataset.uri", f"{parsed.dataset.uri!r} is not a valid s3://bucket/key URI"))
+    return problems
+
+
+def resolve_hyperparameters(
+    platform: Platform, method: Method, given: dict[str, HyperparameterValue]
+) -> tuple[dict[str, HyperparameterValue], list[Problem]]:
+    """Apply aliases and defaults and check every value against the (platform, method) rule table."""
+    rules = {rule.name: rule for rule in HYPERPARAMETER_RULES[(platform, method)]}
+    resolved: dict[str, HyperparameterValue] = {
+        name: rule.default for name, rule in rules.items() if rule.default is not None
+    }
+    problems: list[Problem] = []
+    for key, raw in given.items():
+        name = HYPERPARAMETER_ALIASES.get(key, key)
+        path = f"$.hyperparameters.{key}"
+        rule = rules.get(name)
+        if rule is None:
+            known = ", ".join(rules) or "none"
+            problems.append(
+                Problem(path, f"is not a hyperparameter of {method.value} on {platform.value}; known: {known}")
+            )
+            continue
+        value, problem = _check_value(rule, raw)
+        if problem:
+            problems.append(Problem(path, problem))
+        else:
+            resolved[name] = value
+    return resolved, problems
+
+
+def _check_value(rule: HyperparameterRule, raw: HyperparameterValue) -> tuple[HyperparameterValue, str | None]:
+    value: HyperparameterValue
+    try:
+        if rule.kind is str:
+            value = str(raw)
+        elif rule.kind is int:
+            number = float(raw)
+            if not number.is_integer() or isinstance(raw, bool):
+                raise ValueError
+            value = int(number)
+        else:
+            value = float(raw)
+    except ValueError:
+        return raw, f"{raw!r} is not a {rule.kind.__name__}; allowed: {rule.allowed()}"
+    if rule.choices:
+        if value not in rule.choices:
+            return raw, f"{raw!r} is not allowed; allowed: {rule.allowed()}"
+    elif rule.minimum is not None and rule.maximum is not None and not (rule.minimum <= float(value) <= rule.maximum):
+        return raw, f"{raw!r} is out of range; allowed: {rule.allowed()}"
+    return value, None

@@ -1,0 +1,52 @@
+"""The output of a successful execution: what was made, where it is, and how long it took."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from nova_pipeline.contract.run_state import RunState
+
+
+def _seconds_since(started_at: str | None, now: datetime) -> float | None:
+    if not started_at:
+        return None
+    try:
+        started = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return round((now - started).total_seconds(), 3)
+
+
+def run_summary(state: RunState, extra: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    """Job, model and deployment ARNs, durations, the data manifest and the evaluation result."""
+    now = now or datetime.now(UTC)
+    run, data, job, deployment = state.input, state.data, state.job, state.deployment
+    model_arn = state.model.model_arn if state.model else (job.output_model_arn if job else None)
+    return {
+        "execution": state.execution.arn,
+        "runName": run.run_name if run else None,
+        "baseModel": run.base_model if run else None,
+        "method": run.method.value if run else None,
+        "platform": run.platform.value if run else None,
+        "job": {"arn": job.job_arn, "name": job.job_name, "status": job.status, "trainingLoss": job.training_loss}
+        if job
+        else None,
+        "customModelArn": model_arn,
+        "deploymentArn": deployment.deployment_arn if deployment else None,
+        "data": {
+            "manifestUri": data.manifest_uri,
+            "train": data.train.records,
+            "validation": data.validation.records if data.validation else 0,
+            "test": data.test.records if data.test else 0,
+        }
+        if data
+        else None,
+        "evaluation": extra.get("evaluation"),
+        "verdict": (extra.get("evaluation") or {}).get("verdict"),
+        "promotion": extra.get("promotion"),
+        "durations": {"totalSeconds": _seconds_since(state.execution.started_at, now)},
+        "completedAt": now.isoformat(),
+    }

@@ -1,0 +1,267 @@
+"""Bedrock customization jobs, custom-model import and on-demand deployments: requests and lifecycles.
+
+Every function takes its boto3 client as a parameter (the handler passes `core.clients.client(...)`), builds the
+exact request the service model expects, and is idempotent: names and `clientRequestToken`s derive from the
+execution, and an existing job or deployment of this execution is found and reused instead of created again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nova_pipeline.contract.catalog import BEDROCK_CUSTOMIZATION_TYPE, HYPERPARAMETER_RULES, MODELS, Method, Platform
+from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.contract.run_state import DeploymentState, ExecutionRef, JobState, ModelState, PreparedData
+from nova_pipeline.core.errors import AwsRequestFailed, aws_call, error_code
+from nova_pipeline.jobs.naming import client_request_token, resource_name
+
+JOB_DONE = {"Completed", "Failed", "Stopped"}
+READY = "Active"
+
+
+@dataclass(frozen=True)
+class JobResources:
+    """What the stack provides to a job: the service role, where outputs go, and the key."""
+
+    environment: str
+    role_arn: str
+    output_uri: str
+    kms_key_arn: str | None = None
+    grader_function_arn: str | None = None
+
+
+def _tags(run: ExecutionInput, environment: str, execution: ExecutionRef) -> list[dict[str, str]]:
+    tags = {"project": "nova-customization", "environment": environment, "execution": execution.name[:256]}
+    tags.update(run.tags)
+    return [{"key": key, "value": value} for key, value in sorted(tags.items())]
+
+
+def bedrock_job_request(
+    run: ExecutionInput, data: PreparedData, execution: ExecutionRef, resources: JobResources
+) -> dict[str, Any]:
+    """The CreateModelCustomizationJob request of this execution."""
+    model = MODELS[run.base_model or ""]
+    assert model.customization_id is not None  # guaranteed by parse_execution_input
+    request: dict[str, Any] = {
+        "jobName": resource_name(resources.environment, run.run_name, execution.name, "job"),
+        "customModelName": resource_name(resources.environment, run.run_name, execution.name, "model"),
+        "roleArn": resources.role_arn,
+        "clientRequestToken": client_request_token(execution.arn, "customization-job"),
+        "baseModelIdentifier": model.customization_id,
+        "customizationType": BEDROCK_CUSTOMIZATION_TYPE[run.method],
+        "trainingDataConfig": {"s3Uri": data.train.uri},
+        "outputDataConfig": {"s3Uri": resources.output_uri},
+        "jobTags": _tags(run, resources.environment, execution),
+        "customModelTags": _tags(run, resources.environment, execution),
+    }
+    if resources.kms_key_arn:
+        request["customModelKmsKeyId"] = resources.kms_key_arn
+    if data.validation is not None and data.validation.records > 0 and model.validation_allowed:
+        request["validationDataConfig"] = {"validators": [{"s3Uri": data.validation.uri}]}
+    if run.method is Method.SFT:
+        request["hyperParameters"] = {key: _as_text(value) for key, value in run.hyperparameters.items()}
+    elif run.method is Method.RFT:
+        if not resources.grader_function_arn:
+            raise AwsRequestFailed("RFT needs the grader function; the stack did not provide its ARN")
+        typed = {
+            rule.name: run.hyperparameters[rule.name]
+            for rule in HYPERPARAMETER_RULES[(Platform.BEDROCK, Method.RFT)]
+            if rule.name in run.hyperparameters
+        }
+        request["customizationConfig"] = {
+            "rftConfig": {
+                "graderConfig": {"lambdaGrader": {"lambdaArn": resources.grader_function_arn}},
+                "hyperParameters": typed,
+            }
+        }
+    elif run.method is Method.DISTILLATION:
+        teacher = MODELS[run.distillation.teacher_model]
+        request["customizationConfig"] = {
+            "distillationConfig": {
+                "teacherModelConfig": {
+                    "teacherModelIdentifier": teacher.inference_profile_id.removeprefix("us."),
+                    "maxResponseLengthForInference": run.distillation.max_response_length,
+                }
+            }
+        }
+    return request
+
+
+def _as_text(value: float | int | str) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def start_bedrock_job(bedrock: Any, request: dict[str, Any], *, wait_seconds: int) -> JobState:
+    """Start the job, or find the one this execution already started (retried state, re-driven execution)."""
+    existing = _find_job(bedrock, request["jobName"])
+    if existing is not None:
+        return job_state_from_bedrock(existing, wait_seconds=wait_seconds, started_by_this_execution=False)
+    with aws_call("bedrock", "CreateModelCustomizationJob"):
+        job_arn = bedrock.create_model_customization_job(**request)["jobArn"]
+    return JobState(
+        platform=Platform.BEDROCK.value,
+        job_arn=job_arn,
+        job_name=request["jobName"],
+        output_uri=request["outputDataConfig"]["s3Uri"],
+        wait_seconds=wait_seconds,
+    )
+
+
+def _find_job(bedrock: Any, job_name: str) -> dict[str, Any] | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        job: dict[str, Any] = bedrock.get_model_customization_job(jobIdentifier=job_name)
+    except ClientError as error:
+        if error_code(error) in ("ResourceNotFoundException", "ValidationException"):
+            return None
+        with aws_call("bedrock", "GetModelCustomizationJob"):
+            raise
+    return job
+
+
+def job_state_from_bedrock(
+    job: dict[str, Any], *, wait_seconds: int, started_by_this_execution: bool = True
+) -> JobState:
+    status = str(job["status"])
+    loss = job.get("trainingMetrics", {}).get("trainingLoss")
+    return JobState(
+        platform=Platform.BEDROCK.value,
+        job_arn=job["jobArn"],
+        job_name=job["jobName"],
+        status=status,
+        done=status in JOB_DONE,
+        succeeded=status == "Completed",
+        failure_message=job.get("failureMessage") or (f"job ended {status}" if status in ("Stopped",) else None),
+        output_model_arn=job.get("outputModelArn"),
+        output_uri=job.get("outputDataConfig", {}).get("s3Uri"),
+        started_by_this_execution=started_by_this_execution,
+        wait_seconds=wait_seconds,
+        training_loss=float(loss) if loss is not None else None,
+    )
+
+
+def poll_bedrock_job(bedrock: Any, job: JobState, *, wait_seconds: int) -> JobState:
+    with aws_call("bedrock", "GetModelCustomizationJob"):
+        response = bedrock.get_model_customization_job(jobIdentifier=job.job_arn)
+    return job_state_from_bedrock(
+        response, wait_seconds=wait_seconds, started_by_this_execution=job.started_by_this_execution
+    )
+
+
+def stop_bedrock_job(bedrock: Any, job_arn: str) -> bool:
+    """Stop a running job; False when it had already ended."""
+    from botocore.exceptions import ClientError
+
+    try:
+        bedrock.stop_model_customization_job(jobIdentifier=job_arn)
+    except ClientError as error:
+        if error_code(error) in ("ValidationException", "ResourceNotFoundException", "ConflictException"):
+            return False
+        raise
+    return True
+
+
+# ------------------------------------------------------------------ custom model import (SageMaker path)
+def import_custom_model(
+    bedrock: Any,
+    *,
+    checkpoint_uri: str,
+    role_arn: str,
+    model_name: str,
+    token: str,
+    wait_seconds: int,
+    kms_key_arn: str | None = None,
+    tags: list[dict[str, str]] | None = None,
+) -> ModelState:
+    request: dict[str, Any] = {
+        "modelName": model_name,
+        "roleArn": role_arn,
+        "modelSourceConfig": {"s3DataSource": {"s3Uri": checkpoint_uri}},
+        "clientRequestToken": token,
+    }
+    if kms_key_arn:
+        request["modelKmsKeyArn"] = kms_key_arn
+    if tags:
+        request["modelTags"] = tags
+    with aws_call("bedrock", "CreateCustomModel"):
+        model_arn = bedrock.create_custom_model(**request)["modelArn"]
+    return ModelState(
+        model_arn=model_arn,
+        model_name=model_name,
+        status="Creating",
+        done=False,
+        succeeded=False,
+        wait_seconds=wait_seconds,
+    )
+
+
+def poll_custom_model(bedrock: Any, model: ModelState, *, wait_seconds: int) -> ModelState:
+    with aws_call("bedrock", "GetCustomModel"):
+        response = bedrock.get_custom_model(modelIdentifier=model.model_arn)
+    status = str(response.get("modelStatus", "Active"))
+    return ModelState(
+        model_arn=model.model_arn,
+        model_name=response.get("modelName", model.model_name),
+        status=status,
+        done=status in (READY, "Failed"),
+        succeeded=status == READY,
+        failure_message=response.get("failureMessage")
+        or (f"model import ended {status}" if status == "Failed" else None),
+        wait_seconds=wait_seconds,
+    )
+
+
+# ----------------------------------------------------------------------------------- deployments
+def create_deployment(
+    bedrock: Any,
+    *,
+    model_arn: str,
+    environment: str,
+    run: ExecutionInput,
+    execution: ExecutionRef,
+    wait_seconds: int,
+) -> DeploymentState:
+    """Create the on-demand deployment of `model_arn`; the same execution always gets the same deployment."""
+    name = resource_name(environment, run.run_name, execution.name, "deployment")
+    request = {
+        "modelDeploymentName": name,
+        "modelArn": model_arn,
+        "description": f"Nova customization {environment}: execution {execution.name}"[:200],
+        "tags": _tags(run, environment, execution),
+        "clientRequestToken": client_request_token(execution.arn, "deployment"),
+    }
+    with aws_call("bedrock", "CreateCustomModelDeployment"):
+        arn = bedrock.create_custom_model_deployment(**request)["customModelDeploymentArn"]
+    return DeploymentState(deployment_arn=arn, deployment_name=name, model_arn=model_arn, wait_seconds=wait_seconds)
+
+
+def poll_deployment(bedrock: Any, deployment: DeploymentState, *, wait_seconds: int) -> DeploymentState:
+    """Only `Active` is ready; `Failed` ends the run; any other status (documented or not) keeps polling."""
+    with aws_call("bedrock", "GetCustomModelDeployment"):
+        response = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=deployment.deployment_arn)
+    status = str(response.get("status", "Creating"))
+    return DeploymentState(
+        deployment_arn=deployment.deployment_arn,
+        deployment_name=deployment.deployment_name,
+        model_arn=deployment.model_arn,
+        status=status,
+        done=status in (READY, "Failed"),
+        succeeded=status == READY,
+        failure_message=response.get("failureMessage") or ("deployment ended Failed" if status == "Failed" else None),
+        wait_seconds=wait_seconds,
+    )
+
+
+def delete_deployment(bedrock: Any, deployment_arn: str) -> bool:
+    """Delete a deployment; False when it no longer exists."""
+    from botocore.exceptions import ClientError
+
+    try:
+        bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return False
+        raise
+    return True

@@ -1,0 +1,86 @@
+"""The failure path: leave nothing running or half-made, tell the team, and fail with the real cause."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from nova_pipeline.contract.catalog import Platform
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.jobs import bedrock as jobs_bedrock
+from nova_pipeline.jobs import training
+
+SUBJECT_LIMIT = 100
+
+
+@dataclass
+class CleanupReport:
+    error: str
+    cause: str
+    stopped_job: str | None = None
+    deleted_deployment: str | None = None
+    actions: list[str] = field(default_factory=list)
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "error": self.error,
+            "cause": self.cause,
+            "stoppedJob": self.stopped_job,
+            "deletedDeployment": self.deleted_deployment,
+            "actions": self.actions,
+        }
+
+
+def failure_cause(state: RunState) -> tuple[str, str]:
+    """The error name and the cause a user should read: the service's own message when there is one."""
+    error = state.error.error if state.error else "States.Unknown"
+    cause = (state.error.cause if state.error else None) or "no cause reported"
+    try:
+        lambda_error = json.loads(cause)
+        if isinstance(lambda_error, dict) and "errorMessage" in lambda_error:
+            cause = str(lambda_error["errorMessage"])
+    except json.JSONDecodeError:
+        pass
+    return error, cause
+
+
+def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any) -> CleanupReport:
+    """Stop this execution's running job and delete its deployment; every action is recorded."""
+    error, cause = failure_cause(state)
+    report = CleanupReport(error=error, cause=cause)
+    job = state.job
+    if job is not None and not job.done and job.started_by_this_execution:
+        if job.platform == Platform.BEDROCK.value:
+            stopped = jobs_bedrock.stop_bedrock_job(bedrock, job.job_arn)
+        else:
+            stopped = training.stop_training_job(sagemaker, job.job_name)
+        if stopped:
+            report.stopped_job = job.job_arn
+            report.actions.append(f"stopped job {job.job_name}")
+    promoted = bool(state.promotion and state.promotion.get("promoted"))
+    if promoted:
+        report.actions.append("kept the deployment: it was already promoted")
+    elif state.deployment is not None and jobs_bedrock.delete_deployment(bedrock, state.deployment.deployment_arn):
+        report.deleted_deployment = state.deployment.deployment_arn
+        report.actions.append(f"deleted deployment {state.deployment.deployment_name}")
+    return report
+
+
+def notification(state: RunState, report: CleanupReport, *, environment: str, region: str) -> tuple[str, str]:
+    """SNS subject and body of a failed execution."""
+    subject = f"Nova customization {environment}: {state.execution.name} failed"[:SUBJECT_LIMIT]
+    console = (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/"
+        f"{state.execution.arn}"
+    )
+    lines = [
+        f"Execution: {state.execution.arn}",
+        f"Error: {report.error}",
+        f"Cause: {report.cause}",
+        f"Clean-up: {'; '.join(report.actions) or 'nothing was running'}",
+        f"Console: {console}",
+    ]
+    if state.job is not None:
+        lines.insert(3, f"Job: {state.job.job_arn} ({state.job.status})")
+    return subject, "\n".join(lines)
