@@ -101,58 +101,37 @@ class PipelineStack(Stack):
             memory=2048,
             ephemeral_mib=PREPARE_TMP_MIB,
         )
-        start_job = self._function(
-            "StartBedrockJob", "bedrock_job", "Starts a customization job", handler="start_handler"
-        )
-        poll_job = self._function("PollBedrockJob", "bedrock_job", "Polls a customization job", handler="poll_handler")
-        start_training = self._function(
-            "StartTrainingJob", "training_job", "Starts a Nova recipe training job", handler="start_handler"
-        )
-        poll_training = self._function(
-            "PollTrainingJob", "training_job", "Polls a training job", handler="poll_handler"
-        )
-        import_model = self._function(
-            "ImportModel", "training_job", "Imports a trained checkpoint", handler="import_handler"
-        )
-        poll_model = self._function(
-            "PollImportedModel", "training_job", "Polls a custom model import", handler="poll_model_handler"
-        )
-        create_deployment = self._function(
-            "CreateDeployment", "deployment", "Creates an on-demand deployment", handler="create_handler"
-        )
-        poll_deployment = self._function(
-            "PollDeployment", "deployment", "Polls an on-demand deployment", handler="poll_handler"
-        )
+        start_job = self._function("StartBedrockJob", "start_bedrock_job", "Starts a customization job")
+        poll_job = self._function("PollBedrockJob", "poll_bedrock_job", "Polls a customization job")
+        start_training = self._function("StartTrainingJob", "start_training_job", "Starts a Nova recipe training job")
+        poll_training = self._function("PollTrainingJob", "poll_training_job", "Polls a training job")
+        import_model = self._function("ImportModel", "import_model", "Imports a trained checkpoint")
+        poll_model = self._function("PollImportedModel", "poll_imported_model", "Polls a custom model import")
+        create_deployment = self._function("CreateDeployment", "create_deployment", "Creates an on-demand deployment")
+        poll_deployment = self._function("PollDeployment", "poll_deployment", "Polls an on-demand deployment")
         grader = self._function("RftGrader", "rft_grader", "RFT reward function", seconds=60, memory=1024)
         preflight = self._function(
             "PreflightGrader",
-            "rft_grader",
+            "preflight_grader",
             "Checks the reward function before RFT",
-            handler="preflight_handler",
             seconds=120,
         )
-        plan_evaluation = self._function(
-            "PlanEvaluation", "evaluation", "Batches the test split for evaluation", handler="plan_handler"
-        )
+        plan_evaluation = self._function("PlanEvaluation", "plan_evaluation", "Batches the test split for evaluation")
         evaluate_batch = self._function(
             "EvaluateBatch",
-            "evaluation",
+            "evaluate_batch",
             "Evaluates one batch with ConverseStream",
-            handler="batch_handler",
             seconds=900,
         )
         aggregate = self._function(
             "AggregateEvaluation",
-            "evaluation",
+            "aggregate_evaluation",
             "Metrics, gate verdict and report",
-            handler="aggregate_handler",
             seconds=300,
             memory=1024,
         )
-        promote = self._function("Promote", "promotion", "Writes the active-model record", handler="promote_handler")
-        reject = self._function(
-            "RejectCandidate", "promotion", "Deletes a rejected deployment", handler="reject_handler"
-        )
+        promote = self._function("Promote", "promote", "Writes the active-model record")
+        reject = self._function("RejectCandidate", "reject_candidate", "Deletes a rejected deployment")
         summarize = self._function("Summarize", "summarize", "Summarizes a successful execution")
         cleanup = self._function("Cleanup", "cleanup", "Stops, deletes and notifies on failure", seconds=60)
 

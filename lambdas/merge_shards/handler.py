@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.contract.events import MergeRequest
 from nova_pipeline.core.clients import client
 from nova_pipeline.core.observability import logger, metrics
-from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.settings import DataSettings, load_settings
 from nova_pipeline.core.tracing import tracer
 from nova_pipeline.prepare.service import merge_shards
+
+SETTINGS = load_settings(DataSettings)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=MergeRequest)
+def lambda_handler(request: MergeRequest, context: LambdaContext) -> dict[str, Any]:
     result = merge_shards(
-        ExecutionInput.model_validate(event["input"]),
-        event["runId"],
-        event["shards"],
-        s3=client("s3"),
-        data_bucket=function_settings().require("data_bucket"),
+        request.input, request.run_id, request.shards, s3=client("s3"), data_bucket=SETTINGS.data_bucket
     )
     logger.info("Shards merged", extra={"manifest": result.manifest_uri, "records": result.manifest["records"]})
     metrics.add_metric(name="PreparedRecords", unit="Count", value=result.stats.accepted)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nova_pipeline.contract.execution_input import parse_execution_input
 from nova_pipeline.core.observability import logger, metrics
 from nova_pipeline.core.problems import InputProblemsError
-from nova_pipeline.core.settings import function_settings
+from nova_pipeline.core.settings import ValidateInputSettings, load_settings
 from nova_pipeline.core.tracing import tracer
+
+SETTINGS = load_settings(ValidateInputSettings)
 
 
 class InvalidExecutionInput(Exception):  # noqa: N818 - the name is the Step Functions error a user sees
@@ -24,16 +27,13 @@ class InvalidExecutionInput(Exception):  # noqa: N818 - the name is the Step Fun
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@event_parser(model=dict[str, Any])
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = function_settings()
     try:
-        parsed = parse_execution_input(event, default_base_model=settings.default_base_model)
+        parsed = parse_execution_input(event, default_base_model=SETTINGS.default_base_model)
     except InputProblemsError as error:
         logger.warning("Execution input rejected", extra={"problems": [str(p) for p in error.problems]})
         metrics.add_metric(name="InvalidExecutionInput", unit="Count", value=1)
         raise InvalidExecutionInput(str(error)) from None
-    logger.info(
-        "Execution input accepted",
-        extra={"baseModel": parsed.base_model, "method": parsed.method, "platform": parsed.platform},
-    )
+    logger.info("Execution input accepted", extra={"baseModel": parsed.base_model, "method": parsed.method})
     return parsed.model_dump(mode="json", by_alias=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,8 +11,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-from nova_pipeline.core.settings import function_settings
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
@@ -33,9 +32,7 @@ def lambda_context() -> FakeLambdaContext:
 def function_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("NOVA_ENVIRONMENT", "test")
     monkeypatch.setenv("NOVA_DEFAULT_BASE_MODEL", "nova-lite")
-    function_settings.cache_clear()
     yield
-    function_settings.cache_clear()
 
 
 def load_handler(function_dir: str) -> ModuleType:
@@ -47,3 +44,21 @@ def load_handler(function_dir: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+class HandlerModule:
+    """A handler module loaded on first use under the current environment, as a cold start would load it.
+
+    Handlers parse their settings at import, so a test that changes the environment gets a fresh cold start; within
+    one environment the same module (and its exception classes) is reused.
+    """
+
+    def __init__(self, function_dir: str) -> None:
+        self.function_dir = function_dir
+        self._loaded: dict[frozenset[tuple[str, str]], ModuleType] = {}
+
+    def __getattr__(self, name: str) -> object:
+        environment = frozenset((k, v) for k, v in os.environ.items() if k.startswith("NOVA_"))
+        if environment not in self._loaded:
+            self._loaded[environment] = load_handler(self.function_dir)
+        return getattr(self._loaded[environment], name)

@@ -12,13 +12,13 @@ from moto import mock_aws
 
 from nova_pipeline.contract.execution_input import parse_execution_input
 from nova_pipeline.core import clients
-from tests.handlers.conftest import FakeLambdaContext, load_handler
+from tests.handlers.conftest import FakeLambdaContext, HandlerModule
 
 BUCKET = "nova-test-data"
-plan_handler = load_handler("plan_data")
-prepare_handler = load_handler("prepare_data")
-shard_handler = load_handler("prepare_shard")
-merge_handler = load_handler("merge_shards")
+plan_handler = HandlerModule("plan_data")
+prepare_handler = HandlerModule("prepare_data")
+shard_handler = HandlerModule("prepare_shard")
+merge_handler = HandlerModule("merge_shards")
 
 
 @pytest.fixture

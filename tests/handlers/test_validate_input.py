@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.handlers.conftest import FakeLambdaContext, load_handler
+from nova_pipeline.core.settings import SettingsError
+from tests.handlers.conftest import FakeLambdaContext, HandlerModule, load_handler
 
-handler = load_handler("validate_input")
+handler = HandlerModule("validate_input")
 
 
 def test_valid_input_returns_resolved_document_with_environment_default_model(
@@ -39,13 +40,13 @@ def test_invalid_input_fails_with_every_problem_and_its_path(lambda_context: Fak
     assert type(caught.value).__name__ == "InvalidExecutionInput"
 
 
-def test_missing_environment_is_a_configuration_error(
-    lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from nova_pipeline.core.settings import function_settings
-
+def test_a_missing_variable_fails_the_cold_start_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOVA_ENVIRONMENT")
-    function_settings.cache_clear()
+    monkeypatch.delenv("NOVA_DEFAULT_BASE_MODEL")
 
-    with pytest.raises(ValueError, match="NOVA_ENVIRONMENT"):
-        handler.lambda_handler({"dataset": {"uri": "raw/a.csv"}}, lambda_context)
+    with pytest.raises(SettingsError) as caught:
+        load_handler("validate_input")
+
+    assert str(caught.value) == (
+        "ValidateInputSettings: NOVA_ENVIRONMENT is not set; NOVA_DEFAULT_BASE_MODEL is not set (stack wiring error)"
+    )

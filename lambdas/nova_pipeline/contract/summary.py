@@ -20,7 +20,7 @@ def _seconds_since(started_at: str | None, now: datetime) -> float | None:
     return round((now - started).total_seconds(), 3)
 
 
-def run_summary(state: RunState, extra: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, Any]:
     """Job, model and deployment ARNs, durations, the data manifest and the evaluation result."""
     now = now or datetime.now(UTC)
     run, data, job, deployment = state.input, state.data, state.job, state.deployment
@@ -44,9 +44,9 @@ def run_summary(state: RunState, extra: dict[str, Any], *, now: datetime | None 
         }
         if data
         else None,
-        "evaluation": extra.get("evaluation"),
-        "verdict": (extra.get("evaluation") or {}).get("verdict"),
-        "promotion": extra.get("promotion"),
+        "evaluation": state.evaluation,
+        "verdict": (state.evaluation or {}).get("verdict"),
+        "promotion": state.promotion,
         "durations": {"totalSeconds": _seconds_since(state.execution.started_at, now)},
         "completedAt": now.isoformat(),
     }

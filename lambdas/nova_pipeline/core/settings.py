@@ -1,55 +1,120 @@
-"""Lambda settings: the environment variables every pipeline function receives, parsed once at cold start."""
+"""Lambda settings: one pydantic model per function, parsed from its environment once, when its handler is imported.
+
+Each handler module does `SETTINGS = load_settings(<Model>)` at import, so a variable the stack forgot fails the
+cold start with its name instead of failing at first use. The stacks pass each function exactly the variables its
+model declares (`variables()`); a test compares the two on the synthesized template.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping
-from functools import lru_cache
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class SettingsError(RuntimeError):
+    """A function's environment lacks a variable or holds an invalid one: a deployment (stack wiring) error."""
 
 
 class FunctionSettings(BaseModel):
-    """What the `PipelineFunction` construct puts into a function's environment."""
+    """What every pipeline function reads: its environment's name; Lambda itself sets AWS_REGION."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     environment: str = Field(alias="NOVA_ENVIRONMENT", min_length=1)
-    default_base_model: str = Field(alias="NOVA_DEFAULT_BASE_MODEL", default="nova-micro")
-    data_bucket: str | None = Field(alias="NOVA_DATA_BUCKET", default=None)
-    artifacts_bucket: str | None = Field(alias="NOVA_ARTIFACTS_BUCKET", default=None)
-    kms_key_arn: str | None = Field(alias="NOVA_KMS_KEY_ARN", default=None)
-    bedrock_role_arn: str | None = Field(alias="NOVA_BEDROCK_ROLE_ARN", default=None)
-    sagemaker_role_arn: str | None = Field(alias="NOVA_SAGEMAKER_ROLE_ARN", default=None)
-    grader_function_arn: str | None = Field(alias="NOVA_GRADER_FUNCTION_ARN", default=None)
-    topic_arn: str | None = Field(alias="NOVA_TOPIC_ARN", default=None)
-    poll_interval_seconds: int = Field(alias="NOVA_POLL_INTERVAL_SECONDS", default=60, ge=1)
     region: str = Field(alias="AWS_REGION", default="us-east-1")
-    fanout_bytes: int = Field(alias="NOVA_FANOUT_BYTES", default=2 * 1024**3, ge=1)
-    fanout_objects: int = Field(alias="NOVA_FANOUT_OBJECTS", default=16, ge=1)
-    evaluation_rpm: int = Field(alias="NOVA_EVALUATION_RPM", default=200, ge=1)
-    gate_defaults: dict[str, float | None] = Field(alias="NOVA_GATE_DEFAULTS", default_factory=dict)
-    delete_rejected: bool = Field(alias="NOVA_DELETE_REJECTED", default=True)
+    # Set only by the offline twin: reports and outputs say the model was simulated.
     simulated: bool = Field(alias="NOVA_SIMULATED", default=False)
 
-    def require(self, name: str) -> str:
-        """A setting this function cannot work without; a missing one is a deployment error, said plainly."""
-        value = getattr(self, name)
-        if not value:
-            alias = type(self).model_fields[name].alias
-            raise RuntimeError(f"{alias} is not set in this function's environment (stack wiring error)")
-        return str(value)
-
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> FunctionSettings:
-        values: dict[str, object] = dict(os.environ if environ is None else environ)
-        if isinstance(values.get("NOVA_GATE_DEFAULTS"), str):
-            values["NOVA_GATE_DEFAULTS"] = json.loads(str(values["NOVA_GATE_DEFAULTS"]))
-        return cls.model_validate(values)
+    def variables(cls) -> frozenset[str]:
+        """The NOVA_* variables the stack must pass to a function with these settings (those without a default)."""
+        return frozenset(
+            str(field.alias)
+            for field in cls.model_fields.values()
+            if field.is_required() and str(field.alias).startswith("NOVA_")
+        )
 
 
-@lru_cache(maxsize=1)
-def function_settings() -> FunctionSettings:
-    """The settings of this container (parsed on first use, then cached)."""
-    return FunctionSettings.from_environment()
+class ValidateInputSettings(FunctionSettings):
+    default_base_model: str = Field(alias="NOVA_DEFAULT_BASE_MODEL", min_length=1)
+
+
+class DataSettings(FunctionSettings):
+    data_bucket: str = Field(alias="NOVA_DATA_BUCKET", min_length=3)
+
+
+class PlanDataSettings(DataSettings):
+    # Above either threshold the dataset is prepared by the PrepareShards Distributed Map (tuning knobs, not wiring).
+    fanout_bytes: int = Field(alias="NOVA_FANOUT_BYTES", default=2 * 1024**3, ge=1)
+    fanout_objects: int = Field(alias="NOVA_FANOUT_OBJECTS", default=16, ge=1)
+
+
+class PollSettings(FunctionSettings):
+    poll_interval_seconds: int = Field(alias="NOVA_POLL_INTERVAL_SECONDS", ge=1)
+
+
+class BedrockJobSettings(PollSettings):
+    bedrock_role_arn: str = Field(alias="NOVA_BEDROCK_ROLE_ARN", min_length=20)
+    artifacts_bucket: str = Field(alias="NOVA_ARTIFACTS_BUCKET", min_length=3)
+    kms_key_arn: str = Field(alias="NOVA_KMS_KEY_ARN", min_length=20)
+    grader_function_arn: str = Field(alias="NOVA_GRADER_FUNCTION_ARN", min_length=20)
+
+
+class TrainingJobSettings(PollSettings):
+    sagemaker_role_arn: str = Field(alias="NOVA_SAGEMAKER_ROLE_ARN", min_length=20)
+    artifacts_bucket: str = Field(alias="NOVA_ARTIFACTS_BUCKET", min_length=3)
+    kms_key_arn: str = Field(alias="NOVA_KMS_KEY_ARN", min_length=20)
+
+
+class ImportModelSettings(PollSettings):
+    bedrock_role_arn: str = Field(alias="NOVA_BEDROCK_ROLE_ARN", min_length=20)
+    kms_key_arn: str = Field(alias="NOVA_KMS_KEY_ARN", min_length=20)
+
+
+class PreflightSettings(FunctionSettings):
+    grader_function_arn: str = Field(alias="NOVA_GRADER_FUNCTION_ARN", min_length=20)
+
+
+class PlanEvaluationSettings(DataSettings):
+    evaluation_rpm: int = Field(alias="NOVA_EVALUATION_RPM", ge=1)
+
+
+class AggregateSettings(DataSettings):
+    gate_defaults: dict[str, float | None] = Field(alias="NOVA_GATE_DEFAULTS")
+
+    @field_validator("gate_defaults", mode="before")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class PromoteSettings(FunctionSettings):
+    kms_key_arn: str = Field(alias="NOVA_KMS_KEY_ARN", min_length=20)
+
+
+class RejectSettings(FunctionSettings):
+    delete_rejected: bool = Field(alias="NOVA_DELETE_REJECTED")
+
+
+class CleanupSettings(FunctionSettings):
+    topic_arn: str = Field(alias="NOVA_TOPIC_ARN", min_length=20)
+
+
+S = TypeVar("S", bound=FunctionSettings)
+
+
+def load_settings(model: type[S], environ: Mapping[str, str] | None = None) -> S:
+    """The function's settings from its environment, or `SettingsError` naming every missing or invalid variable."""
+    values = dict(os.environ if environ is None else environ)
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            name = ".".join(str(part) for part in detail["loc"])
+            problems.append(f"{name} is not set" if detail["type"] == "missing" else f"{name}: {detail['msg']}")
+        raise SettingsError(f"{model.__name__}: {'; '.join(problems)} (stack wiring error)") from None

@@ -12,7 +12,7 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import BEDROCK_CUSTOMIZATION_TYPE, HYPERPARAMETER_RULES, MODELS, Method, Platform
 from nova_pipeline.contract.execution_input import ExecutionInput
-from nova_pipeline.contract.run_state import DeploymentState, ExecutionRef, JobState, ModelState, PreparedData
+from nova_pipeline.contract.run_state import DeploymentState, ExecutionRef, JobState, ModelState, PreparedData, RunState
 from nova_pipeline.core.errors import AwsRequestFailed, aws_call, error_code
 from nova_pipeline.jobs.naming import client_request_token, resource_name
 
@@ -265,3 +265,19 @@ def delete_deployment(bedrock: Any, deployment_arn: str) -> bool:
             return False
         raise
     return True
+
+
+def model_to_deploy(state: RunState) -> str:
+    """The custom model this execution made: the imported one (SageMaker) or the job's output (Bedrock)."""
+    if state.model is not None:
+        return state.model.model_arn
+    if state.job is not None and state.job.output_model_arn:
+        return state.job.output_model_arn
+    raise RuntimeError("no custom model to deploy: neither $.model nor $.job.outputModelArn is set")
+
+
+def start_customization(state: RunState, resources: JobResources, *, bedrock: Any, wait_seconds: int) -> JobState:
+    """StartBedrockJob: this execution's CreateModelCustomizationJob, started once."""
+    assert state.input is not None and state.data is not None, "StartBedrockJob runs after PrepareData"
+    request = bedrock_job_request(state.input, state.data, state.execution, resources)
+    return start_bedrock_job(bedrock, request, wait_seconds=wait_seconds)

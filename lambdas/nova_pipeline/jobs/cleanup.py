@@ -8,6 +8,7 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import Platform
 from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core.errors import aws_call
 from nova_pipeline.jobs import bedrock as jobs_bedrock
 from nova_pipeline.jobs import training
 
@@ -84,3 +85,14 @@ def notification(state: RunState, report: CleanupReport, *, environment: str, re
     if state.job is not None:
         lines.insert(3, f"Job: {state.job.job_arn} ({state.job.status})")
     return subject, "\n".join(lines)
+
+
+def fail_and_notify(
+    state: RunState, *, environment: str, region: str, topic_arn: str, bedrock: Any, sagemaker: Any, sns: Any
+) -> CleanupReport:
+    """Cleanup: stop this execution's job, delete its half-made deployment, tell the environment's topic."""
+    report = clean_up(state, bedrock=bedrock, sagemaker=sagemaker)
+    subject, message = notification(state, report, environment=environment, region=region)
+    with aws_call("sns", "Publish"):
+        sns.publish(TopicArn=topic_arn, Subject=subject, Message=message)
+    return report

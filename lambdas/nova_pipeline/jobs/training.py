@@ -15,11 +15,13 @@ import yaml
 
 from nova_pipeline.contract.catalog import MODELS, Method, Platform
 from nova_pipeline.contract.execution_input import ExecutionInput, resolve_hyperparameters
-from nova_pipeline.contract.run_state import ExecutionRef, JobState, PreparedData
+from nova_pipeline.contract.run_state import ExecutionRef, JobState, ModelState, PreparedData, RunState
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import AwsRequestFailed, aws_call, error_code
 from nova_pipeline.core.problems import InputProblemsError, Problem
-from nova_pipeline.jobs.naming import resource_name
+from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.jobs import bedrock as jobs_bedrock
+from nova_pipeline.jobs.naming import client_request_token, resource_name
 
 TRAINING_IMAGE_ACCOUNT = "708977205387"
 TRAINING_IMAGE_REPOSITORY = "nova-fine-tune-repo"
@@ -277,3 +279,73 @@ def checkpoint_from_output(archive: bytes, source: str) -> str:
     if not isinstance(checkpoint, str) or not checkpoint.startswith("s3://"):
         raise AwsRequestFailed(f"{source}: manifest.json has no checkpoint_s3_bucket s3:// URI")
     return checkpoint
+
+
+def _read_object(s3: Any, uri: str) -> bytes:
+    bucket, key = split_s3(uri)
+    with aws_call("s3", "GetObject"):
+        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def resolve_recipe(run: ExecutionInput, *, s3: Any) -> tuple[str, dict[str, Any]]:
+    """The recipe's name and its merged content: shipped by default, or the user's from S3."""
+    source = run.sagemaker.recipe or DEFAULT_RECIPES[(run.base_model or "", run.method)]
+    if source.startswith("s3://"):
+        name = source.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
+        base = parse_recipe(_read_object(s3, source).decode("utf-8"), source)
+    else:
+        name, base = source, load_shipped_recipe(source)
+    return name, build_recipe(run, base)
+
+
+def start_training(
+    state: RunState, resources_: TrainingResources, *, s3: Any, sagemaker: Any, wait_seconds: int
+) -> JobState:
+    """StartTrainingJob: the merged recipe uploaded under `recipes/<job>/` (the `recipe` channel), then the job."""
+    run, data = state.input, state.data
+    assert run is not None and data is not None, "StartTrainingJob runs after PrepareData"
+    recipe_name, recipe = resolve_recipe(run, s3=s3)
+    job_name = resource_name(resources_.environment, run.run_name, state.execution.name, "train")
+    recipe_file = f"{recipe_name}.yaml"
+    recipe_key = layout.recipe(job_name, recipe_file)
+    with aws_call("s3", "PutObject"):
+        s3.put_object(
+            Bucket=resources_.artifacts_bucket,
+            Key=recipe_key,
+            Body=yaml.safe_dump(recipe, sort_keys=False).encode(),
+            ContentType="application/yaml",
+        )
+    request = training_job_request(
+        run,
+        data,
+        state.execution,
+        resources_,
+        recipe_uri=f"s3://{resources_.artifacts_bucket}/{recipe_key}",
+        recipe_file=recipe_file,
+    )
+    return start_training_job(sagemaker, request, wait_seconds=wait_seconds)
+
+
+def import_trained_model(
+    state: RunState,
+    *,
+    environment: str,
+    role_arn: str,
+    kms_key_arn: str | None,
+    s3: Any,
+    bedrock: Any,
+    wait_seconds: int,
+) -> ModelState:
+    """ImportModel: CreateCustomModel from the checkpoint the job's `output.tar.gz` manifest names."""
+    job, run = state.job, state.input
+    assert job is not None and job.output_uri and run is not None, "ImportModel runs after the training job"
+    checkpoint = checkpoint_from_output(_read_object(s3, job.output_uri), job.output_uri)
+    return jobs_bedrock.import_custom_model(
+        bedrock,
+        checkpoint_uri=checkpoint,
+        role_arn=role_arn,
+        model_name=resource_name(environment, run.run_name, state.execution.name, "model"),
+        token=client_request_token(state.execution.arn, "custom-model"),
+        kms_key_arn=kms_key_arn,
+        wait_seconds=wait_seconds,
+    )

@@ -103,6 +103,9 @@ class _Context:
 
 def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
     lock = threading.Lock()
+    # One invocation at a time, as in one Lambda execution environment: the resolver and the metrics object keep
+    # per-invocation state, so concurrent connections queue here instead of sharing it.
+    invocation = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "nova-serve-local"
@@ -138,7 +141,8 @@ def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
             }
             with lock:
                 self.server.handled += 1  # type: ignore[attr-defined]
-            response = handler_module.lambda_handler(event, _Context())
+            with invocation:
+                response = handler_module.lambda_handler(event, _Context())
             payload = (response.get("body") or "").encode("utf-8")
             self.send_response(int(response["statusCode"]))
             headers = dict(response.get("headers") or {})

@@ -103,9 +103,6 @@ class LambdaDispatcher:
         self.invocations.append((function.name, event))
         previous = {key: os.environ.get(key) for key in function.environment}
         os.environ.update(function.environment)
-        from nova_pipeline.core.settings import function_settings
-
-        function_settings.cache_clear()
         try:
             if function.fail_with:
                 raise InjectedFailure(function.fail_with)

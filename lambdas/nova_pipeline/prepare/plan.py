@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from nova_pipeline.contract.run_state import RunState
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.s3 import split_s3
@@ -96,3 +97,11 @@ def plan_preparation(s3: Any, uri: str, *, data_bucket: str, fanout_bytes: int, 
         )
     mode = "fanout" if objects > fanout_objects or (objects > 1 and total > fanout_bytes) else "single"
     return DataPlan(mode, bucket, key, objects, total)
+
+
+def plan_dataset(state: RunState, *, s3: Any, data_bucket: str, fanout_bytes: int, fanout_objects: int) -> DataPlan:
+    """PlanData: the plan for this execution's dataset."""
+    assert state.input is not None, "PlanData runs after ValidateInput"
+    return plan_preparation(
+        s3, state.input.dataset.uri, data_bucket=data_bucket, fanout_bytes=fanout_bytes, fanout_objects=fanout_objects
+    )

@@ -1,0 +1,215 @@
+"""The evaluation stage of the workflow: PlanEvaluation (batches and pacing), EvaluateBatch (one map item) and
+AggregateEvaluation (metrics, cost, verdict, report.json + report.html under `reports/<execution>/`).
+
+Each function takes its clients as parameters; the handlers pass `core.clients.client(...)`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nova_pipeline.contract.catalog import MODELS, TaskType
+from nova_pipeline.contract.events import BatchRequest, BatchResult, EvaluationPlan, EvaluationResult
+from nova_pipeline.contract.execution_input import InferenceConfig
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core import layout
+from nova_pipeline.core.errors import aws_call
+from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.evaluation.cost import load_prices
+from nova_pipeline.evaluation.gate import Thresholds
+from nova_pipeline.evaluation.predictions import PredictionRow, parse_lines
+from nova_pipeline.evaluation.report import parse_loss_csv, render_html
+from nova_pipeline.evaluation.runner import Pacer, Target, batches, concurrency_for, evaluate_batch
+from nova_pipeline.evaluation.service import evaluation_report
+from nova_pipeline.promotion.store import read_active
+
+BATCH_ROWS = 10
+REPORT_URL_SECONDS = 7 * 24 * 3600
+
+
+class EvaluationIncomplete(Exception):  # noqa: N818 - the Step Functions error name a user reads
+    """Not every test row was evaluated: no verdict is given on partial results."""
+
+
+def _read_text(s3: Any, uri: str) -> str:
+    bucket, key = split_s3(uri)
+    with aws_call("s3", "GetObject"):
+        return str(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
+
+
+def _put(s3: Any, bucket: str, key: str, body: str, content_type: str) -> None:
+    with aws_call("s3", "PutObject"):
+        s3.put_object(Bucket=bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type)
+
+
+def plan_evaluation(
+    state: RunState, *, data_bucket: str, environment: str, requests_per_minute: int, s3: Any, ssm: Any
+) -> EvaluationPlan:
+    """Write the test split in batches under `evaluation/<execution>/batches/` and size the map to the quota."""
+    run, data, deployment = state.input, state.data, state.deployment
+    assert run is not None and data is not None and deployment is not None and data.test is not None
+    text = _read_text(s3, data.test.uri)
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()][: run.evaluation.max_rows]
+    prefix = layout.evaluation(state.execution.name)
+    row_batches = batches(rows, BATCH_ROWS)
+    for index, batch in enumerate(row_batches):
+        _put(s3, data_bucket, f"{layout.evaluation_batches(state.execution.name)}batch-{index:05d}.json",
+             json.dumps(batch), "application/json")  # fmt: skip
+    baseline: str | None = None
+    if run.evaluation.baseline == "base-model":
+        baseline = MODELS[run.base_model or ""].inference_profile_id
+    elif run.evaluation.baseline == "promoted":
+        active, _ = read_active(ssm, environment)
+        baseline = active.deployment_arn if active else None
+    workers = min(concurrency_for(requests_per_minute), max(1, len(row_batches)))
+    return EvaluationPlan(
+        bucket=data_bucket,
+        prefix=prefix,
+        batches_prefix=layout.evaluation_batches(state.execution.name),
+        rows=len(rows),
+        batches=len(row_batches),
+        max_concurrency=workers,
+        per_worker_requests_per_minute=requests_per_minute / workers,
+        requests_per_row=(2 if baseline else 1) + (1 if run.evaluation.judge_model else 0),
+        candidate=deployment.deployment_arn,
+        baseline=baseline,
+        judge_model=run.evaluation.judge_model,
+        inference_config=run.evaluation.inference_config,
+    )
+
+
+def _target(model_id: str, system: str | None, config: InferenceConfig) -> Target:
+    return Target(model_id, system, config.max_tokens, config.temperature, config.top_p)
+
+
+def run_batch(request: BatchRequest, *, s3: Any, runtime: Any) -> BatchResult:
+    """Candidate (and baseline) answers for one batch, paced to this worker's share; predictions as JSON lines."""
+    plan, key = request.plan, request.item.key
+    rows = json.loads(_read_text(s3, f"s3://{plan.bucket}/{key}"))
+    pacer = Pacer(plan.per_worker_requests_per_minute)
+    candidate_rows: list[PredictionRow] = []
+    baseline_rows: list[PredictionRow] = []
+    for row in rows:  # each row carries its own system prompt (templates are filled per record)
+        system = row.get("system")
+        one_candidate, one_baseline = evaluate_batch(
+            runtime,
+            [row],
+            candidate=_target(plan.candidate, system, plan.inference_config),
+            baseline=_target(plan.baseline, system, plan.inference_config) if plan.baseline else None,
+            pacer=pacer,
+            judge_model=plan.judge_model,
+        )
+        candidate_rows += one_candidate
+        baseline_rows += one_baseline
+    name = key.rsplit("/", 1)[-1].replace(".json", ".jsonl")
+    for kind, predictions in (("candidate", candidate_rows), ("baseline", baseline_rows)):
+        if predictions:
+            body = "".join(row.model_dump_json(by_alias=True, exclude_none=True) + "\n" for row in predictions)
+            _put(s3, plan.bucket, f"{plan.prefix}predictions/{kind}/{name}", body, "application/x-ndjson")
+    errors = sum(1 for row in candidate_rows + baseline_rows if row.error)
+    return BatchResult(batch=key, rows=len(rows), errors=errors)
+
+
+def _predictions(s3: Any, bucket: str, prefix: str) -> list[PredictionRow]:
+    keys = sorted(
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    )
+    lines: list[str] = []
+    for key in keys:
+        lines += _read_text(s3, f"s3://{bucket}/{key}").splitlines()
+    return parse_lines(lines, prefix) if lines else []
+
+
+def _loss_curves(state: RunState, s3: Any) -> dict[str, list[tuple[float, float]]]:
+    """The loss CSVs a Bedrock job writes under its output prefix (SageMaker jobs write none there)."""
+    job = state.job
+    if job is None or not job.output_uri or job.platform != "bedrock":
+        return {}
+    bucket, prefix = split_s3(job.output_uri)
+    job_id = job.job_arn.rsplit("/", 1)[-1]
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if job_id in key and key.endswith(".csv"):
+                kind = "validation" if "valid" in key.rsplit("/", 1)[-1] else "training"
+                curves[kind] = parse_loss_csv(_read_text(s3, f"s3://{bucket}/{key}"), kind)
+    return curves
+
+
+def aggregate_evaluation(
+    state: RunState,
+    plan: EvaluationPlan,
+    *,
+    data_bucket: str,
+    environment: str,
+    gate_defaults: dict[str, float | None],
+    simulated: bool,
+    s3: Any,
+    ssm: Any,
+) -> EvaluationResult:
+    """Metrics, cost and verdict over every prediction; refuses partial results (`EvaluationIncomplete`)."""
+    run = state.input
+    assert run is not None
+    candidate = _predictions(s3, plan.bucket, f"{plan.prefix}predictions/candidate/")
+    if len(candidate) != plan.rows:
+        raise EvaluationIncomplete(
+            f"{len(candidate)} of {plan.rows} test rows have predictions: a batch of the evaluation map failed "
+            "(see the EvaluateBatches map run)"
+        )
+    baseline = _predictions(s3, plan.bucket, f"{plan.prefix}predictions/baseline/")
+    active, _ = read_active(ssm, environment)
+    baseline_is_promoted = run.evaluation.baseline == "promoted" and bool(baseline)
+    promoted_primary = active.metrics.candidate if active and active.metrics and not baseline_is_promoted else None
+    gate_overrides = {name: getattr(run.gate, name) for name in Thresholds.__dataclass_fields__}
+    traffic = run.evaluation.traffic
+    report = evaluation_report(
+        candidate_rows=candidate,
+        baseline_rows=baseline or None,
+        task=TaskType(run.task),
+        model=run.base_model or "",
+        prices=load_prices(),
+        thresholds=Thresholds.merged(gate_defaults, gate_overrides),
+        traffic={
+            "queriesPerMonth": traffic.queries_per_month,
+            "inputTokens": traffic.input_tokens,
+            "outputTokens": traffic.output_tokens,
+        },
+        promoted_primary=promoted_primary,
+        baseline_is_promoted=baseline_is_promoted,
+        run={
+            "execution": state.execution.arn,
+            "environment": environment,
+            "baseModel": run.base_model,
+            "method": run.method.value,
+            "platform": run.platform.value,
+            "deployment": state.deployment.deployment_arn if state.deployment else None,
+            "baselineModel": plan.baseline,
+        },
+        loss_curves=_loss_curves(state, s3),
+        simulated=simulated,
+        judge_model=run.evaluation.judge_model,
+    )
+    key = layout.report(state.execution.name)
+    _put(s3, data_bucket, key + "report.json", json.dumps(report, indent=2), "application/json")
+    _put(s3, data_bucket, key + "report.html", render_html(report), "text/html; charset=utf-8")
+    with aws_call("s3", "GeneratePresignedUrl"):
+        url = s3.generate_presigned_url(
+            "get_object", Params={"Bucket": data_bucket, "Key": key + "report.html"}, ExpiresIn=REPORT_URL_SECONDS
+        )
+    return EvaluationResult(
+        verdict=report["gate"]["verdict"],
+        failed=report["gate"]["failed"],
+        primary_metric=report["primaryMetric"],
+        candidate=report["candidate"]["primary"],
+        baseline=report["baseline"]["primary"] if report["baseline"] else None,
+        error_rate=report["candidate"]["errorRate"],
+        monthly_cost=report["cost"]["totalMonthly"],
+        report_uri=f"s3://{data_bucket}/{key}report.json",
+        report_html_uri=f"s3://{data_bucket}/{key}report.html",
+        report_url=url,
+        simulated=simulated,
+    )

@@ -1,0 +1,27 @@
+"""PollDeployment: the on-demand deployment's status; only Active is ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.observability import logger
+from nova_pipeline.core.settings import PollSettings, load_settings
+from nova_pipeline.core.tracing import tracer
+from nova_pipeline.jobs.bedrock import poll_deployment
+
+SETTINGS = load_settings(PollSettings)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=RunState)
+def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
+    assert state.deployment is not None, "PollDeployment runs after the state that starts it"
+    result = poll_deployment(client("bedrock"), state.deployment, wait_seconds=SETTINGS.poll_interval_seconds)
+    logger.info("Deployment status", extra={"status": result.status})
+    return result.dump()

@@ -1,0 +1,27 @@
+"""PollImportedModel: the custom model import's status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core.clients import client
+from nova_pipeline.core.observability import logger
+from nova_pipeline.core.settings import PollSettings, load_settings
+from nova_pipeline.core.tracing import tracer
+from nova_pipeline.jobs.bedrock import poll_custom_model
+
+SETTINGS = load_settings(PollSettings)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=RunState)
+def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
+    assert state.model is not None, "PollImportedModel runs after the state that starts it"
+    result = poll_custom_model(client("bedrock"), state.model, wait_seconds=SETTINGS.poll_interval_seconds)
+    logger.info("Custom model status", extra={"status": result.status})
+    return result.dump()
