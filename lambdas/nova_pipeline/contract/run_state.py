@@ -177,14 +177,16 @@ class RunState(_State):
     execution: ExecutionRef
     input: ExecutionInput | None = None
     plan: DataPlan | None = None
-    shards: list[ShardResult] | None = None
+    shards: list[ShardResult | None] | None = None
+    """One result per object of the PrepareShards map (null for an item that failed, as the offline twin reports)."""
     data: PreparedData | None = None
     grader_preflight: GraderPreflight | None = None
     job: JobState | None = None
     model: ModelState | None = None
     deployment: DeploymentState | None = None
     evaluation_plan: EvaluationPlan | None = None
-    evaluation_batches: list[EvaluatedBatch] | None = None
+    evaluation_batches: list[EvaluatedBatch | None] | None = None
+    """One result per batch of the EvaluateBatches map (null for a failed batch: AggregateEvaluation then fails)."""
     evaluation: dict[str, Any] | None = None
     promotion: dict[str, Any] | None = None
     summary: RunSummary | None = None
