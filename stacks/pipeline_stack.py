@@ -6,7 +6,6 @@ The stack composes constructs and wires grants; each capability lives in its con
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_events as events
@@ -28,8 +27,8 @@ from stacks.constructs.lambda_layer import shared_layer
 from stacks.constructs.pipeline_function import PipelineFunction
 from stacks.constructs.retention import log_retention, removal_policy
 from stacks.storage_stack import StorageStack
+from stepfunctions.workflow import definition
 
-DEFINITION_FILE = Path(__file__).resolve().parents[1] / "stepfunctions" / "customization.asl.json"
 PREPARE_MEMORY_MB = 3584  # two vCPUs for the two preparation worker processes
 PREPARE_TMP_MIB = 10240  # spool, index and outputs of inputs up to a few GB
 
@@ -450,7 +449,7 @@ class PipelineStack(Stack):
             "CustomizationStateMachine",
             state_machine_name=name,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_file(str(DEFINITION_FILE)),
+            definition_body=sfn.DefinitionBody.from_string(json.dumps(definition(), indent=2)),
             definition_substitutions={name: f.function.function_arn for name, f in functions.items()},
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,

@@ -1,4 +1,4 @@
-"""The state machine as deployed: definition from the ASL file, logging, tracing, retries, catches, least privilege."""
+"""The state machine as deployed: definition from stepfunctions.workflow, logging, tracing, catches, least privilege."""
 
 from __future__ import annotations
 
@@ -8,27 +8,27 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from stacks.pipeline_stack import DEFINITION_FILE
+from stepfunctions import workflow
 from tests.infra.conftest import as_list, policy_statements
 
 TRANSIENT = {"ThrottledError", "TransientServiceError", "Lambda.TooManyRequestsException", "Lambda.ServiceException"}
 
 
 def definition(templates: dict[str, Template]) -> dict[str, Any]:
-    """The deployed definition: the ASL file (shipped as an asset) with the template's substitutions applied."""
+    """The deployed definition: the template's DefinitionString with its substitutions applied."""
     [machine] = templates["nova-prod-pipeline"].find_resources("AWS::StepFunctions::StateMachine").values()
-    text = DEFINITION_FILE.read_text()
+    text = machine["Properties"]["DefinitionString"]
     for name in machine["Properties"]["DefinitionSubstitutions"]:
         text = text.replace("${" + name + "}", f"arn:aws:lambda:us-east-1:123456789012:function:{name}")
     return json.loads(text)
 
 
-def test_every_placeholder_of_the_asl_file_is_substituted(templates: dict[str, Template]) -> None:
+def test_every_placeholder_of_the_definition_is_substituted(templates: dict[str, Template]) -> None:
     [machine] = templates["nova-prod-pipeline"].find_resources("AWS::StepFunctions::StateMachine").values()
-    placeholders = set(re.findall(r"\$\{(\w+)\}", DEFINITION_FILE.read_text()))
+    placeholders = set(re.findall(r"\$\{(\w+)\}", machine["Properties"]["DefinitionString"]))
 
     assert placeholders == set(machine["Properties"]["DefinitionSubstitutions"])
-    assert "DefinitionS3Location" in machine["Properties"]
+    assert json.loads(machine["Properties"]["DefinitionString"]) == workflow.definition()
 
 
 def test_standard_workflow_logs_everything_and_traces(templates: dict[str, Template]) -> None:

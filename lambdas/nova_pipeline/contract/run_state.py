@@ -1,18 +1,21 @@
 """The state document the customization state machine passes from state to state, as pydantic models.
 
-`$` holds: `execution` (name, ARN, start time), `input` (the resolved execution input), `data` (PrepareData's
-output), `job`, `model`, `deployment`, and on failure `error`. Each handler parses the parts it needs; unknown keys
-are ignored so that adding a state never breaks the others.
+`$` holds one key per thing the workflow writes (`stepfunctions/workflow.py` takes every `$.<key>` from this model,
+so a key it writes that is not a field here fails at synth): `raw` and `execution` (Initialize), `input`
+(ValidateInput), `plan`, `shards` and `data` (data preparation), `graderPreflight`, `job`, `model`, `deployment`,
+`evaluationPlan`, `evaluationBatches`, `evaluation`, `promotion`, `summary`, and on failure `error`, `cleanup` and
+`cleanupError`. Each handler parses the parts it needs; unknown keys are ignored so that adding a state never breaks
+the others.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.contract.execution_input import ExecutionInput, InferenceConfig
 
 
 class _State(BaseModel):
@@ -28,6 +31,24 @@ class ExecutionRef(_State):
     started_at: str | None = None
 
 
+class DataPlan(_State):
+    """PlanData's choice: one PrepareData invocation (`single`) or a Distributed Map over the objects (`fanout`)."""
+
+    mode: Literal["single", "fanout"]
+    bucket: str
+    prefix: str
+    objects: int
+    bytes: int
+
+
+class ShardResult(_State):
+    """What PrepareShard returns for one object of the PrepareShards map (`shard` is None for a non-data object)."""
+
+    key: str
+    shard: str | None = None
+    records: int | None = None
+
+
 class PreparedSplit(_State):
     uri: str
     records: int
@@ -39,6 +60,14 @@ class PreparedData(_State):
     train: PreparedSplit
     validation: PreparedSplit | None = None
     test: PreparedSplit | None = None
+
+
+class GraderPreflight(_State):
+    """PreflightGrader's check of the reward function on samples of the training set."""
+
+    samples: int
+    reference_mean_score: float
+    ok: bool
 
 
 class JobState(_State):
@@ -79,6 +108,60 @@ class DeploymentState(_State):
     wait_seconds: Annotated[int, Field(ge=1)] = 60
 
 
+class EvaluationPlan(_State):
+    """PlanEvaluation: where the batches are, how wide the EvaluateBatches map runs, and what is compared."""
+
+    bucket: str
+    prefix: str
+    batches_prefix: str
+    rows: int
+    batches: int
+    max_concurrency: int
+    per_worker_requests_per_minute: float
+    requests_per_row: int
+    candidate: str
+    baseline: str | None = None
+    judge_model: str | None = None
+    inference_config: InferenceConfig
+
+
+class EvaluatedBatch(_State):
+    """What EvaluateBatch returns for one batch of the EvaluateBatches map."""
+
+    batch: str
+    rows: int
+    errors: int
+
+
+class RunSummary(_State):
+    """Summarize's output, which is the output of a successful execution (see `contract.summary.run_summary`)."""
+
+    execution: str
+    run_name: str | None = None
+    base_model: str | None = None
+    method: str | None = None
+    platform: str | None = None
+    job: dict[str, Any] | None = None
+    custom_model_arn: str | None = None
+    deployment_arn: str | None = None
+    data: dict[str, Any] | None = None
+    evaluation: dict[str, Any] | None = None
+    verdict: str | None = None
+    promotion: dict[str, Any] | None = None
+    durations: dict[str, float | None] = {}
+    completed_at: str | None = None
+
+
+class CleanupResult(_State):
+    """What Cleanup returns (`jobs.cleanup.CleanupReport`): the real error and cause, and what it undid."""
+
+    error: str
+    cause: str
+    stopped_job: str | None = None
+    deleted_deployment: str | None = None
+    actions: list[str] = []
+
+
 class ErrorInfo(_State):
     """What a Catch puts at `$.error`."""
 
@@ -89,12 +172,24 @@ class ErrorInfo(_State):
 class RunState(_State):
     """The whole state document; every part but `execution` is optional (it depends on how far the run got)."""
 
+    raw: dict[str, Any] | None = None
+    """The execution input as given (ValidateInput reads it; open by nature, it is not yet validated)."""
     execution: ExecutionRef
     input: ExecutionInput | None = None
+    plan: DataPlan | None = None
+    shards: list[ShardResult | None] | None = None
+    """One result per object of the PrepareShards map (null for an item that failed, as the offline twin reports)."""
     data: PreparedData | None = None
+    grader_preflight: GraderPreflight | None = None
     job: JobState | None = None
     model: ModelState | None = None
     deployment: DeploymentState | None = None
+    evaluation_plan: EvaluationPlan | None = None
+    evaluation_batches: list[EvaluatedBatch | None] | None = None
+    """One result per batch of the EvaluateBatches map (null for a failed batch: AggregateEvaluation then fails)."""
     evaluation: dict[str, Any] | None = None
     promotion: dict[str, Any] | None = None
+    summary: RunSummary | None = None
     error: ErrorInfo | None = None
+    cleanup: CleanupResult | None = None
+    cleanup_error: ErrorInfo | None = None

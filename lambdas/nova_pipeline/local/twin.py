@@ -204,7 +204,7 @@ class OfflineTwin:
         self.definition = json.loads(definition)
 
     def _definition(self, machine: Any) -> str:
-        """The definition CloudFormation would deploy: the asset file with DefinitionSubstitutions applied."""
+        """The definition CloudFormation would deploy (DefinitionString, or an S3 asset) with its substitutions."""
         assert self._app is not None
         properties = machine.properties
         if "DefinitionString" in properties:

@@ -1,0 +1,1 @@
+"""The customization state machine's definition, built in Python (`stepfunctions.workflow.definition`)."""
