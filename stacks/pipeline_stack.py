@@ -74,6 +74,7 @@ class PipelineStack(Stack):
         self.topic.grant_publish(jobs.cleanup.role)
 
         tasks = {f"{spec.construct_id}Arn": self.functions[spec.construct_id] for spec in function_specs() if spec.task}
+        # The id keeps the named state machine's logical id; the definition body is created on the one line below.
         self.workflow = CustomizationWorkflow(
             self,
             "CustomizationStateMachine",
