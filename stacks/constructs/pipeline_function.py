@@ -1,11 +1,14 @@
 """One construct creates every pipeline function with the shared defaults.
 
-Each function gets: its own role (logs to its own log group, X-Ray; nothing else until the stack grants it), the
-newest Python runtime on arm64, the shared layer, Powertools environment variables, active tracing, JSON logs in a
-log group with the environment's retention, and an explicit timeout, memory size and /tmp size.
+Each function gets: its own role (logs to its own log group, X-Ray; nothing else until a construct grants it), the
+newest Python runtime on arm64, the shared layer, Powertools environment variables and `NOVA_ENVIRONMENT`, exactly the
+`NOVA_*` variables its handler reads (passed explicitly), active tracing, JSON logs in a log group with the
+environment's retention, and an explicit timeout, memory size and /tmp size.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from aws_cdk import Duration, Size
 from aws_cdk import aws_iam as iam
@@ -20,6 +23,7 @@ from stacks.constructs.retention import log_retention, removal_policy
 
 METRICS_NAMESPACE = "NovaCustomization"
 DEFAULT_TIMEOUT = Duration.seconds(30)
+COMMON_VARIABLES = frozenset({"NOVA_ENVIRONMENT"})  # set on every function; the rest is passed per function
 
 
 class PipelineFunction(Construct):
@@ -38,9 +42,15 @@ class PipelineFunction(Construct):
         timeout: Duration = DEFAULT_TIMEOUT,
         memory_size: int = 512,
         ephemeral_mib: int = 512,
-        environment: dict[str, str] | None = None,
+        environment: Mapping[str, str],
+        log_level: str = "INFO",
     ) -> None:
         super().__init__(scope, construct_id)
+        unexpected = sorted(name for name in environment if not name.startswith("NOVA_") or name in COMMON_VARIABLES)
+        if unexpected:
+            raise ValueError(
+                f"{construct_id}: environment takes only handler-specific NOVA_* variables, not {unexpected}"
+            )
         self.log_group = logs.LogGroup(
             self, "Logs", retention=log_retention(settings), removal_policy=removal_policy(settings)
         )
@@ -75,10 +85,9 @@ class PipelineFunction(Construct):
             environment={
                 "POWERTOOLS_SERVICE_NAME": handler_dir,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_LOG_LEVEL": log_level,
                 "NOVA_ENVIRONMENT": settings.name,
-                "NOVA_DEFAULT_BASE_MODEL": settings.default_base_model,
-                **(environment or {}),
+                **environment,
             },
         )
         NagSuppressions.add_resource_suppressions(

@@ -122,6 +122,21 @@ def test_a_failure_while_the_job_runs_stops_the_job(offline_twin: Any) -> None:
         assert stopped["jobIdentifier"] == job.arn and job.status == "Stopped"
 
 
+def test_fail_at_fails_the_function_that_its_task_state_invokes(offline_twin: Any) -> None:
+    with offline_twin(fail_at="PrepareShard") as twin:
+        functions = {id(function): function for function in twin.dispatcher.functions.values()}.values()
+        [failing] = [function for function in functions if function.fail_with]
+
+        assert (failing.handler_dir.name, failing.handler) == ("prepare_shard", "lambda_handler")
+        shard_task = twin.definition["States"]["PrepareShards"]["ItemProcessor"]["States"]["PrepareShard"]
+        assert shard_task["Resource"] == failing.arn
+
+
+def test_fail_at_a_state_that_is_not_a_task_is_refused(offline_twin: Any) -> None:
+    with pytest.raises(ValueError, match="no Task state"), offline_twin(fail_at="WaitForBedrockJob"):
+        pass
+
+
 def test_throttling_on_every_first_call_is_retried_to_success(offline_twin: Any) -> None:
     with offline_twin(throttle_first_calls=True) as twin:
         result = twin.run(example("sft-text-to-sql-nova-micro.json"))

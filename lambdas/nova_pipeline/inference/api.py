@@ -6,24 +6,29 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from nova_pipeline.core.clients import client
+from nova_pipeline.core.settings import FunctionSettings
 from nova_pipeline.inference.service import Limits, NoModelPromoted
 from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
 
 RECORD_TTL_SECONDS = 30
 
 
-class ApiSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+class ApiSettings(FunctionSettings):
+    """The inference function's settings; the stack passes the environment's `api.*` limits (`variables()`), the
+    defaults serve `serve-local`."""
 
-    environment: str = Field(alias="NOVA_ENVIRONMENT", min_length=1)
     max_body_bytes: int = Field(alias="NOVA_API_MAX_BODY_BYTES", default=65_536)
     max_input_chars: int = Field(alias="NOVA_API_MAX_INPUT_CHARS", default=20_000)
     max_output_tokens: int = Field(alias="NOVA_API_MAX_OUTPUT_TOKENS", default=4096)
     allow_context: bool = Field(alias="NOVA_API_ALLOW_CONTEXT", default=True)
     debug_logging: bool = Field(alias="NOVA_API_DEBUG_LOGGING", default=False)
+
+    @classmethod
+    def variables(cls) -> frozenset[str]:
+        return super().variables() | {"NOVA_API_MAX_BODY_BYTES", "NOVA_API_MAX_INPUT_CHARS", "NOVA_API_DEBUG_LOGGING"}
 
     def limits(self) -> Limits:
         return Limits(self.max_input_chars, self.max_output_tokens, self.allow_context)

@@ -144,7 +144,11 @@ class OfflineTwin:
         self.dispatcher = LambdaDispatcher()
         self._stack.enter_context(TwinHooks(self.simulator, self.dispatcher).installed())
         self._stack.enter_context(self._fresh_clients())
-        self._create_resources()
+        try:
+            self._create_resources()
+        except BaseException:
+            self._stack.close()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -172,6 +176,11 @@ class OfflineTwin:
         sns = boto3.client("sns", region_name=REGION)
         for topic in self.assembly.of_type("AWS::SNS::Topic"):
             self.topic_arn = sns.create_topic(Name=topic.physical_id)["TopicArn"]
+        [machine] = self.assembly.of_type("AWS::StepFunctions::StateMachine")
+        definition = self._definition(machine)
+        self.definition = json.loads(definition)
+        failing = self._injected_failure_target()
+        injected = f"failure injected at {self.options.fail_at} by --fail-at"
         for function in self.assembly.of_type("AWS::Lambda::Function"):
             variables = self.assembly.resolve(function.stack, function.properties.get("Environment", {}))
             variables = variables.get("Variables", {})
@@ -190,18 +199,15 @@ class OfflineTwin:
                 handler_dir=LAMBDAS_DIR / service,
                 handler=handler_name,
                 environment={key: str(value) for key, value in variables.items()},
-                fail_with=self._injected_failure(function.logical_id),
+                fail_with=injected if _function_name(function.arn) == failing else None,
             )
             self.dispatcher.add(local)
-        [machine] = self.assembly.of_type("AWS::StepFunctions::StateMachine")
-        definition = self._definition(machine)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         self.state_machine_arn = sfn.create_state_machine(
             name=f"twin-{uuid.uuid4().hex[:8]}",
             definition=definition,
             roleArn=f"arn:aws:iam::123456789012:role/{machine.logical_id}",
         )["stateMachineArn"]
-        self.definition = json.loads(definition)
 
     def _definition(self, machine: Any) -> str:
         """The definition CloudFormation would deploy (DefinitionString, or an S3 asset) with its substitutions."""
@@ -217,11 +223,15 @@ class OfflineTwin:
             text = text.replace("${" + name + "}", str(value))
         return text
 
-    def _injected_failure(self, logical_id: str) -> str | None:
+    def _injected_failure_target(self) -> str | None:
+        """The name of the function that the Task state named by --fail-at invokes, as the definition says."""
         target = self.options.fail_at
-        if target and logical_id.startswith(target) and logical_id[len(target) :].startswith("Function"):
-            return f"failure injected at {target} by --fail-at"
-        return None
+        if not target:
+            return None
+        tasks = task_functions(self.definition)
+        if target not in tasks:
+            raise ValueError(f"--fail-at {target}: no Task state of that name; the task states are {sorted(tasks)}")
+        return _function_name(tasks[target])
 
     def upload_example_data(self) -> list[str]:
         """Copy examples/data/<name>/... to s3://<data bucket>/raw/<name>/..., as a user would upload it."""
@@ -284,6 +294,29 @@ class OfflineTwin:
             trace=_trace(history),
             history=history,
         )
+
+
+def task_functions(definition: dict[str, Any]) -> dict[str, str]:
+    """The function ARN each Lambda Task state invokes, by state name (states inside Map and Parallel included)."""
+    found: dict[str, str] = {}
+    for name, state in definition.get("States", {}).items():
+        if state.get("Type") == "Task":
+            resource = str(state.get("Resource", ""))
+            if resource.startswith("arn:aws:states:::lambda:invoke"):
+                arguments = state.get("Arguments") or state.get("Parameters") or {}
+                resource = str(arguments.get("FunctionName", ""))
+            if ":lambda:" in resource:
+                found[name] = resource
+        for nested in (state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])):
+            if nested:
+                found.update(task_functions(nested))
+    return found
+
+
+def _function_name(arn: str) -> str:
+    """`name` of `arn:aws:lambda:<region>:<account>:function:name[:qualifier]` (or of a bare name)."""
+    parts = arn.split(":")
+    return parts[6] if len(parts) > 6 else arn
 
 
 def _trace(history: list[dict[str, Any]]) -> list[TraceEntry]:

@@ -1,0 +1,110 @@
+"""CustomizationWorkflow: the Standard state machine that runs the pipeline functions, with its log group, X-Ray
+tracing, invoke grants on exactly its task functions, and the Distributed Map's permissions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
+from constructs import Construct
+
+from nova_pipeline.core import layout
+from stacks.config import EnvironmentSettings
+from stacks.constructs.pipeline_function import PipelineFunction
+from stacks.constructs.retention import log_retention, removal_policy
+
+
+class CustomizationWorkflow(Construct):
+    """`tasks` maps each definition substitution (`<State>Arn`) to the function that state invokes."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: EnvironmentSettings,
+        definition_body: sfn.DefinitionBody,
+        tasks: Mapping[str, PipelineFunction],
+        data_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention(settings), removal_policy=removal_policy(settings)
+        )
+        self.name = f"{settings.prefix}-customization"
+        # "Default" is left out of logical ids: the named state machine keeps the id it had as the stack's
+        # "CustomizationStateMachine" child, so CloudFormation updates it in place (a named resource cannot be
+        # replaced).
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Default",
+            state_machine_name=self.name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=definition_body,
+            definition_substitutions={name: f.function.function_arn for name, f in tasks.items()},
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+            timeout=Duration.days(7),
+        )
+        for function in tasks.values():
+            function.function.grant_invoke(self.state_machine)
+        # The Distributed Map (PrepareShards) lists the raw data and runs child executions of this state machine.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[data_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{layout.RAW}*"]}},
+            )
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="stateMachine",
+                        resource_name=self.name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{self.name}/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.state_machine,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="Log delivery and X-Ray actions have no resource-level permissions; Lambda invoke "
+                    "grants cover the function's versions (ARN:*) as CDK generates them; the Distributed Map's "
+                    "child executions are named by Step Functions.",
+                    applies_to=[
+                        "Resource::*",
+                        RegexAppliesTo(regex=r"/^Resource::<.*\.Arn>:\*$/g"),
+                        RegexAppliesTo(
+                            regex=r"/^Resource::arn:.*:states:.*:execution:nova-[a-z0-9]+-customization\/\*$/g"
+                        ),
+                    ],
+                )
+            ],
+            apply_to_children=True,
+        )

@@ -1,0 +1,121 @@
+"""Evaluation: PlanEvaluation, EvaluateBatch (one Distributed Map item), AggregateEvaluation (metrics, gate verdict,
+report), the gate's outcomes Promote and RejectCandidate, and Summarize.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from nova_pipeline.contract.catalog import MODELS
+from nova_pipeline.core import layout
+from nova_pipeline.core.settings import AggregateSettings, PlanEvaluationSettings, PromoteSettings, RejectSettings
+from nova_pipeline.promotion.record import active_model_parameter_name
+from stacks.config import EnvironmentSettings
+from stacks.constructs.customization_roles import grant_prefix_read, grant_prefix_write
+from stacks.constructs.stage import (
+    PipelineResources,
+    add_functions,
+    allow_wildcards,
+    bedrock_arn,
+    routed_foundation_model_arn,
+    spec,
+)
+
+PLAN_EVALUATION = spec(
+    "PlanEvaluation", "plan_evaluation", "Batches the test split for evaluation", PlanEvaluationSettings
+)
+EVALUATE_BATCH = spec("EvaluateBatch", "evaluate_batch", "Evaluates one batch with ConverseStream", seconds=900)
+AGGREGATE_EVALUATION = spec(
+    "AggregateEvaluation",
+    "aggregate_evaluation",
+    "Metrics, gate verdict and report",
+    AggregateSettings,
+    seconds=300,
+    memory=1024,
+)
+PROMOTE = spec("Promote", "promote", "Writes the active-model record", PromoteSettings)
+REJECT_CANDIDATE = spec("RejectCandidate", "reject_candidate", "Deletes a rejected deployment", RejectSettings)
+SUMMARIZE = spec("Summarize", "summarize", "Summarizes a successful execution")
+FUNCTIONS = (PLAN_EVALUATION, EVALUATE_BATCH, AGGREGATE_EVALUATION, PROMOTE, REJECT_CANDIDATE, SUMMARIZE)
+
+
+def gate_defaults(settings: EnvironmentSettings) -> dict[str, float | None]:
+    """The environment's quality-gate defaults, as the evaluation function reads them."""
+    evaluation = settings.evaluation
+    return {
+        "min_primary_metric": evaluation.min_primary_metric,
+        "min_gain_over_baseline": evaluation.min_gain_over_baseline,
+        "max_ttft_p90_ms": evaluation.max_ttft_p90_ms,
+        "max_cost_per_1k_requests_usd": evaluation.max_cost_per_1k_requests_usd,
+        "max_error_rate": evaluation.max_error_rate,
+    }
+
+
+class Evaluation(Construct):
+    """The evaluation functions: per-run prefixes of the data bucket, the active-model parameter, Bedrock invoke of
+    the candidate deployment and the base models, and deletion of a rejected deployment."""
+
+    FUNCTIONS = FUNCTIONS
+
+    def __init__(self, scope: Construct, construct_id: str, *, resources: PipelineResources) -> None:
+        super().__init__(scope, construct_id)
+        settings, data, key = resources.settings, resources.data_bucket, resources.key
+        self.functions = add_functions(
+            self,
+            FUNCTIONS,
+            resources,
+            {
+                "NOVA_DATA_BUCKET": data.bucket_name,
+                "NOVA_EVALUATION_RPM": str(settings.evaluation.requests_per_minute),
+                "NOVA_GATE_DEFAULTS": json.dumps(gate_defaults(settings)),
+                "NOVA_KMS_KEY_ARN": key.key_arn,
+                "NOVA_DELETE_REJECTED": str(settings.evaluation.delete_rejected_deployment).lower(),
+            },
+        )
+        plan, batch, aggregate, promote, reject = (
+            self.functions[s.construct_id].role
+            for s in (PLAN_EVALUATION, EVALUATE_BATCH, AGGREGATE_EVALUATION, PROMOTE, REJECT_CANDIDATE)
+        )
+        grant_prefix_read(plan, data, layout.PREPARED)
+        for role in (plan, batch, aggregate):
+            grant_prefix_write(role, data, layout.EVALUATION)
+        grant_prefix_write(aggregate, data, layout.REPORTS)
+        grant_prefix_read(aggregate, resources.artifacts_bucket, layout.JOBS)
+        parameter = Stack.of(self).format_arn(
+            service="ssm", resource="parameter", resource_name=active_model_parameter_name(settings.name).lstrip("/")
+        )
+        for role in (plan, aggregate):
+            role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter]))
+        promote.add_to_policy(
+            iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[parameter])
+        )
+        invoke_resources = [bedrock_arn(self, "custom-model-deployment")]
+        for model in MODELS.values():
+            invoke_resources.append(bedrock_arn(self, "inference-profile", model.inference_profile_id))
+            invoke_resources.append(routed_foundation_model_arn(self, model.inference_profile_id))
+        batch.add_to_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=invoke_resources
+            )
+        )
+        reject.add_to_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:DeleteCustomModelDeployment"],
+                resources=[bedrock_arn(self, "custom-model-deployment")],
+            )
+        )
+        for role in (plan, batch, aggregate, promote):
+            key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        allow_wildcards(
+            (plan, batch, aggregate, promote, reject),
+            "Evaluation reads and writes per-run objects under prepared/, evaluation/, reports/ and jobs/; "
+            "deployments are created per execution; cross-region inference profiles route a base model to its "
+            "foundation model in any US region.",
+            rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS})\*$/g",
+            r"/^Resource::arn:.*:bedrock:.*:custom-model-deployment\/\*$/g",
+            r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g",
+        )

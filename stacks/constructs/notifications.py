@@ -1,0 +1,43 @@
+"""Notifications: the environment's SNS topic (failures, alarms, job state changes) and its email subscription, and
+the EventBridge rule that forwards this environment's Bedrock customization job state changes to it.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from stacks.config import EnvironmentSettings
+
+
+class Notifications(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings) -> None:
+        super().__init__(scope, construct_id)
+        # "Default" is left out of logical ids: the topic keeps the id it had as the stack's "Notifications" child,
+        # so its ARN (exported to the API stack's alarms) and its confirmed subscriptions survive this construct.
+        self.topic = sns.Topic(self, "Default", display_name=f"Nova customization ({settings.name})", enforce_ssl=True)
+        if settings.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        rule = events.Rule(
+            self,
+            "CustomizationJobEvents",
+            description=f"Forwards {settings.prefix} customization job state changes to the notification topic",
+            event_pattern=events.EventPattern(
+                source=["aws.bedrock"],
+                detail_type=["Model Customization Job State Change"],
+                detail={"jobName": [{"prefix": f"{settings.prefix}-"}]},
+            ),
+        )
+        rule.add_target(
+            targets.SnsTopic(
+                self.topic,
+                message=events.RuleTargetInput.from_text(
+                    f"Bedrock customization job {events.EventField.from_path('$.detail.jobName')} is "
+                    f"{events.EventField.from_path('$.detail.jobStatus')} "
+                    f"({events.EventField.from_path('$.detail.jobArn')})."
+                ),
+            )
+        )
