@@ -82,6 +82,7 @@ class PipelineStack(Stack):
             definition_body=sfn.DefinitionBody.from_string(json.dumps(definition(), indent=2)),
             tasks=tasks,
             data_bucket=storage.data_bucket,
+            key=storage.key,
         )
         self.state_machine = self.workflow.state_machine
 

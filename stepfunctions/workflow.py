@@ -14,6 +14,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.core import layout
 
 State = dict[str, Any]
 States = dict[str, State]
@@ -128,6 +129,7 @@ def prepare_data(*, next: str) -> States:
             "fails the run (no tolerated failures)",
             bucket=path("plan", "bucket"),
             prefix=path("plan", "prefix"),
+            results=layout.PREPARE_MAP_RESULTS,
             item={**run, "object.$": "$$.Map.Item.Value"},
             concurrency=20,
             processor=task("PrepareShard", "Normalize, sanitize and validate one object into a shard"),
@@ -228,6 +230,7 @@ def evaluate(*, next: str, skip: str) -> States:
             "ConverseStream on the candidate (and baseline) for every batch, as fast as the quota allows",
             bucket=path("evaluationPlan", "bucket"),
             prefix=path("evaluationPlan", "batchesPrefix"),
+            results=layout.EVALUATION_MAP_RESULTS,
             item={"object.$": "$$.Map.Item.Value", "plan.$": path("evaluationPlan")},
             concurrency=path("evaluationPlan", "maxConcurrency"),
             processor=task("EvaluateBatch", "One batch: predictions, TTFT, latency, tokens, errors"),
@@ -372,6 +375,7 @@ def distributed_map(
     *,
     bucket: str,
     prefix: str,
+    results: str,
     item: dict[str, Any],
     concurrency: int | str,
     processor: States,
@@ -380,7 +384,10 @@ def distributed_map(
 ) -> States:
     """A Distributed Map over the S3 objects under `bucket`/`prefix` (paths); `processor` is its item workflow.
 
-    `concurrency` is a number or a path to one. No tolerated failures: any failed item fails the map into Cleanup.
+    The items' results go to S3 under the `results` prefix of the data bucket, never into the state: a state is
+    capped at 256 KiB, which a few thousand items would exceed (`States.DataLimitExceeded`). The state gets the
+    ResultWriter's manifest location. `concurrency` is a number or a path to one. No tolerated failures: any
+    failed item fails the map into Cleanup.
     """
     return {
         name: {
@@ -396,6 +403,10 @@ def distributed_map(
                 "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                 "StartAt": next_of(processor),
                 "States": processor,
+            },
+            "ResultWriter": {
+                "Resource": "arn:aws:states:::s3:putObject",
+                "Parameters": {"Bucket": "${DataBucketName}", "Prefix": results},
             },
             "ResultPath": path(result),
             "Catch": CATCH,

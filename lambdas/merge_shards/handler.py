@@ -12,7 +12,7 @@ from nova_pipeline.core.clients import client
 from nova_pipeline.core.observability import logger, metrics
 from nova_pipeline.core.settings import DataSettings, load_settings
 from nova_pipeline.core.tracing import tracer
-from nova_pipeline.prepare.service import merge_shards
+from nova_pipeline.prepare.service import merge_map_results
 
 SETTINGS = load_settings(DataSettings)
 
@@ -22,7 +22,7 @@ SETTINGS = load_settings(DataSettings)
 @metrics.log_metrics
 @event_parser(model=MergeRequest)
 def lambda_handler(request: MergeRequest, context: LambdaContext) -> dict[str, Any]:
-    result = merge_shards(
+    result = merge_map_results(
         request.input, request.run_id, request.shards, s3=client("s3"), data_bucket=SETTINGS.data_bucket
     )
     logger.info("Shards merged", extra={"manifest": result.manifest_uri, "records": result.manifest["records"]})

@@ -130,6 +130,9 @@ class CustomizationJobs(Construct):
             ["bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
             [deployments, custom_models],
         )
+        # The custom models are encrypted with the environment's key and deploying one uses it ("If the model is
+        # encrypted with a KMS key, you must have permission to use that key": Bedrock user guide, deployments).
+        key.grant(role[CREATE_DEPLOYMENT.construct_id], "kms:Decrypt", "kms:GenerateDataKey")
         _allow(role[POLL_DEPLOYMENT.construct_id], ["bedrock:GetCustomModelDeployment"], [deployments])
         _allow(cleanup, ["bedrock:DeleteCustomModelDeployment"], [deployments])
 

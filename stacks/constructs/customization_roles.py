@@ -15,8 +15,13 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
+from nova_pipeline.contract.catalog import MODELS
 from nova_pipeline.core import layout
+from nova_pipeline.jobs.bedrock import PROFILE_ONLY_TEACHERS
 
+# The Regions the US cross-Region inference profiles route to (Bedrock user guide, "Supported Regions and models for
+# inference profiles").
+US_PROFILE_REGIONS = ("us-east-1", "us-east-2", "us-west-2")
 NOVA_TRAINING_IMAGE_ACCOUNT = "708977205387"
 NOVA_TRAINING_IMAGE_REPOSITORY = "nova-fine-tune-repo"
 
@@ -59,7 +64,6 @@ class CustomizationRoles(Construct):
         for role in (self.bedrock, self.sagemaker):
             grant_prefix_read(role, data_bucket, layout.PREPARED)
             grant_prefix_write(role, artifacts_bucket, layout.JOBS)
-            key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
             NagSuppressions.add_resource_suppressions(
                 role,
                 [
@@ -76,8 +80,65 @@ class CustomizationRoles(Construct):
                 ],
                 apply_to_children=True,
             )
+        # Bedrock: reads SSE-KMS training data, writes outputs, and encrypts the custom model with the key, creating
+        # a grant (Bedrock user guide, "Encryption of custom models": Decrypt, GenerateDataKey, DescribeKey,
+        # CreateGrant for the customization role).
+        key.grant(self.bedrock, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant")
+        # SageMaker: reads SSE-KMS channels, and with OutputDataConfig.KmsKeyId encrypts the output, which needs
+        # kms:Encrypt (SageMaker API reference, OutputDataConfig.KmsKeyId) besides the data keys S3 uses.
+        key.grant(self.sagemaker, "kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt")
         grant_prefix_read(self.sagemaker, artifacts_bucket, layout.RECIPES)
         self._grant_training_runtime(self.sagemaker, stack)
+        self._grant_checkpoint_import(self.bedrock, stack)
+        self._grant_teachers(self.bedrock, stack)
+
+    @staticmethod
+    def _grant_teachers(role: iam.Role, stack: Stack) -> None:
+        """A distillation job invokes its teacher as this role. A teacher reached through its cross-Region profile
+        needs the profile and the foundation model in every Region the profile routes to (Bedrock user guide,
+        "Prerequisites for model distillation"); the US profiles span us-east-1, us-east-2 and us-west-2."""
+        resources = []
+        for spec in MODELS.values():
+            if not spec.distillation_teacher:
+                continue
+            model = spec.inference_profile_id.removeprefix("us.")
+            if spec.short_name in PROFILE_ONLY_TEACHERS:
+                profile = stack.format_arn(
+                    service="bedrock", resource="inference-profile", resource_name=spec.inference_profile_id
+                )
+                regions = US_PROFILE_REGIONS
+                resources.append(profile)
+            else:
+                regions = (stack.region,)
+            resources += [
+                stack.format_arn(
+                    service="bedrock", region=r, account="", resource="foundation-model", resource_name=model
+                )
+                for r in regions
+            ]
+        role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=resources))
+
+    @staticmethod
+    def _grant_checkpoint_import(role: iam.Role, stack: Stack) -> None:
+        """CreateCustomModel from a SageMaker-trained Nova checkpoint reads the Amazon-managed escrow bucket SageMaker
+        wrote it to, as this role (Bedrock user guide, "Create a service role for importing pre-trained models":
+        s3:GetObject and s3:ListBucket on the bucket of the model artifacts; escrow buckets are named
+        `customer-escrow-<account>-smtj-<id>` for training jobs, as in the aws/nova-forge-sdk IAM templates)."""
+        bucket = f"arn:{stack.partition}:s3:::customer-escrow-{stack.account}-smtj-*"
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket]))
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket}/*"]))
+        NagSuppressions.add_resource_suppressions(
+            role,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="SageMaker names the Amazon-managed escrow bucket of this account's training checkpoints "
+                    "customer-escrow-<account>-smtj-<id>; the id is SageMaker's, so the name ends in a wildcard.",
+                    applies_to=[RegexAppliesTo(regex=r"/^Resource::arn:.*:s3:::customer-escrow-.*-smtj-\*(\/\*)?$/g")],
+                )
+            ],
+            apply_to_children=True,
+        )
 
     def grant_pass_role(self, grantee: iam.IGrantable, *, bedrock: bool = False, sagemaker: bool = False) -> None:
         """Let `grantee` pass the chosen roles, each only to its own service."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -32,6 +33,7 @@ class CustomizationWorkflow(Construct):
         definition_body: sfn.DefinitionBody,
         tasks: Mapping[str, PipelineFunction],
         data_bucket: s3.IBucket,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -48,21 +50,33 @@ class CustomizationWorkflow(Construct):
             state_machine_name=self.name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=definition_body,
-            definition_substitutions={name: f.function.function_arn for name, f in tasks.items()},
+            definition_substitutions={
+                **{name: f.function.function_arn for name, f in tasks.items()},
+                "DataBucketName": data_bucket.bucket_name,
+            },
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
             timeout=Duration.days(7),
         )
         for function in tasks.values():
             function.function.grant_invoke(self.state_machine)
-        # The Distributed Map (PrepareShards) lists the raw data and runs child executions of this state machine.
+        # The Distributed Maps list their items as this role (ItemReader): PrepareShards the raw data, EvaluateBatches
+        # the batches PlanEvaluation wrote; and write their results (ResultWriter) under the run's map-results/
+        # prefixes (Step Functions developer guide, "IAM policies for ItemReader / ResultWriter").
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[data_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{layout.RAW}*"]}},
+                conditions={"StringLike": {"s3:prefix": [f"{layout.RAW}*", layout.evaluation_batches("*") + "*"]}},
             )
         )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+                resources=[data_bucket.arn_for_objects(f"{layout.MAP_RESULTS}*")],
+            )
+        )
+        key.grant(self.state_machine, "kms:GenerateDataKey", "kms:Decrypt")
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution"],
@@ -94,12 +108,14 @@ class CustomizationWorkflow(Construct):
             [
                 NagPackSuppression(
                     id="AwsSolutions-IAM5",
-                    reason="Log delivery and X-Ray actions have no resource-level permissions; Lambda invoke "
+                    reason="Log delivery and X-Ray actions have no resource-level permissions; the maps write their "
+                    "results under map-results/ in folders Step Functions names per map run; Lambda invoke "
                     "grants cover the function's versions (ARN:*) as CDK generates them; the Distributed Map's "
                     "child executions are named by Step Functions.",
                     applies_to=[
                         "Resource::*",
                         RegexAppliesTo(regex=r"/^Resource::<.*\.Arn>:\*$/g"),
+                        RegexAppliesTo(regex=r"/^Resource::.*\/map-results\/\*$/g"),
                         RegexAppliesTo(
                             regex=r"/^Resource::arn:.*:states:.*:execution:nova-[a-z0-9]+-customization\/\*$/g"
                         ),

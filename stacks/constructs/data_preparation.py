@@ -83,10 +83,18 @@ class DataPreparation(Construct):
         for function in preparers:
             grant_prefix_read(function.role, data, layout.RAW)
             grant_prefix_write(function.role, data, layout.PREPARED)
+        # MergeShards reads the shard summaries the PrepareShards map wrote with its ResultWriter.
+        merge = self.functions[MERGE_SHARDS.construct_id]
+        merge.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[data.arn_for_objects(f"{layout.PREPARE_MAP_RESULTS}*")]
+            )
+        )
         for function in (plan, *preparers):
             key.grant(function.role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         allow_wildcards(
             [function.role for function in (plan, *preparers)],
-            "Reads raw/ and writes prepared/ of the data bucket; object names under the prefixes are chosen per run.",
-            rf"/^Resource::.+\/({layout.RAW}|{layout.PREPARED})\*$/g",
+            "Reads raw/ and writes prepared/ of the data bucket (MergeShards also reads the map's results); object "
+            "names under the prefixes are chosen per run.",
+            rf"/^Resource::.+\/({layout.RAW}|{layout.PREPARED}|{layout.PREPARE_MAP_RESULTS})\*$/g",
         )

@@ -67,7 +67,9 @@ class InferenceApi(Construct):
             service="ssm", resource="parameter", resource_name=active_model_parameter_name(settings.name).lstrip("/")
         )
         role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter]))
-        key.grant(role, "kms:Decrypt")
+        # The SecureString record, and the custom models (encrypted with this key): invoking an encrypted Nova model
+        # needs Decrypt and GenerateDataKey (Nova user guide, "Encryption of custom models", model invocation).
+        key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
         base = MODELS[settings.default_base_model]
         role.add_to_policy(
             iam.PolicyStatement(

@@ -79,7 +79,7 @@ def test_a_path_outside_run_state_fails_at_synth() -> None:
 def test_every_placeholder_is_a_substitution_the_stack_passes(templates: dict[str, Template]) -> None:
     placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(definition())))
 
-    assert len(placeholders) == 21
+    assert len(placeholders) == 22
     for stack in ("nova-dev-pipeline", "nova-prod-pipeline"):
         [machine] = templates[stack].find_resources("AWS::StepFunctions::StateMachine").values()
         assert placeholders == set(machine["Properties"]["DefinitionSubstitutions"]), stack

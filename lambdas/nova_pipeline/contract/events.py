@@ -1,5 +1,5 @@
-"""The payloads of the tasks that do not take the whole run state: the preparation fan-out, the evaluation plan and
-its map items, and the evaluation's result. Each handler parses its event into one of these (or `RunState`).
+"""The payloads of the tasks that do not take the whole run state (the preparation fan-out, the evaluation map's
+items) and the run states some tasks require more of. Each handler parses its event into one of these or `RunState`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from nova_pipeline.contract.execution_input import ExecutionInput, InferenceConfig
-from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.contract.run_state import EvaluatedBatch, EvaluationPlan, EvaluationResult, MapResults, RunState
+
+BatchResult = EvaluatedBatch
 
 
 class _Event(BaseModel):
@@ -43,26 +45,9 @@ class ShardRequest(PrepareRequest):
 
 
 class MergeRequest(PrepareRequest):
-    """MergeShards: every shard summary of the map (a failed item is anything without a `shard` key)."""
+    """MergeShards: where the PrepareShards map wrote its shard summaries."""
 
-    shards: list[Any]
-
-
-class EvaluationPlan(_Event):
-    """PlanEvaluation's output: where the batches are, how fast each map worker may call, and what to call."""
-
-    bucket: str
-    prefix: str
-    batches_prefix: str
-    rows: int = Field(ge=0)
-    batches: int = Field(ge=0)
-    max_concurrency: int = Field(ge=1)
-    per_worker_requests_per_minute: float = Field(gt=0)
-    requests_per_row: int = Field(ge=1)
-    candidate: str
-    baseline: str | None = None
-    judge_model: str | None = None
-    inference_config: InferenceConfig
+    shards: MapResults
 
 
 class BatchRequest(_Event):
@@ -70,28 +55,6 @@ class BatchRequest(_Event):
 
     plan: EvaluationPlan
     item: S3Item = Field(alias="object")
-
-
-class BatchResult(_Event):
-    batch: str
-    rows: int
-    errors: int
-
-
-class EvaluationResult(_Event):
-    """AggregateEvaluation's output at `$.evaluation`: the verdict and where the report is."""
-
-    verdict: str
-    failed: list[str] = Field(default_factory=list)
-    primary_metric: str | None = None
-    candidate: float | None = None
-    baseline: float | None = None
-    error_rate: float | None = None
-    monthly_cost: float | None = None
-    report_uri: str | None = None
-    report_html_uri: str | None = None
-    report_url: str | None = None
-    simulated: bool = False
 
 
 class AggregateRequest(RunState):
@@ -103,4 +66,4 @@ class AggregateRequest(RunState):
 class GatedState(RunState):
     """Promote / RejectCandidate: the run state with the evaluation's verdict."""
 
-    evaluation: EvaluationResult  # type: ignore[assignment]
+    evaluation: EvaluationResult

@@ -41,6 +41,22 @@ class DataPlan(_State):
     bytes: int
 
 
+class ResultWriterDetails(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    bucket: str = Field(alias="Bucket")
+    key: str = Field(alias="Key")
+
+
+class MapResults(BaseModel):
+    """What a Distributed Map with a ResultWriter leaves in the state: where its results manifest is."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    map_run_arn: str = Field(alias="MapRunArn")
+    result_writer_details: ResultWriterDetails = Field(alias="ResultWriterDetails")
+
+
 class ShardResult(_State):
     """What PrepareShard returns for one object of the PrepareShards map (`shard` is None for a non-data object)."""
 
@@ -133,6 +149,22 @@ class EvaluatedBatch(_State):
     errors: int
 
 
+class EvaluationResult(_State):
+    """AggregateEvaluation's output at `$.evaluation`: the verdict and where the report is."""
+
+    verdict: str
+    failed: list[str] = Field(default_factory=list)
+    primary_metric: str | None = None
+    candidate: float | None = None
+    baseline: float | None = None
+    error_rate: float | None = None
+    monthly_cost: float | None = None
+    report_uri: str | None = None
+    report_html_uri: str | None = None
+    report_url: str | None = None
+    simulated: bool = False
+
+
 class RunSummary(_State):
     """Summarize's output, which is the output of a successful execution (see `contract.summary.run_summary`)."""
 
@@ -177,17 +209,17 @@ class RunState(_State):
     execution: ExecutionRef
     input: ExecutionInput | None = None
     plan: DataPlan | None = None
-    shards: list[ShardResult | None] | None = None
-    """One result per object of the PrepareShards map (null for an item that failed, as the offline twin reports)."""
+    shards: MapResults | None = None
+    """Where the PrepareShards map wrote one ShardResult per object (its ResultWriter manifest)."""
     data: PreparedData | None = None
     grader_preflight: GraderPreflight | None = None
     job: JobState | None = None
     model: ModelState | None = None
     deployment: DeploymentState | None = None
     evaluation_plan: EvaluationPlan | None = None
-    evaluation_batches: list[EvaluatedBatch | None] | None = None
-    """One result per batch of the EvaluateBatches map (null for a failed batch: AggregateEvaluation then fails)."""
-    evaluation: dict[str, Any] | None = None
+    evaluation_batches: MapResults | None = None
+    """Where the EvaluateBatches map wrote one EvaluatedBatch per batch (its ResultWriter manifest)."""
+    evaluation: EvaluationResult | None = None
     promotion: dict[str, Any] | None = None
     summary: RunSummary | None = None
     error: ErrorInfo | None = None

@@ -44,8 +44,8 @@ def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, An
         }
         if data
         else None,
-        "evaluation": state.evaluation,
-        "verdict": (state.evaluation or {}).get("verdict"),
+        "evaluation": state.evaluation.dump() if state.evaluation else None,
+        "verdict": state.evaluation.verdict if state.evaluation else None,
         "promotion": state.promotion,
         "durations": {"totalSeconds": _seconds_since(state.execution.started_at, now)},
         "completedAt": now.isoformat(),

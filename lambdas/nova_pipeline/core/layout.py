@@ -5,7 +5,7 @@ key with the functions below, so IAM and the code cannot drift apart. Everything
 execution name, so two runs never share a key and a failed run leaves nothing in another run's place.
 
 - data bucket: `raw/` (uploads), `prepared/<run>/` (training sets and manifest), `evaluation/<run>/` (batches and
-  predictions), `reports/<run>/` (report.json, report.html)
+  predictions), `reports/<run>/` (report.json, report.html), `map-results/<map>/<map run>/` (Distributed Map results)
 - artifacts bucket: `jobs/` (customization and training job outputs), `recipes/<job>/` (SageMaker recipes)
 """
 
@@ -17,8 +17,13 @@ EVALUATION = "evaluation/"
 REPORTS = "reports/"
 JOBS = "jobs/"
 RECIPES = "recipes/"
+MAP_RESULTS = "map-results/"
 
-DATA_BUCKET_PREFIXES = (RAW, PREPARED, EVALUATION, REPORTS)
+DATA_BUCKET_PREFIXES = (RAW, PREPARED, EVALUATION, REPORTS, MAP_RESULTS)
+# Where each Distributed Map writes its items' results (ResultWriter); Step Functions adds the map run's id, which
+# is unique per execution, below it.
+PREPARE_MAP_RESULTS = f"{MAP_RESULTS}prepare/"
+EVALUATION_MAP_RESULTS = f"{MAP_RESULTS}evaluation/"
 ARTIFACTS_BUCKET_PREFIXES = (JOBS, RECIPES)
 
 

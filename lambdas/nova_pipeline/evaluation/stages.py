@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 from nova_pipeline.contract.catalog import MODELS, TaskType
-from nova_pipeline.contract.events import BatchRequest, BatchResult, EvaluationPlan, EvaluationResult
+from nova_pipeline.contract.events import BatchRequest, BatchResult
 from nova_pipeline.contract.execution_input import InferenceConfig
-from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, RunState
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.s3 import split_s3

@@ -25,6 +25,7 @@ import botocore.handlers
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
+from nova_pipeline.local.iam import AccessDenied, Authorizer, acting_as, need, parameter_key_from_request
 from nova_pipeline.local.simulator import BedrockSimulator, SimulatedError
 
 _PARAMS_KEY = "nova_twin_params"
@@ -59,6 +60,9 @@ class LocalFunction:
     handler: str = "lambda_handler"
     fail_with: str | None = None
     module: ModuleType | None = None
+    role_arn: str = ""
+    log_group: str = ""
+    tracing: bool = False
 
     def load(self) -> ModuleType:
         if self.module is None:
@@ -90,6 +94,19 @@ class LambdaDispatcher:
 
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     invocations: list[tuple[str, Any]] = field(default_factory=list)
+    authorizer: Authorizer | None = None
+
+    def _platform_checks(self, function: LocalFunction) -> None:
+        """What the Lambda service does with the function's role on every invocation: write its logs (to the log
+        group of its LoggingConfig) and, with active tracing, send its trace segments (Lambda developer guide,
+        "Defining Lambda function permissions with an execution role")."""
+        if self.authorizer is None or not function.role_arn:
+            return
+        stream = function.log_group.removesuffix(":*") + ":log-stream:2026/12/02/[$LATEST]twin"
+        needs = [need("logs:CreateLogStream", stream), need("logs:PutLogEvents", stream)]
+        if function.tracing:
+            needs += [need("xray:PutTraceSegments", "*"), need("xray:PutTelemetryRecords", "*")]
+        self.authorizer.check(function.role_arn, f"lambda runtime of {function.name}", needs)
 
     def add(self, function: LocalFunction) -> None:
         self.functions[function.name] = function
@@ -104,10 +121,12 @@ class LambdaDispatcher:
         previous = {key: os.environ.get(key) for key in function.environment}
         os.environ.update(function.environment)
         try:
+            self._platform_checks(function)
             if function.fail_with:
                 raise InjectedFailure(function.fail_with)
-            module = function.load()
-            result = getattr(module, function.handler)(event, _Context(function.name, function.arn))
+            with acting_as(function.role_arn or "admin"):
+                module = function.load()
+                result = getattr(module, function.handler)(event, _Context(function.name, function.arn))
             return _invoke_response(json.dumps(result).encode(), error=False)
         except Exception as error:
             body = {
@@ -151,19 +170,41 @@ class _BytesReader:
 class TwinHooks:
     """The two botocore handlers, active only inside `installed()`."""
 
-    def __init__(self, simulator: BedrockSimulator, dispatcher: LambdaDispatcher) -> None:
+    def __init__(
+        self, simulator: BedrockSimulator, dispatcher: LambdaDispatcher, authorizer: Authorizer | None = None
+    ) -> None:
         self.simulator, self.dispatcher, self.active = simulator, dispatcher, False
+        self.authorizer = authorizer
 
     def remember_params(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         service = model.service_model.service_name
-        if self.active and (service in SIMULATED_OPERATIONS or (service, model.name) == ("lambda", "Invoke")):
+        if not self.active:
+            return
+        if service in SIMULATED_OPERATIONS or (service, model.name) == ("lambda", "Invoke"):
             context[_PARAMS_KEY] = json.loads(json.dumps(params, default=_bytes_as_text))
+        elif self.authorizer is not None:
+            context[_PARAMS_KEY] = {key: value for key, value in params.items() if key != "Body"}
+
+    def _authorize(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        if self.authorizer is None:
+            return
+        self.authorizer.authorize_call(service, operation, params)
+        if (service, operation) == ("ssm", "PutParameter"):
+            remembered = parameter_key_from_request(params)
+            if remembered:
+                self.authorizer.keys.parameters[remembered[0]] = remembered[1]
 
     def answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         if not self.active:
             return None
         service, operation = model.service_model.service_name, model.name
         params = context.get(_PARAMS_KEY, {})
+        try:
+            self._authorize(service, operation, params)
+        except AccessDenied as denied:
+            code = {"s3": "AccessDenied", "sns": "AuthorizationError"}.get(service, "AccessDeniedException")
+            parsed = {"Error": {"Code": code, "Message": str(denied)}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+            return AWSResponse("https://simulated.local", 403, {}, None), parsed
         try:
             if service == "lambda" and operation == "Invoke":
                 payload = params.get("Payload", "")

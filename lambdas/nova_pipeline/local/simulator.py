@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.local.iam import ADMIN, AccessDenied, Authorizer, acting_as, model_invocation, need
 from nova_pipeline.local.simulated_model import (
     BaseModel,
     CustomizedModel,
@@ -75,6 +76,8 @@ class _Model:
     source: str
     status: str = "Active"
     job_arn: str | None = None
+    kms_key: str | None = None
+    failure: str | None = None
 
 
 @dataclass
@@ -110,6 +113,8 @@ class BedrockSimulator:
 
     settings: SimulatorSettings = field(default_factory=SimulatorSettings)
     s3_client: Callable[[], Any] | None = None
+    # With an authorizer, what a simulated job reads, writes and invokes is checked as the service role passed to it.
+    authorizer: Authorizer | None = None
     clock: Callable[[], float] = time.monotonic
     jobs: dict[str, _Job] = field(default_factory=dict)
     training_jobs: dict[str, _Job] = field(default_factory=dict)
@@ -226,9 +231,45 @@ class BedrockSimulator:
     def _advance_job(self, job: _Job) -> None:
         if not self._ends_now(job):
             return
+        try:
+            with acting_as(job.request["roleArn"]):
+                self._train_bedrock_job(job)
+        except AccessDenied as denied:
+            job.status, job.failure = "Failed", f"Insufficient permissions for the service role: {denied}"
+        except Exception as error:
+            if _denied(error):
+                job.status, job.failure = "Failed", f"Insufficient permissions for the service role: {error}"
+            else:
+                raise
+
+    def _service_check(self, call: str, needs: list[Any]) -> None:
+        """A check AWS makes on the service role for work the twin does not perform as an API call."""
+        if self.authorizer is not None:
+            from nova_pipeline.local.iam import current_principal
+
+            self.authorizer.check(current_principal(), call, needs)
+
+    def _train_bedrock_job(self, job: _Job) -> None:
+        """The job's work, as its service role: read the training data, use the key, write the outputs."""
         request = job.request
+        key = request.get("customModelKmsKeyId")
+        if key:  # Bedrock user guide, "Encryption of custom models": the customization role uses the model's key
+            self._service_check(
+                "bedrock customization job encrypts the model",
+                [need(a, key) for a in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant")],
+            )
         examples = examples_from_jsonl(self._read_lines(request["trainingDataConfig"]["s3Uri"]))
+        for validator in request.get("validationDataConfig", {}).get("validators", []):
+            self._read_lines(validator["s3Uri"])
         if request.get("customizationType") == "DISTILLATION":
+            teacher_id = request["customizationConfig"]["distillationConfig"]["teacherModelConfig"][
+                "teacherModelIdentifier"
+            ]
+            # The teacher is invoked as the service role (Bedrock user guide, "Prerequisites for model distillation").
+            self._service_check(
+                "bedrock distillation invokes the teacher",
+                [need("bedrock:InvokeModel", resource) for resource in model_invocation(teacher_id)],
+            )
             teacher = BaseModel()
             examples = [
                 type(e)(e.system, e.prompt, e.answer or _concise(teacher.answer(e.system, e.prompt)), e.prompt_tokens)
@@ -237,10 +278,17 @@ class BedrockSimulator:
         model_arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{request['baseModelIdentifier']}/" + _short_id(
             request["customModelName"]
         )
-        self.models[model_arn] = _Model(
-            model_arn, request["customModelName"], self.clock(), CustomizedModel(examples), "job", job_arn=job.arn
-        )
         self._write_loss_curves(request["outputDataConfig"]["s3Uri"], job, len(examples))
+        self.models[model_arn] = _Model(
+            model_arn,
+            request["customModelName"],
+            self.clock(),
+            CustomizedModel(examples),
+            "job",
+            job_arn=job.arn,
+            kms_key=key,
+        )
+        self._register_key(model_arn, key)
         job.status, job.output_model_arn = "Completed", model_arn
 
     def _write_loss_curves(self, output_uri: str, job: _Job, records: int) -> None:
@@ -296,8 +344,51 @@ class BedrockSimulator:
     def _advance_training_job(self, job: _Job) -> None:
         if not self._ends_now(job):
             return
-        channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job.request["InputDataConfig"]}
-        escrow = f"s3://customer-escrow-{ACCOUNT}-smtj-{_short_id(job.name)}/{job.name}/checkpoints/"
+        try:
+            with acting_as(job.request["RoleArn"]):
+                self._run_training_job(job)
+        except AccessDenied as denied:
+            job.status, job.failure = "Failed", f"ClientError: {denied}"
+        except Exception as error:
+            if _denied(error):
+                job.status, job.failure = "Failed", f"ClientError: {error}"
+            else:
+                raise
+
+    def _run_training_job(self, job: _Job) -> None:
+        """The training job's work, as its execution role: pull the image, read every channel, log, write output."""
+        request = job.request
+        image = request["AlgorithmSpecification"]["TrainingImage"]
+        registry, repository = image.split("/", 1)
+        image_account, image_region = registry.split(".")[0], registry.split(".")[3]
+        repository_arn = f"arn:aws:ecr:{image_region}:{image_account}:repository/{repository.split(':')[0]}"
+        log_stream = (
+            f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/TrainingJobs:log-stream:{job.name}/algo-1"
+        )
+        # SageMaker developer guide, "How to use SageMaker AI execution roles" (CreateTrainingJob permissions).
+        self._service_check(
+            "sagemaker training job starts",
+            [
+                need("ecr:GetAuthorizationToken", "*"),
+                need("ecr:BatchGetImage", repository_arn),
+                need("ecr:GetDownloadUrlForLayer", repository_arn),
+                need("ecr:BatchCheckLayerAvailability", repository_arn),
+                need("logs:CreateLogStream", log_stream),
+                need("logs:PutLogEvents", log_stream),
+                need("cloudwatch:PutMetricData", "*", cloudwatch__namespace="/aws/sagemaker/TrainingJobs"),
+            ],
+        )
+        channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
+        for uri in channels.values():
+            self._read_prefix(uri)
+        key = request["OutputDataConfig"].get("KmsKeyId")
+        if key:  # SageMaker API reference, OutputDataConfig.KmsKeyId: the role must be allowed kms:Encrypt
+            self._service_check("sagemaker training job encrypts its output", [need("kms:Encrypt", key)])
+        escrow_bucket = f"customer-escrow-{ACCOUNT}-smtj-{_short_id(job.name)}"
+        escrow = f"s3://{escrow_bucket}/{job.name}/checkpoints/"
+        with acting_as(ADMIN):  # the Amazon-managed escrow bucket: written by SageMaker itself, not by the role
+            self._ensure_bucket(escrow_bucket)
+            self._write(escrow + "adapter_model.safetensors", b"simulated checkpoint")
         self._escrow_sources[escrow] = channels["train"]
         manifest = json.dumps({"checkpoint_s3_bucket": escrow}).encode()
         archive = io.BytesIO()
@@ -321,10 +412,26 @@ class BedrockSimulator:
         training_uri = self._escrow_sources.get(uri)
         if training_uri is None:
             raise SimulatedError("ValidationException", f"{uri} is not a checkpoint of a completed training job")
-        examples = examples_from_jsonl(self._read_lines(training_uri))
+        with acting_as(ADMIN):  # what the simulated model learns from: the job's training data
+            examples = examples_from_jsonl(self._read_lines(training_uri))
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/imported/{_short_id(params['modelName'])}"
-        self.models[arn] = _Model(arn, params["modelName"], self.clock(), CustomizedModel(examples), token or "")
-        self.models[arn].status = "Creating"
+        key = params.get("modelKmsKeyArn")
+        model = _Model(arn, params["modelName"], self.clock(), CustomizedModel(examples), token or "", kms_key=key)
+        model.status = "Creating"
+        self.models[arn] = model
+        try:  # Bedrock reads the checkpoint from the escrow bucket as the role passed in (model-import IAM role)
+            with acting_as(params["roleArn"]):
+                self._read_prefix(uri)
+                if key:
+                    self._service_check(
+                        "bedrock import encrypts the model",
+                        [need(a, key) for a in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")],
+                    )
+        except Exception as error:
+            if not (isinstance(error, AccessDenied) or _denied(error)):
+                raise
+            model.status, model.failure = "Failed", f"Amazon Bedrock could not read the model artifacts: {error}"
+        self._register_key(arn, key)
         return {"modelArn": arn}
 
     def _bedrock_GetCustomModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -335,6 +442,7 @@ class BedrockSimulator:
             "modelArn": model.arn,
             "modelName": model.name,
             "modelStatus": model.status,
+            **({"failureMessage": model.failure} if model.failure else {}),
             "creationTime": _iso(model.created, self.clock),
             "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-micro-v1:0",
         }
@@ -358,6 +466,7 @@ class BedrockSimulator:
         self.deployments[arn] = _Deployment(
             arn, params["modelDeploymentName"], model.arn, self.clock(), token, self.settings.fail_deployment
         )
+        self._register_key(arn, model.kms_key)
         return {"customModelDeploymentArn": arn}
 
     def _deployment(self, identifier: str) -> _Deployment:
@@ -485,6 +594,29 @@ class BedrockSimulator:
             lines.extend(body.decode("utf-8").splitlines())
         return lines
 
+    def _read_prefix(self, uri: str) -> None:
+        """Read what a job reads from an S3 URI: the object, or every object under the prefix (list, then get)."""
+        bucket, key = split_s3(uri)
+        client = self._s3()
+        keys = [key]
+        if key.endswith("/") or not key:
+            listing = client.list_objects_v2(Bucket=bucket, Prefix=key)
+            keys = [o["Key"] for o in listing.get("Contents", [])]
+        for object_key in keys:
+            client.get_object(Bucket=bucket, Key=object_key)["Body"].read()
+
+    def _ensure_bucket(self, bucket: str) -> None:
+        client = self._s3()
+        try:
+            client.head_bucket(Bucket=bucket)
+        except Exception:
+            client.create_bucket(Bucket=bucket)
+
+    def _register_key(self, resource_arn: str, key: str | None) -> None:
+        """Tell the authorizer which key protects a custom model or deployment (invokers need it)."""
+        if key and self.authorizer is not None:
+            self.authorizer.keys.models[resource_arn] = key
+
     def _write(self, uri: str, body: str | bytes) -> None:
         bucket, key = split_s3(uri)
         self._s3().put_object(Bucket=bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
@@ -531,3 +663,9 @@ def _short_id(seed: str) -> str:
 
 def _iso(monotonic_value: float, clock: Callable[[], float]) -> datetime:
     return datetime.fromtimestamp(time.time() - (clock() - monotonic_value), tz=UTC)
+
+
+def _denied(error: Exception) -> bool:
+    """Whether a botocore error is an authorization failure the twin raised."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    return code in ("AccessDenied", "AccessDeniedException", "AuthorizationError")

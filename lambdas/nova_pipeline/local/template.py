@@ -139,6 +139,8 @@ def _names(stack: str, logical_id: str, resource_type: str) -> tuple[str, str]: 
         return key_id, f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
     if resource_type == "AWS::StepFunctions::StateMachine":
         return base, f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{base}"
+    if resource_type == "AWS::Logs::LogGroup":
+        return base, f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{base}:*"
     if resource_type == "AWS::Lambda::LayerVersion":
         return base, f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{base}:1"
     return base, f"arn:aws:twin:{REGION}:{ACCOUNT}:{logical_id}"

@@ -21,6 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.local.iam import (
+    ADMIN,
+    Authorizer,
+    KeyDirectory,
+    PolicyBook,
+    acting_as,
+    need,
+    principals_follow_thread_pools,
+)
+from nova_pipeline.local.result_writer import results_written_to_s3
 from nova_pipeline.local.simulated_model import SIMULATED_LABEL
 from nova_pipeline.local.simulator import BedrockSimulator, SimulatorSettings
 from nova_pipeline.local.template import REGION, CloudAssembly
@@ -110,6 +120,7 @@ class OfflineTwin:
         self.data_bucket = ""
         self.topic_arn = ""
         self.dispatcher: Any = None
+        self.authorizer: Authorizer | None = None
 
     # ------------------------------------------------------------------------------------------ set-up
     def __enter__(self) -> OfflineTwin:
@@ -141,8 +152,16 @@ class OfflineTwin:
         self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         from nova_pipeline.local.hooks import LambdaDispatcher, TwinHooks
 
-        self.dispatcher = LambdaDispatcher()
-        self._stack.enter_context(TwinHooks(self.simulator, self.dispatcher).installed())
+        # This thread is the operator (set-up, uploads, start and watch executions): unchecked. Lambda invocations,
+        # simulated jobs and the interpreter's threads run as the roles of the synthesized templates.
+        self._stack.enter_context(acting_as(ADMIN))
+        self._stack.enter_context(principals_follow_thread_pools())
+        self.authorizer = Authorizer(PolicyBook.from_assembly(self.assembly), KeyDirectory(self.assembly))
+        self.simulator.authorizer = self.authorizer
+        self._stack.enter_context(results_written_to_s3(self.authorizer))
+
+        self.dispatcher = LambdaDispatcher(authorizer=self.authorizer)
+        self._stack.enter_context(TwinHooks(self.simulator, self.dispatcher, self.authorizer).installed())
         self._stack.enter_context(self._fresh_clients())
         try:
             self._create_resources()
@@ -193,6 +212,9 @@ class OfflineTwin:
             variables["NOVA_EVALUATION_RPM"] = str(self.options.evaluation_requests_per_minute)
             variables.update(self.options.function_environment)
             handler_name = str(function.properties["Handler"]).split(".", 1)[1]
+            logging = self.assembly.resolve(function.stack, function.properties.get("LoggingConfig", {}))
+            log_group = logging.get("LogGroup")
+            log_group_arn = f"arn:aws:logs:{REGION}:123456789012:log-group:{log_group}:*" if log_group else ""
             local = LocalFunction(
                 name=function.physical_id,
                 arn=function.arn,
@@ -200,14 +222,45 @@ class OfflineTwin:
                 handler=handler_name,
                 environment={key: str(value) for key, value in variables.items()},
                 fail_with=injected if _function_name(function.arn) == failing else None,
+                role_arn=str(self.assembly.resolve(function.stack, function.properties["Role"])),
+                log_group=log_group_arn,
+                tracing=function.properties.get("TracingConfig", {}).get("Mode") == "Active",
             )
             self.dispatcher.add(local)
+        role_arn = str(self.assembly.resolve(machine.stack, machine.properties["RoleArn"]))
+        assert self.authorizer is not None
+        self.authorizer.state_machine_role = role_arn
+        self._state_machine_platform_checks(machine, role_arn)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         self.state_machine_arn = sfn.create_state_machine(
-            name=f"twin-{uuid.uuid4().hex[:8]}",
-            definition=definition,
-            roleArn=f"arn:aws:iam::123456789012:role/{machine.logical_id}",
+            name=f"twin-{uuid.uuid4().hex[:8]}", definition=definition, roleArn=role_arn
         )["stateMachineArn"]
+
+    def _state_machine_platform_checks(self, machine: Any, role_arn: str) -> None:
+        """What Step Functions does with the state machine's role when it is created with logging and tracing
+        (Step Functions developer guide, "IAM policies for logging to CloudWatch Logs" and "X-Ray")."""
+        assert self.authorizer is not None
+        needs = []
+        if machine.properties.get("LoggingConfiguration"):
+            needs += [
+                need(f"logs:{action}", "*")
+                for action in (
+                    "CreateLogDelivery",
+                    "GetLogDelivery",
+                    "UpdateLogDelivery",
+                    "DeleteLogDelivery",
+                    "ListLogDeliveries",
+                    "PutResourcePolicy",
+                    "DescribeResourcePolicies",
+                    "DescribeLogGroups",
+                )
+            ]
+        if machine.properties.get("TracingConfiguration", {}).get("Enabled"):
+            needs += [
+                need(f"xray:{action}", "*")
+                for action in ("PutTraceSegments", "PutTelemetryRecords", "GetSamplingRules", "GetSamplingTargets")
+            ]
+        self.authorizer.check(role_arn, "Step Functions configures logging and tracing", needs)
 
     def _definition(self, machine: Any) -> str:
         """The definition CloudFormation would deploy (DefinitionString, or an S3 asset) with its substitutions."""
@@ -261,6 +314,27 @@ class OfflineTwin:
             target = folder / object_key.rsplit("/", 1)[-1]
             target.write_bytes(s3.get_object(Bucket=bucket, Key=object_key)["Body"].read())
         return folder / "report.html"
+
+    def invoke_api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Call the deployed inference API's function as API Gateway does (a REST proxy event), under its role."""
+        [function] = [f for f in self.dispatcher.functions.values() if f.handler_dir.name == "inference"][:1]
+        event = {
+            "resource": path,
+            "path": path,
+            "httpMethod": method,
+            "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": None,
+            "stageVariables": None,
+            "body": json.dumps(body) if body is not None else None,
+            "isBase64Encoded": False,
+            "requestContext": {"requestId": str(uuid.uuid4()), "stage": "twin", "resourcePath": path, "path": path},
+        }
+        response = self.dispatcher.invoke(function.arn, json.dumps(event).encode())
+        payload: dict[str, Any] = json.loads(response["Payload"].read())
+        return payload
 
     # -------------------------------------------------------------------------------------------- run
     def run(self, execution_input: dict[str, Any], name: str | None = None) -> ExecutionResult:

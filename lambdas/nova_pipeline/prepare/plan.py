@@ -7,10 +7,9 @@ MergeShards. The plan lists the prefix once; the Map's ItemReader lists it again
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.contract.run_state import DataPlan, RunState
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.s3 import split_s3
@@ -29,24 +28,6 @@ class DatasetOutsideDataBucketError(Exception):
 
 class DatasetTooFragmentedError(Exception):
     """More objects under the prefix than one fan-out takes."""
-
-
-@dataclass(frozen=True)
-class DataPlan:
-    mode: str
-    bucket: str
-    prefix: str
-    objects: int
-    bytes: int
-
-    def dump(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "bucket": self.bucket,
-            "prefix": self.prefix,
-            "objects": self.objects,
-            "bytes": self.bytes,
-        }
 
 
 def split_dataset_uri(uri: str, data_bucket: str) -> tuple[str, str]:
@@ -76,7 +57,7 @@ def plan_preparation(s3: Any, uri: str, *, data_bucket: str, fanout_bytes: int, 
                         f"s3://{bucket}/{key} does not exist; upload the dataset first"
                     ) from None
                 raise
-        return DataPlan("single", bucket, key, 1, size)
+        return DataPlan(mode="single", bucket=bucket, prefix=key, objects=1, bytes=size)
     objects, total = 0, 0
     paginator = s3.get_paginator("list_objects_v2")
     with aws_call("s3", "ListObjectsV2"):
@@ -96,12 +77,16 @@ def plan_preparation(s3: Any, uri: str, *, data_bucket: str, fanout_bytes: int, 
             "concatenate the files or point dataset.uri at a sub-prefix"
         )
     mode = "fanout" if objects > fanout_objects or (objects > 1 and total > fanout_bytes) else "single"
-    return DataPlan(mode, bucket, key, objects, total)
+    return DataPlan(mode=mode, bucket=bucket, prefix=key, objects=objects, bytes=total)
 
 
 def plan_dataset(state: RunState, *, s3: Any, data_bucket: str, fanout_bytes: int, fanout_objects: int) -> DataPlan:
     """PlanData: the plan for this execution's dataset."""
     assert state.input is not None, "PlanData runs after ValidateInput"
     return plan_preparation(
-        s3, state.input.dataset.uri, data_bucket=data_bucket, fanout_bytes=fanout_bytes, fanout_objects=fanout_objects
+        s3,
+        state.input.dataset.uri,
+        data_bucket=data_bucket,
+        fanout_bytes=fanout_bytes,
+        fanout_objects=fanout_objects,
     )

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.contract.run_state import MapResults
 from nova_pipeline.core import layout
+from nova_pipeline.core.map_results import read_map_results
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.prepare.engine import (
     InvalidDataset,
@@ -114,10 +116,23 @@ def _load_shards(documents: list[dict[str, Any]], prefixes: list[str], output: O
     return Normalized(parts, sorted(chunks, key=lambda chunk: chunk.index), sources)
 
 
+def merge_map_results(
+    run: ExecutionInput, run_id: str, results: MapResults, *, s3: Any, data_bucket: str
+) -> PrepareResult:
+    """MergeShards: the shard summaries the PrepareShards map wrote to S3, merged (any failed object fails)."""
+    outcome = read_map_results(s3, results)
+    if outcome.failed:
+        total = outcome.failed + len(outcome.outputs)
+        raise InvalidDataset(
+            [f"{outcome.failed} of {total} objects failed to prepare (see the PrepareShards map run)"], outcome.failed
+        )
+    return merge_shards(run, run_id, outcome.outputs, s3=s3, data_bucket=data_bucket)
+
+
 def merge_shards(
     run: ExecutionInput, run_id: str, shards: list[dict[str, Any]], *, s3: Any, data_bucket: str
 ) -> PrepareResult:
-    """MergeShards: the shards in source order, finalized exactly as the one-shot path does; shards removed."""
+    """The shards in source order, finalized exactly as the one-shot path does; shards removed."""
     broken = [shard for shard in shards if not isinstance(shard, dict) or "shard" not in shard]
     if broken:
         raise InvalidDataset(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from nova_pipeline.contract.events import EvaluationResult
-from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.contract.run_state import EvaluationResult, RunState
 from nova_pipeline.jobs.bedrock import delete_deployment
 from nova_pipeline.promotion.record import (
     ActiveModelRecord,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.contract.run_state import DataPlan, RunState
 from nova_pipeline.jobs.cleanup import CleanupReport
-from nova_pipeline.prepare.plan import DataPlan
 
 EXECUTION = {"name": "run-1", "arn": "arn:aws:states:us-east-1:123456789012:execution:m:run-1"}
 
@@ -18,8 +17,8 @@ def state(**keys: Any) -> RunState:
 def test_every_written_key_parses_from_its_handler_output() -> None:
     parsed = state(
         raw={"anything": "as given"},
-        plan=DataPlan("fanout", "data", "raw/set/", 3, 1024).dump(),
-        shards=[{"key": "raw/set/a.csv", "shard": "prepared/run-1/shards/0/shard.json", "records": 10}, None],
+        plan=DataPlan(mode="fanout", bucket="data", prefix="raw/set/", objects=3, bytes=1024).dump(),
+        shards={"MapRunArn": "arn:map-run", "ResultWriterDetails": {"Bucket": "data", "Key": "x/manifest.json"}},
         graderPreflight={"samples": 16, "referenceMeanScore": 0.9, "ok": True},
         evaluationPlan={
             "bucket": "data",
@@ -35,7 +34,7 @@ def test_every_written_key_parses_from_its_handler_output() -> None:
             "judgeModel": None,
             "inferenceConfig": {"maxTokens": 512, "temperature": 0.0, "topP": 0.9},
         },
-        evaluationBatches=[{"batch": "evaluation/run-1/batches/batch-00000.json", "rows": 10, "errors": 0}, None],
+        evaluationBatches={"MapRunArn": "arn:map-run", "ResultWriterDetails": {"Bucket": "data", "Key": "y.json"}},
         summary={"execution": EXECUTION["arn"], "durations": {"totalSeconds": 1.5}, "completedAt": "2025-01-01"},
         cleanup=CleanupReport("States.TaskFailed", "boom").dump(),
         cleanupError={"Error": "Lambda.Unknown", "Cause": "timeout"},
@@ -43,7 +42,7 @@ def test_every_written_key_parses_from_its_handler_output() -> None:
     )
 
     assert parsed.plan is not None and parsed.plan.mode == "fanout"
-    assert parsed.shards is not None and parsed.shards[0] is not None and parsed.shards[0].records == 10
+    assert parsed.shards is not None and parsed.shards.result_writer_details.key == "x/manifest.json"
     assert parsed.grader_preflight is not None and parsed.grader_preflight.reference_mean_score == 0.9
     assert parsed.evaluation_plan is not None and parsed.evaluation_plan.inference_config.top_p == 0.9
     assert parsed.cleanup is not None and parsed.cleanup.cause == "boom"

@@ -1,0 +1,148 @@
+"""IAM as AWS enforces it, in the offline twin: every call the pipeline makes is allowed by exactly the statements
+the stacks synthesize, and every allow statement is needed by some call (least privilege and sufficiency together).
+
+The battery below runs every example and every path that touches a different permission (failures, clean-up,
+rejection, fan-out, the promoted baseline, the inference API). A statement is needed when, for some call, it is the
+only statement that allows it: removing it would make that call fail. `test_removing_a_needed_statement_fails`
+shows that on real runs for a few statements the review found missing in the past.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+
+from nova_pipeline.local.iam import Decision, PolicyBook, Statement
+from nova_pipeline.local.twin import OfflineTwin
+from tests.workflow.conftest import ROOT, example
+
+REJECTING_GATE = {"gate": {"minPrimaryMetric": 1.0}}
+
+
+def _fanout_parts(twin: OfflineTwin) -> dict[str, Any]:
+    lines = (ROOT / "examples/data/support-tickets/tickets.jsonl").read_text().splitlines(keepends=True)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for part in range(3):
+        body = "".join(lines[part::3]).encode()
+        s3.put_object(Bucket=twin.data_bucket, Key=f"raw/tickets-parts/part-{part}.jsonl", Body=body)
+    document = example("sft-classification-nova-micro.json")
+    document["dataset"]["uri"] = "raw/tickets-parts/"
+    return document
+
+
+@pytest.fixture(scope="module")
+def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list[str]]]:
+    """Run the whole battery once; yield every IAM decision, the policy book and a line per run."""
+    from nova_pipeline.local.simulator import SimulatorSettings
+    from nova_pipeline.local.twin import TwinOptions
+
+    decisions: list[Decision] = []
+    outcomes: list[str] = []
+    book: PolicyBook | None = None
+
+    def twin(**options: Any) -> OfflineTwin:
+        simulator = SimulatorSettings(**{"job_seconds": 0.2, "deployment_seconds": 0.1, **options.pop("sim", {})})
+        return OfflineTwin(TwinOptions(simulator=simulator, **options), synthesized)
+
+    def record(result: Any, label: str, twin_: OfflineTwin) -> Any:
+        outcomes.append(f"{label}: {result.status} {result.error or ''}")
+        return result
+
+    with twin() as main:
+        main.upload_example_data()
+        for name in sorted(p.name for p in (ROOT / "examples").glob("*.json")):
+            result = record(main.run(example(name)), name, main)
+            assert result.status == "SUCCEEDED", (name, result.error, result.cause)
+        against_promoted = example("sft-classification-nova-micro.json")
+        against_promoted["evaluation"] = {"baseline": "promoted"}
+        record(main.run(against_promoted), "baseline promoted", main)
+        record(main.run({**example("sft-text-to-sql-nova-micro.json"), **REJECTING_GATE}), "rejected", main)
+        assert main.invoke_api("GET", "/v1/model")["statusCode"] == 200
+        generated = main.invoke_api("POST", "/v1/generate", {"input": "How many singers are there?"})
+        assert generated["statusCode"] == 200, generated
+        assert main.authorizer is not None
+        decisions += main.authorizer.decisions
+        book = main.authorizer.book
+    for label, options, document in (
+        ("job stopped", {"fail_at": "PollBedrockJob", "sim": {"job_seconds": 30}}, "sft-text-to-sql-nova-micro.json"),
+        (
+            "training stopped",
+            {"fail_at": "PollTrainingJob", "sim": {"job_seconds": 30}},
+            "sagemaker-lora-sft-nova-micro.json",
+        ),
+        ("deployment failed", {"sim": {"fail_deployment": "capacity"}}, "sft-classification-nova-micro.json"),
+        ("fan-out", {"function_environment": {"NOVA_FANOUT_OBJECTS": "2"}}, None),
+    ):
+        with twin(**options) as other:
+            other.upload_example_data()
+            result = record(other.run(_fanout_parts(other) if document is None else example(document)), label, other)
+            assert other.authorizer is not None
+            decisions += other.authorizer.decisions
+    assert book is not None
+    yield decisions, book, outcomes
+
+
+def test_no_call_of_the_battery_is_denied(battery: tuple[list[Decision], PolicyBook, list[str]]) -> None:
+    decisions, _, outcomes = battery
+
+    denied = [f"{d.principal} {d.call}: {d.need.action} on {d.need.resource}" for d in decisions if not d.granted_by]
+
+    assert denied == [], outcomes
+    assert [line for line in outcomes if "SUCCEEDED" not in line] == [
+        "job stopped: FAILED InjectedFailure",
+        "training stopped: FAILED InjectedFailure",
+        "deployment failed: FAILED DeploymentFailed",
+    ]
+
+
+def test_every_allow_statement_is_needed_by_some_call(battery: tuple[list[Decision], PolicyBook, list[str]]) -> None:
+    decisions, book, _ = battery
+    sole: dict[str, int] = {s.source: 0 for statements in book.statements.values() for s in statements}
+    for decision in decisions:
+        if len(decision.granted_by) == 1:
+            sole[decision.granted_by[0]] += 1
+    described = {s.source: s.describe() for statements in book.statements.values() for s in statements}
+
+    unneeded = sorted(described[source] for source, count in sole.items() if count == 0)
+
+    assert unneeded == []
+
+
+@pytest.mark.parametrize(
+    ("action", "resource_part"),
+    [
+        ("s3:ListBucket", "evaluation/*"),  # the EvaluateBatches map lists its batches as the state machine
+        ("s3:GetObject", "customer-escrow-"),  # Bedrock reads a SageMaker checkpoint as its service role
+        ("kms:Encrypt", "key/"),  # SageMaker encrypts the training output with the environment's key
+    ],
+)
+def test_removing_a_needed_statement_fails_a_run(synthesized: Any, action: str, resource_part: str) -> None:
+    from nova_pipeline.local.twin import TwinOptions
+
+    with OfflineTwin(TwinOptions(), synthesized) as twin:
+        assert twin.authorizer is not None
+        book = twin.authorizer.book
+        removed = [
+            s for statements in book.statements.values() for s in statements if _grants(s, action, resource_part)
+        ]
+        assert removed, f"no statement grants {action} on *{resource_part}*"
+        for statement in removed:
+            statements = book.statements[statement.role_arn]
+            statements[statements.index(statement)] = replace(statement, actions=("none:Nothing",))
+        twin.upload_example_data()
+        name = "sagemaker-lora-sft-nova-micro.json" if action != "s3:ListBucket" else "sft-text-to-sql-nova-micro.json"
+        result = twin.run(example(name))
+
+        assert result.status == "FAILED"
+        assert f"not authorized to perform: {action}" in (result.cause or "")
+
+
+def _grants(statement: Statement, action: str, resource_part: str) -> bool:
+    """Whether `statement` allows `action` on a resource (or with a condition) that mentions `resource_part`."""
+    where = [*statement.resources, json.dumps(statement.conditions)]
+    return action in statement.actions and any(resource_part in text for text in where)
