@@ -164,6 +164,11 @@ def _resolve_interpolations(tree: Any, root: dict[str, Any]) -> Any:
     return _resolve_interpolations(_get(root, match.group(1)), root) if match else tree
 
 
+def recipe_document(recipe: dict[str, Any]) -> str:
+    """The YAML uploaded as the `recipe` channel."""
+    return yaml.safe_dump(recipe, sort_keys=False)
+
+
 def build_recipe(
     run: ExecutionInput, recipe: dict[str, Any], *, reward_function_arn: str | None = None
 ) -> dict[str, Any]:
@@ -419,7 +424,7 @@ def start_training(
         s3.put_object(
             Bucket=resources_.artifacts_bucket,
             Key=recipe_key,
-            Body=yaml.safe_dump(recipe, sort_keys=False).encode(),
+            Body=recipe_document(recipe).encode(),
             ContentType="application/yaml",
         )
     request = training_job_request(
