@@ -50,3 +50,18 @@ def test_a_missing_variable_fails_the_cold_start_with_its_name(monkeypatch: pyte
     assert str(caught.value) == (
         "ValidateInputSettings: NOVA_ENVIRONMENT is not set; NOVA_DEFAULT_BASE_MODEL is not set (stack wiring error)"
     )
+
+
+def test_sagemaker_input_is_checked_against_the_function_region(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-2")
+    module = load_handler("validate_input")
+    event = {"dataset": {"uri": "raw/a.csv"}, "platform": "sagemaker", "baseModel": "nova-micro"}
+
+    with pytest.raises(module.InvalidExecutionInput) as caught:
+        module.lambda_handler(event, lambda_context)
+
+    assert "$.platform: SageMaker training of nova-micro (sft) has no Nova training image in eu-west-2" in str(
+        caught.value
+    )

@@ -54,7 +54,7 @@ def test_every_example_succeeds_with_the_expected_requests(offline_twin: Any, na
         else:
             [request] = calls(twin, "sagemaker", "CreateTrainingJob")
             assert request["AlgorithmSpecification"]["TrainingImage"].endswith("nova-fine-tune-repo:SM-TJ-SFT-latest")
-            assert {c["ChannelName"] for c in request["InputDataConfig"]} == {"train", "val", "recipe"}
+            assert {c["ChannelName"] for c in request["InputDataConfig"]} == {"train", "validation", "recipe"}
             [imported] = calls(twin, "bedrock", "CreateCustomModel")
             assert imported["modelSourceConfig"]["s3DataSource"]["s3Uri"].startswith("s3://customer-escrow-")
             assert "ImportModel" in states_entered(result)
@@ -197,7 +197,7 @@ def test_a_recipe_from_s3_is_merged_and_uploaded_as_the_recipe_channel(offline_t
     with offline_twin() as twin:
         s3 = boto3.client("s3", region_name="us-east-1")
         artifacts = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "artifacts" in b["Name"])
-        recipe = (ROOT / "lambdas/nova_pipeline/jobs/recipes/nova_micro_1_0_lora_sft.yaml").read_text()
+        recipe = (ROOT / "lambdas/nova_pipeline/jobs/recipes/nova_micro_1_0_g5_g6_48x_gpu_lora_sft.yaml").read_text()
         s3.put_object(
             Bucket=artifacts,
             Key="recipes/custom/team-recipe.yaml",

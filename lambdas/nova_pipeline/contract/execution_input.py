@@ -17,18 +17,23 @@ from nova_pipeline.contract.catalog import (
     HYPERPARAMETER_ALIASES,
     HYPERPARAMETER_RULES,
     MODELS,
+    SAGEMAKER_TRAINING,
     TEACHER_MODELS,
     HyperparameterRule,
+    InstanceOption,
     Method,
     Platform,
+    RecipeFamily,
+    SageMakerTraining,
     TaskType,
+    sagemaker_training_problem,
 )
 from nova_pipeline.core.problems import InputProblemsError, Problem, problems_from_validation_error
 
 RUN_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 
-HyperparameterValue = int | float | str
+HyperparameterValue = bool | int | float | str
 
 
 class _Model(BaseModel):
@@ -160,13 +165,16 @@ class SageMakerInput(_Model):
     """SageMaker AI training with a Nova recipe (used when `platform` is `sagemaker`)."""
 
     recipe: str | None = None
-    """Recipe name shipped in the repository, or an `s3://` URI of a recipe YAML; default chosen by model/method."""
+    """Recipe name shipped in the repository, or an `s3://` URI of a recipe YAML of the model's recipe family; default
+    chosen by model, method and instance type."""
     recipe_overrides: dict[str, Any] = {}
-    """Values merged into the recipe (dotted keys, e.g. `training_config.max_length`)."""
-    instance_type: Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = "ml.g5.48xlarge"
-    """Training instance type."""
-    instance_count: Annotated[int, Field(ge=1, le=16)] = 1
-    """Training instance count."""
+    """Values merged into the recipe at dotted paths the recipe has (e.g. `training_config.max_length`); `run.replicas`
+    and the RFT reward Lambda ARNs are set by the pipeline."""
+    instance_type: Annotated[str | None, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = None
+    """Training instance type; allowed and default per model and method (e.g. `ml.g5.48xlarge` for Nova Micro/Lite
+    SFT, `ml.p5.48xlarge` for Nova Pro and Nova 2 Lite)."""
+    instance_count: Annotated[int | None, Field(ge=1, le=32)] = None
+    """Training instance count (the recipe's `run.replicas`); allowed and default per recipe and instance type."""
     max_runtime_hours: Annotated[float, Field(gt=0, le=120)] = 24
     """Stop the job after this many hours."""
 
@@ -224,9 +232,12 @@ class ExecutionInput(_Model):
     """Tags added to the job, the custom model and the deployment."""
 
 
-def parse_execution_input(document: Any, default_base_model: str = "nova-micro") -> ExecutionInput:
+def parse_execution_input(
+    document: Any, default_base_model: str = "nova-micro", region: str | None = None
+) -> ExecutionInput:
     """Validate an execution input and return it with defaults and resolved hyperparameters.
 
+    `region`, when known, is where the jobs will run (SageMaker training images exist in a few regions only).
     Raises `InputProblemsError` with every problem found, each with its JSON path.
     """
     if not isinstance(document, dict):
@@ -235,21 +246,65 @@ def parse_execution_input(document: Any, default_base_model: str = "nova-micro")
         parsed = ExecutionInput.model_validate(document)
     except ValidationError as error:
         problems = problems_from_validation_error(error)
-        problems += _raw_hyperparameter_problems(document, {p.path for p in problems})
+        problems += _raw_hyperparameter_problems(document, default_base_model, {p.path for p in problems})
         raise InputProblemsError("execution input", problems) from None
     if parsed.base_model is None:
         parsed = parsed.model_copy(update={"base_model": default_base_model})
     problems = _cross_field_problems(parsed)
     hyperparameters, hyperparameter_problems = resolve_hyperparameters(
-        parsed.platform, parsed.method, parsed.hyperparameters
+        parsed.platform, parsed.method, parsed.hyperparameters, parsed.base_model
     )
     problems += hyperparameter_problems
+    sagemaker, sagemaker_problems = _resolve_sagemaker(parsed, region)
+    problems += sagemaker_problems
     if problems:
         raise InputProblemsError("execution input", problems)
-    return parsed.model_copy(update={"hyperparameters": hyperparameters})
+    return parsed.model_copy(update={"hyperparameters": hyperparameters, "sagemaker": sagemaker})
 
 
-def _raw_hyperparameter_problems(document: dict[str, Any], known: set[str]) -> list[Problem]:
+def _resolve_sagemaker(parsed: ExecutionInput, region: str | None) -> tuple[SageMakerInput, list[Problem]]:
+    """SageMaker platform: region, recipe and instances checked against the catalog; instance defaults filled in."""
+    settings = parsed.sagemaker
+    model, method = parsed.base_model or "", parsed.method
+    training = SAGEMAKER_TRAINING.get((model, method))
+    if parsed.platform is not Platform.SAGEMAKER or training is None:  # an unsupported method is reported elsewhere
+        return settings, []
+    problem = sagemaker_training_problem(model, method, region)
+    if problem:
+        return settings, [Problem("$.platform", problem)]
+    option, option_problem = _instance_option(settings, training, f"{model} {method.value}")
+    if option_problem:
+        return settings, [option_problem]
+    assert option is not None
+    instance_type = settings.instance_type or option.instance_types[0]
+    count = settings.instance_count or option.default_count
+    if count not in option.instance_counts:
+        allowed = ", ".join(str(c) for c in option.instance_counts)
+        message = f"{count} is not allowed for recipe {option.recipe} on {instance_type}; allowed: {allowed}"
+        return settings, [Problem("$.sagemaker.instanceCount", message)]
+    return settings.model_copy(update={"instance_type": instance_type, "instance_count": count}), []
+
+
+def _instance_option(
+    settings: SageMakerInput, training: SageMakerTraining, label: str
+) -> tuple[InstanceOption | None, Problem | None]:
+    """The catalog option the input selects: by shipped recipe name, by instance type, or the default."""
+    shipped = settings.recipe if settings.recipe and not settings.recipe.startswith("s3://") else None
+    option = training.option(recipe=shipped) if shipped else None
+    if shipped and option is None:
+        allowed = ", ".join(candidate.recipe for candidate in training.options)
+        return None, Problem("$.sagemaker.recipe", f"{shipped!r} is not a {label} recipe; shipped: {allowed}")
+    if settings.instance_type is None:
+        return option or training.options[0], None
+    allowed_types = option.instance_types if option else training.instance_types
+    if settings.instance_type not in allowed_types:
+        where = f"recipe {option.recipe}" if option else label
+        message = f"{settings.instance_type!r} cannot run {where}; allowed: {', '.join(allowed_types)}"
+        return None, Problem("$.sagemaker.instanceType", message)
+    return training.option(instance_type=settings.instance_type, recipe=shipped), None
+
+
+def _raw_hyperparameter_problems(document: dict[str, Any], default_base_model: str, known: set[str]) -> list[Problem]:
     """Hyperparameter problems of an input that failed elsewhere too, so that all are listed in one round trip."""
     try:
         platform = Platform(document.get("platform", Platform.BEDROCK))
@@ -259,7 +314,8 @@ def _raw_hyperparameter_problems(document: dict[str, Any], known: set[str]) -> l
     given = document.get("hyperparameters")
     if not isinstance(given, dict):
         return []
-    _, problems = resolve_hyperparameters(platform, method, given)
+    model = document.get("baseModel", document.get("base_model", default_base_model))
+    _, problems = resolve_hyperparameters(platform, method, given, model if isinstance(model, str) else None)
     return [problem for problem in problems if problem.path not in known]
 
 
@@ -329,11 +385,23 @@ def _cross_field_problems(parsed: ExecutionInput) -> list[Problem]:
     return problems
 
 
+def hyperparameter_scope(platform: Platform, method: Method, model: str | None) -> Method | RecipeFamily | None:
+    """The key of the rule table: the method on Bedrock, the recipe family on SageMaker (None: not offered)."""
+    if platform is Platform.BEDROCK:
+        return method
+    training = SAGEMAKER_TRAINING.get((model or "", method))
+    return training.family if training else None
+
+
 def resolve_hyperparameters(
-    platform: Platform, method: Method, given: dict[str, HyperparameterValue]
+    platform: Platform, method: Method, given: dict[str, HyperparameterValue], model: str | None = None
 ) -> tuple[dict[str, HyperparameterValue], list[Problem]]:
-    """Apply aliases and defaults and check every value against the (platform, method) rule table."""
-    rules = {rule.name: rule for rule in HYPERPARAMETER_RULES[(platform, method)]}
+    """Apply aliases and defaults and check every value against the rule table of the platform and method (and, on
+    SageMaker, the recipe family of `model`). An unsupported combination checks nothing (reported elsewhere)."""
+    scope = hyperparameter_scope(platform, method, model)
+    if scope is None:
+        return dict(given), []
+    rules = {rule.name: rule for rule in HYPERPARAMETER_RULES[(platform, scope)]}
     resolved: dict[str, HyperparameterValue] = {
         name: rule.default for name, rule in rules.items() if rule.default is not None
     }
@@ -344,9 +412,10 @@ def resolve_hyperparameters(
         rule = rules.get(name)
         if rule is None:
             known = ", ".join(rules) or "none"
-            problems.append(
-                Problem(path, f"is not a hyperparameter of {method.value} on {platform.value}; known: {known}")
-            )
+            where = f"{method.value} on {platform.value}"
+            if scope is not method:
+                where += f" ({model}, recipe family {scope.value})"
+            problems.append(Problem(path, f"is not a hyperparameter of {where}; known: {known}"))
             continue
         value, problem = _check_value(rule, raw)
         if problem:
@@ -359,7 +428,11 @@ def resolve_hyperparameters(
 def _check_value(rule: HyperparameterRule, raw: HyperparameterValue) -> tuple[HyperparameterValue, str | None]:
     value: HyperparameterValue
     try:
-        if rule.kind is str:
+        if rule.kind is bool:
+            if not isinstance(raw, bool) and str(raw).lower() not in ("true", "false"):
+                raise ValueError
+            value = raw if isinstance(raw, bool) else str(raw).lower() == "true"
+        elif rule.kind is str:
             value = str(raw)
         elif rule.kind is int:
             number = float(raw)

@@ -61,10 +61,12 @@ def field_rows(model: type[BaseModel], prefix: str = "") -> list[str]:
 
 def _hyperparameter_rows() -> list[str]:
     rows = []
-    for (platform, method), rules in HYPERPARAMETER_RULES.items():
+    for (platform, scope), rules in HYPERPARAMETER_RULES.items():
         for rule in rules:
             default = "" if rule.default is None else f"`{rule.default}`"
-            rows.append(f"| {platform.value} | {method.value} | `{rule.name}` | {rule.allowed()} | {default} |")
+            where = f"`{rule.recipe_path}`" if rule.recipe_path else ""
+            note = " ".join(part for part in (rule.description, where) if part).replace("|", "\\|")
+            rows.append(f"| {platform.value} | {scope.value} | `{rule.name}` | {rule.allowed()} | {default} | {note} |")
     return rows
 
 
@@ -87,8 +89,12 @@ def execution_input_reference() -> str:
         + ", ".join(f"`{alias}` → `{name}`" for alias, name in HYPERPARAMETER_ALIASES.items())
         + ".",
         "",
-        "| Platform | Method | Name | Allowed | Default |",
-        "|---|---|---|---|---|",
+        "On SageMaker the rules depend on the recipe family of the model and method (`nova-1-sft`: Nova Micro / Lite /",
+        "Pro SFT; `nova-2-sft`: Nova 2 Lite SFT; `nova-2-rft`: Nova 2 Lite RFT); each value is written at its recipe",
+        "path, which the recipe must have.",
+        "",
+        "| Platform | Method or recipe family | Name | Allowed | Default | Notes (SageMaker: recipe path) |",
+        "|---|---|---|---|---|---|",
         *_hyperparameter_rows(),
         "",
     ]

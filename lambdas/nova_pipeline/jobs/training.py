@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from dataclasses import dataclass
 from importlib import resources
@@ -13,46 +14,81 @@ from typing import Any
 
 import yaml
 
-from nova_pipeline.contract.catalog import MODELS, Method, Platform
+from nova_pipeline.contract.catalog import (
+    HYPERPARAMETER_RULES,
+    MODELS,
+    SAGEMAKER_TRAINING,
+    InstanceOption,
+    Method,
+    Platform,
+    RecipeFamily,
+    SageMakerTraining,
+    sagemaker_image_uri,
+    sagemaker_training_problem,
+)
 from nova_pipeline.contract.execution_input import ExecutionInput, resolve_hyperparameters
 from nova_pipeline.contract.run_state import ExecutionRef, JobState, ModelState, PreparedData, RunState
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import AwsRequestFailed, aws_call, error_code
 from nova_pipeline.core.problems import InputProblemsError, Problem
 from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.core.settings import SettingsError
 from nova_pipeline.jobs import bedrock as jobs_bedrock
 from nova_pipeline.jobs.naming import client_request_token, resource_name
 
-TRAINING_IMAGE_ACCOUNT = "708977205387"
-TRAINING_IMAGE_REPOSITORY = "nova-fine-tune-repo"
 RECIPE_CHANNEL_PATH = "/opt/ml/input/data/recipe"
+# ML storage per instance (the SageMaker SDK defaults to 30 GB); Nova writes checkpoints to the escrow bucket.
+TRAINING_VOLUME_GB = 200
+# Set by the pipeline, never by `recipeOverrides`: the job's InstanceCount and the grader function.
+REPLICAS_PATH = "run.replicas"
+REWARD_LAMBDA_PATHS = ("run.reward_lambda_arn", "training_config.rollout.rewards.api_endpoint.lambda_arn")
+_INTERPOLATION = re.compile(r"^\$\{(?:oc\.select:)?([A-Za-z0-9_.]+)(?:,[^}]*)?\}$")
 
-# Where each execution-input hyperparameter lives in a Nova recipe.
-RECIPE_PATHS = {
-    "epochCount": "training_config.trainer.max_epochs",
-    "learningRate": "training_config.model.optim.lr",
-    "learningRateWarmupSteps": "training_config.model.optim.sched.warmup_steps",
-    "maxLength": "training_config.max_length",
-    "globalBatchSize": "training_config.global_batch_size",
-    "hiddenDropout": "training_config.model.hidden_dropout",
-    "attentionDropout": "training_config.model.attention_dropout",
-    "ffnDropout": "training_config.model.ffn_dropout",
-    "weightDecay": "training_config.model.optim.weight_decay",
-    "adapterDropout": "training_config.model.peft.lora_tuning.adapter_dropout",
-    "loraAlpha": "training_config.model.peft.lora_tuning.alpha",
-}
-DEFAULT_RECIPES = {
-    ("nova-micro", Method.SFT): "nova_micro_1_0_lora_sft",
-    ("nova-lite", Method.SFT): "nova_lite_1_0_lora_sft",
-    ("nova-pro", Method.SFT): "nova_pro_1_0_lora_sft",
-    ("nova-2-lite", Method.SFT): "nova_2_lite_lora_sft",
-    ("nova-2-lite", Method.RFT): "nova_2_lite_lora_rft",
-}
+
+class _RecipeLoader(yaml.SafeLoader):
+    """YAML 1.1 reads `1e-5` (no dot) as a string; Nova recipes (read by OmegaConf) mean a float."""
+
+
+_RecipeLoader.add_implicit_resolver(  # type: ignore[no-untyped-call]
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def recipe_paths(family: RecipeFamily) -> dict[str, str]:
+    """Hyperparameter name -> dotted recipe path, for one recipe family (from the catalog's rule table)."""
+    return {
+        rule.name: rule.recipe_path
+        for rule in HYPERPARAMETER_RULES[(Platform.SAGEMAKER, family)]
+        if rule.recipe_path is not None
+    }
+
+
+def training_spec(run: ExecutionInput) -> SageMakerTraining:
+    spec = SAGEMAKER_TRAINING.get((run.base_model or "", run.method))
+    if spec is None:
+        problem = sagemaker_training_problem(run.base_model or "", run.method)
+        raise InputProblemsError("execution input", [Problem("$.method", problem or "not available on SageMaker")])
+    return spec
+
+
+def instances(run: ExecutionInput) -> tuple[InstanceOption, str, int]:
+    """The catalog option, instance type and count of a run (ValidateInput fills them; defaults otherwise)."""
+    spec = training_spec(run)
+    settings = run.sagemaker
+    shipped = settings.recipe if settings.recipe and not settings.recipe.startswith("s3://") else None
+    option = spec.option(instance_type=settings.instance_type, recipe=shipped) or spec.options[0]
+    return option, settings.instance_type or option.instance_types[0], settings.instance_count or option.default_count
 
 
 def shipped_recipes() -> list[str]:
     folder = resources.files("nova_pipeline.jobs") / "recipes"
     return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+def load_recipe_text(text: str) -> Any:
+    return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_shipped_recipe(name: str) -> dict[str, Any]:
@@ -63,7 +99,7 @@ def load_shipped_recipe(name: str) -> dict[str, Any]:
             "execution input",
             [Problem("$.sagemaker.recipe", f"no shipped recipe {name!r}; shipped: {', '.join(shipped_recipes())}")],
         )
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    loaded = load_recipe_text(path.read_text(encoding="utf-8"))
     assert isinstance(loaded, dict)
     return loaded
 
@@ -71,7 +107,7 @@ def load_shipped_recipe(name: str) -> dict[str, Any]:
 def parse_recipe(text: str, source: str) -> dict[str, Any]:
     """A recipe given by the user (an s3:// object): YAML with a training_config section."""
     try:
-        loaded = yaml.safe_load(text)
+        loaded = load_recipe_text(text)
     except yaml.YAMLError as error:
         raise InputProblemsError(
             "execution input", [Problem("$.sagemaker.recipe", f"{source}: invalid YAML: {error}")]
@@ -85,57 +121,118 @@ def parse_recipe(text: str, source: str) -> dict[str, Any]:
 
 
 def image_uri(model: str, method: Method, region: str) -> str:
-    """The Nova training image for a model generation and method (SageMaker HyperPod Nova recipes)."""
-    nova2 = model.startswith("nova-2")
-    tag = {
-        (False, Method.SFT): "SM-TJ-SFT-latest",
-        (True, Method.SFT): "SM-TJ-SFT-V2-latest",
-        (True, Method.RFT): "SM-TJ-RFT-V2-latest",
-    }.get((nova2, method))
-    if tag is None:
-        raise AwsRequestFailed(f"no Nova training image for {method.value} on {model}")
-    return f"{TRAINING_IMAGE_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{TRAINING_IMAGE_REPOSITORY}:{tag}"
+    """The Nova training image of a model and method in a region (catalog `SAGEMAKER_REGIONS`)."""
+    try:
+        return sagemaker_image_uri(model, method, region)
+    except ValueError as error:
+        raise InputProblemsError("execution input", [Problem("$.platform", str(error))]) from None
 
 
-def _set(tree: dict[str, Any], dotted: str, value: Any, *, must_exist: bool) -> str | None:
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> str | None:
+    """Set an existing key of the recipe; a path the recipe does not have is refused with the keys that exist."""
     node = tree
     parts = dotted.split(".")
-    for part in parts[:-1]:
+    for depth, part in enumerate(parts[:-1]):
         child = node.get(part)
         if not isinstance(child, dict):
-            if must_exist:
-                return f"{dotted!r} is not a key of the recipe (no section {part!r})"
-            child = node.setdefault(part, {})
+            where = ".".join(parts[:depth]) or "the top level"
+            return f"the recipe has no {dotted!r} (no section {part!r} at {where}; keys there: {', '.join(node)})"
         node = child
-    if must_exist and parts[-1] not in node:
-        return f"{dotted!r} is not a key of the recipe; keys here: {', '.join(sorted(node))}"
+    if parts[-1] not in node:
+        where = ".".join(parts[:-1]) or "the top level"
+        return f"the recipe has no {dotted!r} (keys at {where}: {', '.join(node)})"
     node[parts[-1]] = value
     return None
 
 
-def build_recipe(run: ExecutionInput, recipe: dict[str, Any]) -> dict[str, Any]:
-    """Merge hyperparameters then `recipeOverrides` into the recipe; unknown keys and out-of-range values fail."""
+def _get(tree: dict[str, Any], dotted: str) -> Any:
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _resolve_interpolations(tree: Any, root: dict[str, Any]) -> Any:
+    """`${oc.select:a.b}` / `${a.b}` values replaced by the value at that path (as the SDK's OmegaConf does)."""
+    if isinstance(tree, dict):
+        return {key: _resolve_interpolations(value, root) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_resolve_interpolations(value, root) for value in tree]
+    match = _INTERPOLATION.match(tree) if isinstance(tree, str) else None
+    return _resolve_interpolations(_get(root, match.group(1)), root) if match else tree
+
+
+def recipe_document(recipe: dict[str, Any]) -> str:
+    """The YAML uploaded as the `recipe` channel."""
+    return yaml.safe_dump(recipe, sort_keys=False)
+
+
+def build_recipe(
+    run: ExecutionInput, recipe: dict[str, Any], *, reward_function_arn: str | None = None
+) -> dict[str, Any]:
+    """The recipe the job reads: hyperparameters (at the recipe family's paths), then `recipeOverrides`, then the
+    instance count (`run.replicas`) and, for RFT, the reward function ARN. Only paths the recipe has are set: any
+    other path, and any out-of-range value, is an `InputProblemsError` listing every problem."""
+    spec = training_spec(run)
+    model = MODELS[run.base_model or ""]
     merged: dict[str, Any] = json.loads(json.dumps(recipe))
     problems: list[Problem] = []
+    model_type = _get(merged, "run.model_type")
+    if model_type != model.customization_id:
+        problems.append(
+            Problem(
+                "$.sagemaker.recipe",
+                f"run.model_type is {model_type!r}; {model.short_name} needs {model.customization_id!r}",
+            )
+        )
+    paths = recipe_paths(spec.family)
     for name, value in run.hyperparameters.items():
-        path = RECIPE_PATHS.get(name)
-        if path:
-            _set(merged, path, value, must_exist=False)
-    by_path = {path: name for name, path in RECIPE_PATHS.items()}
+        path = paths.get(name)
+        problem = (
+            _set(merged, path, value)
+            if path
+            else f"has no place in a {spec.family.value} recipe; known: {', '.join(paths)}"
+        )
+        if problem:
+            problems.append(Problem(f"$.hyperparameters.{name}", problem))
+    by_path = {path: name for name, path in paths.items()}
     overridden: dict[str, Any] = {}
+    pipeline_paths = {REPLICAS_PATH: "sagemaker.instanceCount"} | dict.fromkeys(
+        REWARD_LAMBDA_PATHS, "the grader function"
+    )
     for dotted, value in run.sagemaker.recipe_overrides.items():
-        problem = _set(merged, dotted, value, must_exist=True)
+        problem = (
+            f"is set by the pipeline from {pipeline_paths[dotted]}"
+            if dotted in pipeline_paths
+            else _set(merged, dotted, value)
+        )
         if problem:
             problems.append(Problem(f"$.sagemaker.recipeOverrides.{dotted}", problem))
         elif dotted in by_path:
             overridden[by_path[dotted]] = value
-    _, range_problems = resolve_hyperparameters(Platform.SAGEMAKER, run.method, overridden)
+    _, range_problems = resolve_hyperparameters(Platform.SAGEMAKER, run.method, overridden, run.base_model)
     problems += [
         Problem(p.path.replace("$.hyperparameters.", "$.sagemaker.recipeOverrides."), p.message) for p in range_problems
     ]
+    _, _, count = instances(run)
+    problem = _set(merged, REPLICAS_PATH, count)
+    if problem:
+        problems.append(Problem("$.sagemaker.recipe", problem))
+    if run.method is Method.RFT:
+        if not reward_function_arn:
+            raise SettingsError("SageMaker RFT needs the reward function: NOVA_GRADER_FUNCTION_ARN is not set")
+        problems += [
+            Problem("$.sagemaker.recipe", problem)
+            for path in REWARD_LAMBDA_PATHS
+            if (problem := _set(merged, path, reward_function_arn))
+        ]
     if problems:
         raise InputProblemsError("execution input", problems)
-    return merged
+    resolved = _resolve_interpolations(merged, merged)
+    assert isinstance(resolved, dict)
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -145,6 +242,8 @@ class TrainingResources:
     role_arn: str
     artifacts_bucket: str
     kms_key_arn: str | None = None
+    reward_function_arn: str | None = None
+    """RFT: the grader Lambda the job calls for rewards (the SageMaker role needs lambda:InvokeFunction on it)."""
 
 
 def training_job_request(
@@ -153,18 +252,25 @@ def training_job_request(
     execution: ExecutionRef,
     resources_: TrainingResources,
     *,
+    recipe: dict[str, Any],
     recipe_uri: str,
     recipe_file: str,
 ) -> dict[str, Any]:
+    """CreateTrainingJob for a merged recipe, shaped like the SageMaker Python SDK's `ModelTrainer.from_recipe`:
+    channels `train` / `validation` (Converse for SFT, S3Prefix for RFT) plus `recipe`; hyperparameters
+    `sagemaker_recipe_local_path`, `base_model` (or `base_model_location` for an s3:// checkpoint) and, for RFT,
+    `reward_lambda_arn`, all read from the recipe; InstanceCount = the recipe's `run.replicas`."""
     model = MODELS[run.base_model or ""]
+    _, instance_type, _ = instances(run)
+    data_type = "S3Prefix" if run.method is Method.RFT else "Converse"
     channels = [("train", data.train.uri)]
     if data.validation is not None and data.validation.records > 0 and model.validation_allowed:
-        channels.append(("val", data.validation.uri))
+        channels.append(("validation", data.validation.uri))
     input_config = [
         {
             "ChannelName": name,
             "DataSource": {
-                "S3DataSource": {"S3DataType": "Converse", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
+                "S3DataSource": {"S3DataType": data_type, "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
             },
         }
         for name, uri in channels
@@ -179,6 +285,7 @@ def training_job_request(
                     "S3DataDistributionType": "FullyReplicated",
                 }
             },
+            "InputMode": "File",
         }
     )
     output: dict[str, Any] = {"S3OutputPath": f"s3://{resources_.artifacts_bucket}/{layout.JOBS}"}
@@ -186,6 +293,12 @@ def training_job_request(
         output["KmsKeyId"] = resources_.kms_key_arn
     tags = {"project": "nova-customization", "environment": resources_.environment, "execution": execution.name}
     tags.update(run.tags)
+    hyperparameters = {"sagemaker_recipe_local_path": f"{RECIPE_CHANNEL_PATH}/{recipe_file}"}
+    model_path = str(_get(recipe, "run.model_name_or_path") or "")
+    hyperparameters["base_model_location" if model_path.startswith("s3://") else "base_model"] = model_path
+    reward_lambda_arn = _get(recipe, "run.reward_lambda_arn")
+    if reward_lambda_arn:
+        hyperparameters["reward_lambda_arn"] = str(reward_lambda_arn)
     return {
         "TrainingJobName": resource_name(resources_.environment, run.run_name, execution.name, "train"),
         "RoleArn": resources_.role_arn,
@@ -193,16 +306,13 @@ def training_job_request(
             "TrainingImage": image_uri(model.short_name, run.method, resources_.region),
             "TrainingInputMode": "File",
         },
-        "HyperParameters": {
-            "sagemaker_recipe_local_path": f"{RECIPE_CHANNEL_PATH}/{recipe_file}",
-            "base_model": model.sagemaker_base_model or "",
-        },
+        "HyperParameters": hyperparameters,
         "InputDataConfig": input_config,
         "OutputDataConfig": output,
         "ResourceConfig": {
-            "InstanceType": run.sagemaker.instance_type,
-            "InstanceCount": run.sagemaker.instance_count,
-            "VolumeSizeInGB": 200,
+            "InstanceType": instance_type,
+            "InstanceCount": int(_get(recipe, REPLICAS_PATH)),
+            "VolumeSizeInGB": TRAINING_VOLUME_GB,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": int(run.sagemaker.max_runtime_hours * 3600)},
         "EnableNetworkIsolation": False,
@@ -229,7 +339,7 @@ def start_training_job(sagemaker: Any, request: dict[str, Any], *, wait_seconds:
         platform=Platform.SAGEMAKER.value,
         job_arn=arn,
         job_name=name,
-        output_uri=f"{request['OutputDataConfig']['S3OutputPath']}{name}/output/output.tar.gz",
+        output_uri=f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{name}/output/output.tar.gz",
         started_by_this_execution=started,
         wait_seconds=wait_seconds,
     )
@@ -287,15 +397,17 @@ def _read_object(s3: Any, uri: str) -> bytes:
         return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
-def resolve_recipe(run: ExecutionInput, *, s3: Any) -> tuple[str, dict[str, Any]]:
-    """The recipe's name and its merged content: shipped by default, or the user's from S3."""
-    source = run.sagemaker.recipe or DEFAULT_RECIPES[(run.base_model or "", run.method)]
+def resolve_recipe(
+    run: ExecutionInput, *, s3: Any, reward_function_arn: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The recipe's name and its merged content: the catalog's for the instance type, or the user's from S3."""
+    source = run.sagemaker.recipe or instances(run)[0].recipe
     if source.startswith("s3://"):
         name = source.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
         base = parse_recipe(_read_object(s3, source).decode("utf-8"), source)
     else:
         name, base = source, load_shipped_recipe(source)
-    return name, build_recipe(run, base)
+    return name, build_recipe(run, base, reward_function_arn=reward_function_arn)
 
 
 def start_training(
@@ -304,7 +416,7 @@ def start_training(
     """StartTrainingJob: the merged recipe uploaded under `recipes/<job>/` (the `recipe` channel), then the job."""
     run, data = state.input, state.data
     assert run is not None and data is not None, "StartTrainingJob runs after PrepareData"
-    recipe_name, recipe = resolve_recipe(run, s3=s3)
+    recipe_name, recipe = resolve_recipe(run, s3=s3, reward_function_arn=resources_.reward_function_arn)
     job_name = resource_name(resources_.environment, run.run_name, state.execution.name, "train")
     recipe_file = f"{recipe_name}.yaml"
     recipe_key = layout.recipe(job_name, recipe_file)
@@ -312,7 +424,7 @@ def start_training(
         s3.put_object(
             Bucket=resources_.artifacts_bucket,
             Key=recipe_key,
-            Body=yaml.safe_dump(recipe, sort_keys=False).encode(),
+            Body=recipe_document(recipe).encode(),
             ContentType="application/yaml",
         )
     request = training_job_request(
@@ -320,6 +432,7 @@ def start_training(
         data,
         state.execution,
         resources_,
+        recipe=recipe,
         recipe_uri=f"s3://{resources_.artifacts_bucket}/{recipe_key}",
         recipe_file=recipe_file,
     )

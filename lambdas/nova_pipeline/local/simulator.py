@@ -312,6 +312,10 @@ class BedrockSimulator:
         name = params["TrainingJobName"]
         if name in self.training_jobs:
             raise SimulatedError("ResourceInUse", f"Training job {name} already exists")
+        # The Nova training images read the channels `train`, `validation` (optional) and `recipe` only.
+        unknown = sorted({c["ChannelName"] for c in params["InputDataConfig"]} - {"train", "validation", "recipe"})
+        if unknown:
+            raise SimulatedError("ValidationException", f"Nova recipes read no channel named {', '.join(unknown)}")
         arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{name}"
         self.training_jobs[name] = _Job(arn, name, None, params, self.clock())
         return {"TrainingJobArn": arn}
