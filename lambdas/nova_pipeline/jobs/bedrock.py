@@ -18,6 +18,11 @@ from nova_pipeline.jobs.naming import client_request_token, resource_name
 
 JOB_DONE = {"Completed", "Failed", "Stopped"}
 READY = "Active"
+# Teachers with no in-Region (on-demand) foundation-model support: Bedrock reaches them only through their US
+# cross-Region inference profile, so the distillation job must name the profile. Nova Premier is one ("foundation
+# model Regions: N/A, inference profile: us-east-1 us-east-2 us-west-2", Bedrock "Supported Regions and models for
+# batch inference"); Nova Pro runs in-Region in us-east-1 and keeps its plain model id.
+PROFILE_ONLY_TEACHERS = frozenset({"nova-premier"})
 
 
 @dataclass(frozen=True)
@@ -76,16 +81,21 @@ def bedrock_job_request(
             }
         }
     elif run.method is Method.DISTILLATION:
-        teacher = MODELS[run.distillation.teacher_model]
         request["customizationConfig"] = {
             "distillationConfig": {
                 "teacherModelConfig": {
-                    "teacherModelIdentifier": teacher.inference_profile_id.removeprefix("us."),
+                    "teacherModelIdentifier": teacher_model_identifier(run.distillation.teacher_model),
                     "maxResponseLengthForInference": run.distillation.max_response_length,
                 }
             }
         }
     return request
+
+
+def teacher_model_identifier(teacher: str) -> str:
+    """`teacherModelIdentifier` of a teacher: its inference profile when it has no in-Region support, else its id."""
+    profile = MODELS[teacher].inference_profile_id
+    return profile if teacher in PROFILE_ONLY_TEACHERS else profile.removeprefix("us.")
 
 
 def _as_text(value: float | int | str) -> str:

@@ -38,6 +38,7 @@ DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment
 MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abc123def456"
 ROLE = "arn:aws:iam::123456789012:role/bedrock"
 BASE = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0:128k"
+ANY_NAME = resource_name("dev", "sql", "exec-1", "job")
 TAGS = [
     {"key": "environment", "value": "dev"},
     {"key": "execution", "value": "exec-1"},
@@ -120,6 +121,57 @@ def test_distillation_request_names_the_teacher() -> None:
         }
     }
     assert "hyperParameters" not in request
+
+
+def test_distillation_from_nova_premier_sends_its_inference_profile_as_the_teacher() -> None:
+    """Nova Premier has no in-Region on-demand support: the job must name the `us.` cross-Region profile."""
+    import gzip
+    import json
+    import re
+    from pathlib import Path
+
+    import botocore
+
+    client = bedrock()
+    parsed = run(method="distillation", distillation={"teacherModel": "nova-premier", "maxResponseLength": 800})
+    request = jobs_bedrock.bedrock_job_request(parsed, DATA, EXECUTION, RESOURCES)
+    expected = {
+        "jobName": resource_name("dev", "sql", "exec-1", "job"),
+        "customModelName": resource_name("dev", "sql", "exec-1", "model"),
+        "roleArn": ROLE,
+        "clientRequestToken": client_request_token(EXECUTION.arn, "customization-job"),
+        "baseModelIdentifier": "amazon.nova-micro-v1:0:128k",
+        "customizationType": "DISTILLATION",
+        "trainingDataConfig": {"s3Uri": "s3://data/prepared/exec-1/train.jsonl"},
+        "outputDataConfig": {"s3Uri": "s3://artifacts/jobs/"},
+        "jobTags": TAGS,
+        "customModelTags": TAGS,
+        "customModelKmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/abc",
+        "validationDataConfig": {"validators": [{"s3Uri": "s3://data/prepared/exec-1/validation.jsonl"}]},
+        "customizationConfig": {
+            "distillationConfig": {
+                "teacherModelConfig": {
+                    "teacherModelIdentifier": "us.amazon.nova-premier-v1:0",
+                    "maxResponseLengthForInference": 800,
+                }
+            }
+        },
+    }
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "get_model_customization_job", "ResourceNotFoundException", expected_params={"jobIdentifier": ANY_NAME}
+        )
+        stub.add_response("create_model_customization_job", {"jobArn": JOB_ARN}, expected_params=expected)
+
+        jobs_bedrock.start_bedrock_job(client, request, wait_seconds=30)
+
+        stub.assert_no_pending_responses()
+    # botocore does not check patterns: check the identifier against the service model's own.
+    model_path = next((Path(botocore.__file__).parent / "data" / "bedrock").glob("*/service-2.json*"))
+    opener = gzip.open if model_path.suffix == ".gz" else open
+    with opener(model_path, "rt") as handle:
+        pattern = json.load(handle)["shapes"]["TeacherModelIdentifier"]["pattern"]
+    assert re.fullmatch(pattern, "us.amazon.nova-premier-v1:0")
 
 
 def test_start_sends_the_request_when_no_job_of_this_execution_exists() -> None:
