@@ -228,8 +228,60 @@ class ExecutionInput(_Model):
     """RFT grader settings (method `rft` only)."""
     distillation: DistillationInput = DistillationInput()
     """Distillation settings (method `distillation` only)."""
-    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], Annotated[str, Field(max_length=256)]] = {}
-    """Tags added to the job, the custom model and the deployment."""
+    tags: dict[str, str] = {}
+    """Tags added to the job, the custom model and the deployment, next to the pipeline's own `project`,
+    `environment` and `execution` (which cannot be overridden). Bedrock's rules: key 1-128 and value 0-256
+    characters of ASCII letters, digits, whitespace and `. _ : / = + @ -`; no key starting with `aws:` (any case);
+    at most 47 tags (50 per resource minus the pipeline's 3)."""
+
+
+# ------------------------------------------------------------------------------------------------------------ tags
+# Bedrock `Tag` (botocore TagKey / TagValue): key 1-128, value 0-256 characters, both `[a-zA-Z0-9\s._:/=+@-]*`;
+# the `aws:` prefix is reserved for AWS in any case; a resource holds at most 50 tags. The pipeline adds its own
+# (`jobs.bedrock._tags`), so a user gets the rest.
+PIPELINE_TAG_KEYS = ("project", "environment", "execution")
+MAX_RESOURCE_TAGS = 50
+MAX_USER_TAGS = MAX_RESOURCE_TAGS - len(PIPELINE_TAG_KEYS)
+TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256
+_TAG_TEXT = re.compile(r"[a-zA-Z0-9\s._:/=+@-]*", re.ASCII)
+_TAG_CHARACTERS = "ASCII letters, digits, whitespace and . _ : / = + @ -"
+
+
+def tag_problems(tags: dict[str, str]) -> list[Problem]:
+    """Every way `tags` breaks Bedrock's tag rules, each at `$.tags.<key>` (the count at `$.tags`)."""
+    problems: list[Problem] = []
+    for key, value in tags.items():
+        path = f"$.tags.{key}"
+        if not 1 <= len(key) <= TAG_KEY_MAX:
+            problems.append(Problem(path, f"key must be 1-{TAG_KEY_MAX} characters (got {len(key)})"))
+        if not _TAG_TEXT.fullmatch(key):
+            problems.append(Problem(path, f"key may contain only {_TAG_CHARACTERS} (got {key!r})"))
+        if key.lower().startswith("aws:"):
+            problems.append(Problem(path, "key must not start with 'aws:' (reserved for AWS, in any case)"))
+        if key in PIPELINE_TAG_KEYS:
+            problems.append(Problem(path, f"is set by the pipeline itself ({', '.join(PIPELINE_TAG_KEYS)})"))
+        if len(value) > TAG_VALUE_MAX:
+            problems.append(Problem(path, f"value must be 0-{TAG_VALUE_MAX} characters (got {len(value)})"))
+        if not _TAG_TEXT.fullmatch(value):
+            problems.append(Problem(path, f"value may contain only {_TAG_CHARACTERS} (got {value!r})"))
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(
+            Problem(
+                "$.tags",
+                f"at most {MAX_USER_TAGS} tags (a resource holds {MAX_RESOURCE_TAGS}, the pipeline adds "
+                f"{len(PIPELINE_TAG_KEYS)}); got {len(tags)}",
+            )
+        )
+    return problems
+
+
+def _raw_tag_problems(document: dict[str, Any], known: set[str]) -> list[Problem]:
+    """Tag problems of an input that failed elsewhere too, so that all are listed in one round trip."""
+    given = document.get("tags")
+    if not isinstance(given, dict):
+        return []
+    tags = {key: value for key, value in given.items() if isinstance(key, str) and isinstance(value, str)}
+    return [problem for problem in tag_problems(tags) if problem.path not in known]
 
 
 def parse_execution_input(
@@ -247,10 +299,11 @@ def parse_execution_input(
     except ValidationError as error:
         problems = problems_from_validation_error(error)
         problems += _raw_hyperparameter_problems(document, default_base_model, {p.path for p in problems})
+        problems += _raw_tag_problems(document, {p.path for p in problems})
         raise InputProblemsError("execution input", problems) from None
     if parsed.base_model is None:
         parsed = parsed.model_copy(update={"base_model": default_base_model})
-    problems = _cross_field_problems(parsed)
+    problems = _cross_field_problems(parsed) + tag_problems(parsed.tags)
     hyperparameters, hyperparameter_problems = resolve_hyperparameters(
         parsed.platform, parsed.method, parsed.hyperparameters, parsed.base_model
     )

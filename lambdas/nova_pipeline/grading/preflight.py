@@ -22,21 +22,27 @@ class GraderPreflightFailed(Exception):  # noqa: N818 - the Step Functions error
 
 
 def preflight_samples(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Two samples per record: its reference answer and an empty answer as the generated assistant turn."""
+    """Two samples per record, in exactly the shape Bedrock and SageMaker send (see `grading.rewards`): the record's
+    own fields at the top level, a sample `id`, and `messages` = the record's prompt with a generated assistant turn
+    (string content) appended: its reference answer, then an empty answer."""
     samples = []
     for index, record in enumerate(records):
-        reference = record.get("reference_answer", "")
-        metadata = {key: value for key, value in record.items() if key != "messages"}
+        fields = {key: value for key, value in record.items() if key not in ("id", "messages")}
         prompt = [m for m in record.get("messages", []) if m.get("role") in ("system", "user")]
-        for variant, answer in (("reference", reference), ("empty", "")):
+        for variant, answer in (("reference", answer_text(record.get("reference_answer", ""))), ("empty", "")):
             samples.append(
                 {
+                    **fields,
                     "id": f"{record.get('id', index)}-{variant}",
-                    "messages": [*prompt, {"role": "assistant", "content": str(answer)}],
-                    "metadata": metadata,
+                    "messages": [*prompt, {"role": "assistant", "content": answer}],
                 }
             )
     return samples
+
+
+def answer_text(reference: Any) -> str:
+    """A reference answer as the text a model would generate (structured references as JSON)."""
+    return reference if isinstance(reference, str) else json.dumps(reference)
 
 
 def check_grader(state: RunState, *, grader_arn: str, s3: Any, lambda_client: Any) -> dict[str, Any]:

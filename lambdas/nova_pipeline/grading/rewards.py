@@ -1,7 +1,14 @@
-"""RFT reward functions and the Bedrock RFT Lambda grader contract.
+"""RFT reward functions and the Bedrock / SageMaker RFT Lambda grader contract.
 
-Input: a list of `{id, messages (including the generated assistant turn), metadata{reference_answer, ...}}`.
-Output: a list of `{id, aggregate_reward_score, metrics_list: [{name, value, type}]}` with scores in [0, 1].
+Input: a list of samples. Each sample is the prepared training record's own fields at the TOP LEVEL
+(`reference_answer`, `task`, `grader`, `labels`, `context`, ...) plus `id` (added by the service) and `messages`: the
+record's prompt with the generated answer appended as the last assistant turn. The generated turn's role may be
+`assistant` or `nova_assistant`; its content a string or a list of `{"type": "text", "text": ...}` blocks.
+Older Bedrock pages show the record's fields wrapped in `metadata` instead: both are read. When a field is in both
+places the top-level value wins (it is the shape the Nova 2 user guide documents and the one the service sends);
+a field only in `metadata` is still used.
+Output: a list of `{id, aggregate_reward_score, metrics_list: [{name, value, type: "Reward" | "Metric"}]}` with
+scores in [0, 1], one per sample, `id`s echoed.
 
 Graders: `exact`, `normalized`, `label` (classification: the label extracted from a verbose answer), `numeric`
 (absolute tolerance) and `sql-execution` (candidate and reference run on an in-memory SQLite database built from
@@ -77,24 +84,44 @@ def grader_for(metadata: dict[str, Any]) -> str:
     return {"classification": "label", "text-to-sql": "sql-execution"}.get(str(metadata.get("task")), "normalized")
 
 
-def _generated_answer(messages: list[dict[str, Any]]) -> str:
+GENERATED_ROLES = ("assistant", "nova_assistant")
+METRIC_TYPES = ("Reward", "Metric")
+# Keys the service adds to a sample (or that wrap the record's fields): never record fields themselves.
+_SAMPLE_KEYS = ("id", "messages", "metadata")
+
+
+def message_text(content: Any) -> str:
+    """Text of a message's content: a string, or a list of `{"type": "text", "text": ...}` / `{"text": ...}` blocks."""
+    if isinstance(content, list):
+        return " ".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
+    return "" if content is None else str(content)
+
+
+def generated_answer(messages: list[dict[str, Any]]) -> str:
+    """The generated answer: the last `assistant` / `nova_assistant` turn."""
     for message in reversed(messages):
-        if message.get("role") == "assistant":
-            content = message.get("content", "")
-            if isinstance(content, list):
-                return " ".join(str(block.get("text", "")) for block in content if isinstance(block, dict))
-            return str(content)
+        if isinstance(message, dict) and message.get("role") in GENERATED_ROLES:
+            return message_text(message.get("content", ""))
     return ""
+
+
+def record_fields(sample: dict[str, Any]) -> dict[str, Any]:
+    """The training record's fields of a sample: top-level fields, over those of an older `metadata` wrapper."""
+    wrapped = sample.get("metadata")
+    fields = dict(wrapped) if isinstance(wrapped, dict) else {}
+    fields.update({key: value for key, value in sample.items() if key not in _SAMPLE_KEYS})
+    return fields
 
 
 def score_samples(samples: list[dict[str, Any]], *, grade_fn: Callable[..., float] = grade) -> list[dict[str, Any]]:
     """Apply the grader contract to a batch."""
     results = []
     for sample in samples:
-        metadata = dict(sample.get("metadata") or {})
-        grader = grader_for(metadata)
-        candidate = _generated_answer(sample.get("messages", []))
-        score = grade_fn(grader, candidate, metadata.get("reference_answer", ""), metadata)
+        fields = record_fields(sample)
+        grader = grader_for(fields)
+        candidate = generated_answer(sample.get("messages") or [])
+        reference = fields.get("reference_answer")
+        score = grade_fn(grader, candidate, "" if reference is None else reference, fields)
         results.append(
             {
                 "id": sample.get("id"),
@@ -109,20 +136,55 @@ def score_samples(samples: list[dict[str, Any]], *, grade_fn: Callable[..., floa
 
 
 def check_grader_output(samples: list[dict[str, Any]], output: Any) -> list[str]:
-    """Problems with a grader's answer to `samples` (the pre-flight check before an RFT job starts)."""
+    """Problems with a grader's answer to `samples`: the pre-flight check, and the simulated RFT job's check.
+
+    The contract: a list with one object per sample, each `{id, aggregate_reward_score, metrics_list}` where `id`
+    is a sample's id, the score a number in [0, 1] and `metrics_list` (optional) a list of
+    `{name: str, value: number, type: "Reward" | "Metric"}`.
+    """
     if not isinstance(output, list):
         return [f"the grader returned {type(output).__name__}, expected a list"]
     problems = []
     if len(output) != len(samples):
         problems.append(f"the grader returned {len(output)} results for {len(samples)} samples")
     expected_ids = {sample.get("id") for sample in samples}
+    seen: set[Any] = set()
     for index, result in enumerate(output):
         if not isinstance(result, dict):
             problems.append(f"result {index} is {type(result).__name__}, expected an object")
             continue
-        if result.get("id") not in expected_ids:
-            problems.append(f"result {index} has id {result.get('id')!r}, which is not a sample id")
+        result_id = result.get("id")
+        if result_id not in expected_ids:
+            problems.append(f"result {index} has id {result_id!r}, which is not a sample id")
+        elif result_id in seen:
+            problems.append(f"result {index} repeats id {result_id!r}")
+        seen.add(result_id)
         score = result.get("aggregate_reward_score")
-        if not isinstance(score, int | float) or isinstance(score, bool) or not 0.0 <= float(score) <= 1.0:
-            problems.append(f"result {index} ({result.get('id')}): aggregate_reward_score {score!r} is not in [0, 1]")
+        if not (isinstance(score, int | float) and _is_number(score) and 0.0 <= float(score) <= 1.0):
+            problems.append(f"result {index} ({result_id}): aggregate_reward_score {score!r} is not in [0, 1]")
+        problems += _metrics_list_problems(index, result_id, result.get("metrics_list"))
+    return problems
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _metrics_list_problems(index: int, result_id: Any, metrics: Any) -> list[str]:
+    where = f"result {index} ({result_id}): metrics_list"
+    if metrics is None:
+        return []
+    if not isinstance(metrics, list):
+        return [f"{where} is {type(metrics).__name__}, expected a list"]
+    problems = []
+    for position, metric in enumerate(metrics):
+        if not isinstance(metric, dict):
+            problems.append(f"{where}[{position}] is {type(metric).__name__}, expected an object")
+            continue
+        if not isinstance(metric.get("name"), str) or not metric["name"]:
+            problems.append(f"{where}[{position}].name {metric.get('name')!r} is not a non-empty string")
+        if not _is_number(metric.get("value")):
+            problems.append(f"{where}[{position}].value {metric.get('value')!r} is not a number")
+        if metric.get("type") not in METRIC_TYPES:
+            problems.append(f"{where}[{position}].type {metric.get('type')!r} is not 'Reward' or 'Metric'")
     return problems

@@ -8,6 +8,14 @@ the production code, unchanged. Everything else (S3, SSM, SNS, IAM, Step Functio
 Simulated behaviour:
 - customization jobs: `InProgress` for `job_seconds`, then `Completed` (the model is trained on the job's training
   file: see `simulated_model.py`) or `Failed` with the injected message; loss CSVs are written to the output URI.
+- RFT jobs (`customizationConfig.rftConfig`): before the job completes, the grader Lambda named in
+  `graderConfig.lambdaGrader.lambdaArn` is invoked as Bedrock invokes it (`lambda:Invoke` through a boto3 client,
+  which the twin routes to the in-process handler): batches of samples in the documented shape (the training
+  record's fields at the top level, a sample `id`, the generated answer as the last assistant turn), two rollouts per
+  sampled prompt (the base model's answer and the trained model's). The job fails, with a `failureMessage` naming the
+  problem, if the grader errors or answers outside the contract (`grading.rewards.check_grader_output`), or if it
+  gives 0 to every rollout identical to its record's `reference_answer` (it does not see the reference: a check
+  stricter than Bedrock, which would train on such rewards). The mean reward goes into the step-wise metrics CSV.
 - SageMaker training jobs: the same lifecycle; on completion `output/output.tar.gz` holds a `manifest.json` whose
   `checkpoint_s3_bucket` `CreateCustomModel` accepts.
 - custom models and deployments: `Creating` for `deployment_seconds`, then `Active` (or `Failed` when injected).
@@ -32,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.grading.rewards import check_grader_output
 from nova_pipeline.local.iam import ADMIN, AccessDenied, Authorizer, acting_as, model_invocation, need
 from nova_pipeline.local.simulated_model import (
     BaseModel,
@@ -65,6 +74,8 @@ class _Job:
     output_model_arn: str | None = None
     end: float | None = None
     stopped: bool = False
+    # RFT: mean grader reward of the rollouts of the base model (start of training) and of the trained model.
+    rewards: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +116,8 @@ class SimulatorSettings:
     output_tokens_per_second: float = 0.0
     requests_per_minute: int | None = None
     fail_converse_every: int = 0
+    rft_prompts: int = 32
+    rft_batch_size: int = 16
 
 
 @dataclass
@@ -113,6 +126,7 @@ class BedrockSimulator:
 
     settings: SimulatorSettings = field(default_factory=SimulatorSettings)
     s3_client: Callable[[], Any] | None = None
+    lambda_client: Callable[[], Any] | None = None
     # With an authorizer, what a simulated job reads, writes and invokes is checked as the service role passed to it.
     authorizer: Authorizer | None = None
     clock: Callable[[], float] = time.monotonic
@@ -258,7 +272,8 @@ class BedrockSimulator:
                 "bedrock customization job encrypts the model",
                 [need(a, key) for a in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant")],
             )
-        examples = examples_from_jsonl(self._read_lines(request["trainingDataConfig"]["s3Uri"]))
+        lines = self._read_lines(request["trainingDataConfig"]["s3Uri"])
+        examples = examples_from_jsonl(lines)
         for validator in request.get("validationDataConfig", {}).get("validators", []):
             self._read_lines(validator["s3Uri"])
         if request.get("customizationType") == "DISTILLATION":
@@ -275,6 +290,13 @@ class BedrockSimulator:
                 type(e)(e.system, e.prompt, e.answer or _concise(teacher.answer(e.system, e.prompt)), e.prompt_tokens)
                 for e in examples
             ]
+        trained = CustomizedModel(examples)
+        grader_arn = _grader_arn(request)
+        if grader_arn is not None:
+            failure = self._rft_rollouts(job, grader_arn, lines, trained)
+            if failure is not None:
+                job.status, job.failure = "Failed", failure
+                return
         model_arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{request['baseModelIdentifier']}/" + _short_id(
             request["customModelName"]
         )
@@ -283,7 +305,7 @@ class BedrockSimulator:
             model_arn,
             request["customModelName"],
             self.clock(),
-            CustomizedModel(examples),
+            trained,
             "job",
             job_arn=job.arn,
             kms_key=key,
@@ -291,17 +313,93 @@ class BedrockSimulator:
         self._register_key(model_arn, key)
         job.status, job.output_model_arn = "Completed", model_arn
 
+    # ------------------------------------------------- RFT: the grader Lambda, called as Bedrock calls it
+    # Kept apart from the job lifecycle: these are the calls Bedrock makes as the job's service role.
+    def _rft_rollouts(self, job: _Job, grader_arn: str, lines: list[str], trained: CustomizedModel) -> str | None:
+        """Grade rollouts of the job's prompts with the grader Lambda; the job's failure message, or None."""
+        records = [json.loads(line) for line in lines if line.strip()][: self.settings.rft_prompts]
+        samples = self._rft_samples(records, trained)
+        rewards: dict[str, float] = {}
+        size = max(1, self.settings.rft_batch_size)
+        for start in range(0, len(samples), size):
+            batch = samples[start : start + size]
+            results, problem = self._invoke_grader(grader_arn, batch)
+            if problem is not None:
+                return f"The reward function {grader_arn} {problem}"
+            rewards.update({str(r["id"]): float(r["aggregate_reward_score"]) for r in results})
+        for rollout in ("base", "trained"):
+            scores = [rewards[str(s["id"])] for s in samples if str(s["id"]).endswith(f"-{rollout}")]
+            job.rewards[rollout] = sum(scores) / len(scores) if scores else 0.0
+        exact = [
+            rewards[str(sample["id"])]
+            for sample in samples
+            if _generated(sample) == _reference_text(sample.get("reference_answer"))
+        ]
+        if exact and max(exact) <= 0.0:
+            return (
+                f"The reward function {grader_arn} scored 0 for all {len(exact)} generated answers identical to their "
+                "record's reference_answer: it does not see the reference answer (each sample carries the training "
+                "record's fields, reference_answer included, at its top level) [simulated check]"
+            )
+        return None
+
+    @staticmethod
+    def _rft_samples(records: list[dict[str, Any]], trained: CustomizedModel) -> list[dict[str, Any]]:
+        """Samples in the documented shape: the record's fields at the top level, a sample `id`, and its prompt with
+        a generated answer appended as the last assistant turn (string content); two rollouts per record."""
+        base = BaseModel()
+        samples = []
+        for index, record in enumerate(records):
+            prompt = [m for m in record.get("messages", []) if m.get("role") in ("system", "user")]
+            system = " ".join(str(m.get("content", "")) for m in prompt if m["role"] == "system")
+            question = " ".join(str(m.get("content", "")) for m in prompt if m["role"] == "user")
+            fields = {key: value for key, value in record.items() if key not in ("id", "messages")}
+            for rollout, model in (("base", base), ("trained", trained)):
+                answer = model.answer(system, question)
+                samples.append(
+                    {
+                        **fields,
+                        "id": f"sample-{index}-{rollout}",
+                        "messages": [*prompt, {"role": "assistant", "content": answer}],
+                    }
+                )
+        return samples
+
+    def _invoke_grader(self, grader_arn: str, samples: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str | None]:
+        """One `lambda:Invoke` of the grader with a batch; its results, or what is wrong with its answer."""
+        try:
+            response = self._lambda().invoke(FunctionName=grader_arn, Payload=json.dumps(samples).encode())
+        except Exception as error:  # any failure to invoke fails the job, as in Bedrock
+            return [], f"could not be invoked: {type(error).__name__}: {error}"
+        raw = response["Payload"].read()
+        try:
+            payload = json.loads(raw or b"null")
+        except ValueError:
+            return [], f"returned a payload that is not JSON: {raw[:200]!r}"
+        if response.get("FunctionError"):
+            message = payload.get("errorMessage") if isinstance(payload, dict) else payload
+            kind = payload.get("errorType", "error") if isinstance(payload, dict) else "error"
+            return [], f"failed on a batch of {len(samples)} samples: {kind}: {message}"
+        problems = check_grader_output(samples, payload)
+        if problems:
+            return [], "returned an invalid response: " + "; ".join(problems[:5])
+        return payload, None
+
     def _write_loss_curves(self, output_uri: str, job: _Job, records: int) -> None:
         epochs = int(job.request.get("hyperParameters", {}).get("epochCount", 2))
         steps = max(1, records) * epochs
         stride = max(1, steps // 40)
         seed = int(hashlib.sha256(job.name.encode()).hexdigest()[:8], 16)
-        lines = ["step_number,epoch_number,training_loss"]
+        reward = job.rewards
+        lines = ["step_number,epoch_number,training_loss" + (",mean_reward" if reward else "")]
         validation = ["step_number,epoch_number,validation_loss"]
         for step in range(stride, steps + 1, stride):
             progress = step / steps
             noise = ((seed * step) % 97) / 97 * 0.05
-            lines.append(f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.08**progress) + 0.1 + noise:.4f}")
+            line = f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.08**progress) + 0.1 + noise:.4f}"
+            if reward:  # RFT: from the base model's measured mean reward to the trained model's
+                line += f",{reward['base'] + (reward['trained'] - reward['base']) * progress:.4f}"
+            lines.append(line)
             validation.append(f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.12**progress) + 0.18:.4f}")
         prefix = f"{output_uri.rstrip('/')}/{job.arn.rsplit('/', 1)[-1]}/training_artifacts/"
         self._write(prefix + "step_wise_training_metrics.csv", "\n".join(lines) + "\n")
@@ -621,6 +719,13 @@ class BedrockSimulator:
         if key and self.authorizer is not None:
             self.authorizer.keys.models[resource_arn] = key
 
+    def _lambda(self) -> Any:
+        if self.lambda_client is not None:
+            return self.lambda_client()
+        import boto3
+
+        return boto3.client("lambda", region_name=REGION)
+
     def _write(self, uri: str, body: str | bytes) -> None:
         bucket, key = split_s3(uri)
         self._s3().put_object(Bucket=bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
@@ -650,6 +755,22 @@ def _stream(
             "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
         }
     }
+
+
+def _grader_arn(request: dict[str, Any]) -> str | None:
+    """The grader Lambda of an RFT job request (None for other jobs)."""
+    rft = request.get("customizationConfig", {}).get("rftConfig")
+    if rft is None:
+        return None
+    return str(rft["graderConfig"]["lambdaGrader"]["lambdaArn"])
+
+
+def _generated(sample: dict[str, Any]) -> str:
+    return str(sample["messages"][-1]["content"])
+
+
+def _reference_text(reference: Any) -> str:
+    return reference if isinstance(reference, str) else json.dumps(reference)
 
 
 def _concise(answer: str) -> str:
