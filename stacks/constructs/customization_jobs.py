@@ -116,8 +116,8 @@ class CustomizationJobs(Construct):
             [training_jobs],
         )
         _allow(role[POLL_TRAINING_JOB.construct_id], ["sagemaker:DescribeTrainingJob"], [training_jobs])
-        grant_prefix_write(start_training, resources.artifacts_bucket, layout.RECIPES)
-        grant_prefix_read(import_model, resources.artifacts_bucket, layout.JOBS)
+        grant_prefix_write(start_training, resources.artifacts_bucket, layout.RECIPES, listing=False)
+        grant_prefix_read(import_model, resources.artifacts_bucket, layout.JOBS, listing=False)
         _allow(import_model, ["bedrock:CreateCustomModel", "bedrock:TagResource"], [custom_models])
         _allow(role[POLL_IMPORTED_MODEL.construct_id], ["bedrock:GetCustomModel"], [custom_models])
         _allow(cleanup, ["bedrock:StopModelCustomizationJob"], [jobs])
@@ -138,13 +138,16 @@ class CustomizationJobs(Construct):
 
         # The reward function: Bedrock invokes it during RFT; PreflightGrader invokes it on prepared samples first.
         preflight = role[PREFLIGHT_GRADER.construct_id]
-        grant_prefix_read(preflight, resources.data_bucket, layout.PREPARED)
+        grant_prefix_read(preflight, resources.data_bucket, layout.PREPARED, listing=False)
         key.grant(preflight, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         invoke_grader = iam.PolicyStatement(
             actions=["lambda:InvokeFunction"], resources=[self.grader.function.function_arn]
         )
         preflight.add_to_policy(invoke_grader)
         roles.bedrock.add_to_policy(invoke_grader)
+        # SageMaker RFT invokes it too, as the training job's execution role (Nova 2 user guide, RFT on SageMaker
+        # training jobs: the execution role needs lambda:InvokeFunction on the reward function).
+        roles.sagemaker.add_to_policy(invoke_grader)
 
         allow_wildcards(
             [role[s.construct_id] for s in FUNCTIONS if s not in (RFT_GRADER, PREFLIGHT_GRADER)],

@@ -80,17 +80,20 @@ class DataPreparation(Construct):
         plan.role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[data.arn_for_objects(f"{layout.RAW}*")])
         )
-        for function in preparers:
-            grant_prefix_read(function.role, data, layout.RAW)
-            grant_prefix_write(function.role, data, layout.PREPARED)
+        prepare, shard, merge = preparers
+        # PrepareData lists the dataset's objects; PrepareShard reads the one object it is given; MergeShards reads
+        # the shards and lists them to delete them once merged.
+        grant_prefix_read(prepare.role, data, layout.RAW, listing=True)
+        grant_prefix_read(shard.role, data, layout.RAW, listing=False)
+        for function, listing in ((prepare, False), (shard, False), (merge, True)):
+            grant_prefix_write(function.role, data, layout.PREPARED, listing=listing)
         # MergeShards reads the shard summaries the PrepareShards map wrote with its ResultWriter.
-        merge = self.functions[MERGE_SHARDS.construct_id]
         merge.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"], resources=[data.arn_for_objects(f"{layout.PREPARE_MAP_RESULTS}*")]
             )
         )
-        for function in (plan, *preparers):
+        for function in preparers:  # PlanData only lists and heads objects: no key use
             key.grant(function.role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         allow_wildcards(
             [function.role for function in (plan, *preparers)],

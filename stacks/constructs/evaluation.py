@@ -80,11 +80,11 @@ class Evaluation(Construct):
             self.functions[s.construct_id].role
             for s in (PLAN_EVALUATION, EVALUATE_BATCH, AGGREGATE_EVALUATION, PROMOTE, REJECT_CANDIDATE)
         )
-        grant_prefix_read(plan, data, layout.PREPARED)
+        grant_prefix_read(plan, data, layout.PREPARED, listing=False)
         for role in (plan, batch, aggregate):
-            grant_prefix_write(role, data, layout.EVALUATION)
-        grant_prefix_write(aggregate, data, layout.REPORTS)
-        grant_prefix_read(aggregate, resources.artifacts_bucket, layout.JOBS)
+            grant_prefix_write(role, data, layout.EVALUATION, listing=role is aggregate)  # it lists predictions
+        grant_prefix_write(aggregate, data, layout.REPORTS, listing=False)
+        grant_prefix_read(aggregate, resources.artifacts_bucket, layout.JOBS, listing=True)  # finds the loss curves
         parameter = Stack.of(self).format_arn(
             service="ssm", resource="parameter", resource_name=active_model_parameter_name(settings.name).lstrip("/")
         )

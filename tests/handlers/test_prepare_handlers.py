@@ -44,6 +44,24 @@ def resolved(uri: str) -> dict[str, Any]:
     return parse_execution_input({"dataset": {"uri": uri}}).model_dump(mode="json", by_alias=True)
 
 
+def map_results(s3: Any, outputs: list[dict[str, Any]], failed: int = 0) -> dict[str, Any]:
+    """What a Distributed Map's ResultWriter leaves: the items' outputs in S3 and the manifest's location."""
+    folder = "map-results/prepare/run-1/"
+    files: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
+    for status, entries in (
+        ("SUCCEEDED", [{"Status": "SUCCEEDED", "Output": json.dumps(output)} for output in outputs]),
+        ("FAILED", [{"Status": "FAILED", "Error": "States.TaskFailed"}] * failed),
+    ):
+        if entries:
+            s3.put_object(Bucket=BUCKET, Key=f"{folder}{status}_0.json", Body=json.dumps(entries).encode())
+            files[status].append({"Key": f"{folder}{status}_0.json"})
+    s3.put_object(Bucket=BUCKET, Key=f"{folder}manifest.json", Body=json.dumps({"ResultFiles": files}).encode())
+    return {
+        "MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:m/run-1:1",
+        "ResultWriterDetails": {"Bucket": BUCKET, "Key": f"{folder}manifest.json"},
+    }
+
+
 def keys(s3: Any, prefix: str) -> list[str]:
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
 
@@ -86,7 +104,9 @@ def test_the_fanned_out_path_gives_byte_identical_outputs(s3: Any, lambda_contex
         shard_handler.lambda_handler({"input": document, "runId": "fanned", "object": item}, lambda_context)
         for item in listing
     ]
-    fanned = merge_handler.lambda_handler({"input": document, "runId": "fanned", "shards": shards}, lambda_context)
+    fanned = merge_handler.lambda_handler(
+        {"input": document, "runId": "fanned", "shards": map_results(s3, shards)}, lambda_context
+    )
 
     assert plan == {"mode": "single", "bucket": BUCKET, "prefix": "raw/parts/", "objects": 3, "bytes": plan["bytes"]}
     for name in ("train.jsonl", "validation.jsonl", "test.jsonl"):
@@ -137,7 +157,9 @@ def test_fanned_out_shards_stay_small_skip_non_data_objects_and_name_files_as_th
         shard_handler.lambda_handler({"input": document, "runId": "fan", "object": item}, lambda_context)
         for item in listing
     ]
-    merged = merge_handler.lambda_handler({"input": document, "runId": "fan", "shards": shards}, lambda_context)
+    merged = merge_handler.lambda_handler(
+        {"input": document, "runId": "fan", "shards": map_results(s3, shards)}, lambda_context
+    )
     single = prepare_handler.lambda_handler({"input": document, "runId": "one"}, lambda_context)
 
     assert {shard["key"]: shard["shard"] is None for shard in shards} == {
@@ -145,7 +167,6 @@ def test_fanned_out_shards_stay_small_skip_non_data_objects_and_name_files_as_th
         "raw/mixed/part-0.jsonl": False,
         "raw/mixed/part-1.jsonl": False,
     }
-    assert max(len(json.dumps(shard)) for shard in shards) < 250  # a thousand objects fit the 256 KiB state
     assert (
         merged["problems"]
         == single["problems"]
@@ -156,3 +177,15 @@ def test_fanned_out_shards_stay_small_skip_non_data_objects_and_name_files_as_th
     )
     assert merged["train"]["records"] == single["train"]["records"] == 48
     assert keys(s3, "prepared/fan/_shards/") == []
+
+
+def test_a_failed_shard_of_the_map_fails_the_merge_with_the_count(s3: Any, lambda_context: FakeLambdaContext) -> None:
+    upload(s3, "raw/parts/part-0.jsonl", rows(0, 50))
+    document = resolved("raw/parts/")
+    [item] = s3.list_objects_v2(Bucket=BUCKET, Prefix="raw/parts/")["Contents"]
+    shard = shard_handler.lambda_handler({"input": document, "runId": "f", "object": item}, lambda_context)
+
+    with pytest.raises(Exception, match="1 of 2 objects failed to prepare"):
+        merge_handler.lambda_handler(
+            {"input": document, "runId": "f", "shards": map_results(s3, [shard], failed=1)}, lambda_context
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -71,13 +71,14 @@ def test_bedrock_role_reads_only_prepared_data_and_writes_only_job_output(templa
     [policy] = policies.values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     object_statements = [s for s in statements if "s3:GetObject" in as_list(s["Action"])]
-    prefixes = sorted(str(s["Resource"]["Fn::Join"][1][-1]) for s in object_statements)
+    prefixes = sorted(str(r["Fn::Join"][1][-1]) for s in object_statements for r in as_list(s["Resource"]))
 
-    assert prefixes == ["/jobs/*", "/prepared/*"]
+    # its data, its output, and the Amazon-managed escrow bucket of SageMaker checkpoints it imports
+    assert prefixes == ["-smtj-*/*", "/jobs/*", "/prepared/*"]
     writes = [s for s in statements if "s3:PutObject" in as_list(s["Action"])]
     assert [str(s["Resource"]["Fn::Join"][1][-1]) for s in writes] == ["/jobs/*"]
     kms = [s for s in statements if any(str(a).startswith("kms:") for a in as_list(s["Action"]))]
-    assert sorted(kms[0]["Action"]) == ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+    assert sorted(kms[0]["Action"]) == ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -160,7 +161,7 @@ def test_no_wildcard_pass_role_anywhere(templates: dict[str, Template]) -> None:
 
 
 def test_pass_role_grant_is_limited_to_the_chosen_role_and_its_service() -> None:
-    stack = Stack(App(), "Consumer")
+    stack = Stack(App(), "Consumer", env=Environment(account="123456789012", region="us-east-1"))
     roles = CustomizationRoles(
         stack,
         "Roles",

@@ -62,6 +62,9 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         against_promoted["evaluation"] = {"baseline": "promoted"}
         record(main.run(against_promoted), "baseline promoted", main)
         record(main.run({**example("sft-text-to-sql-nova-micro.json"), **REJECTING_GATE}), "rejected", main)
+        sagemaker_rft = {**example("rft-text-to-sql-nova-2-lite.json"), "platform": "sagemaker", "hyperparameters": {}}
+        result = record(main.run(sagemaker_rft), "sagemaker rft", main)
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
         assert main.invoke_api("GET", "/v1/model")["statusCode"] == 200
         generated = main.invoke_api("POST", "/v1/generate", {"input": "How many singers are there?"})
         assert generated["statusCode"] == 200, generated
@@ -110,7 +113,7 @@ def test_every_allow_statement_is_needed_by_some_call(battery: tuple[list[Decisi
 
     unneeded = sorted(described[source] for source, count in sole.items() if count == 0)
 
-    assert unneeded == []
+    assert unneeded == [], "\n".join(unneeded)
 
 
 @pytest.mark.parametrize(
@@ -131,15 +134,17 @@ def test_removing_a_needed_statement_fails_a_run(synthesized: Any, action: str, 
             s for statements in book.statements.values() for s in statements if _grants(s, action, resource_part)
         ]
         assert removed, f"no statement grants {action} on *{resource_part}*"
-        for statement in removed:
+        for statement in removed:  # the action only: the statement's other actions stay
             statements = book.statements[statement.role_arn]
-            statements[statements.index(statement)] = replace(statement, actions=("none:Nothing",))
+            kept = tuple(a for a in statement.actions if a != action) or ("none:Nothing",)
+            statements[statements.index(statement)] = replace(statement, actions=kept)
         twin.upload_example_data()
         name = "sagemaker-lora-sft-nova-micro.json" if action != "s3:ListBucket" else "sft-text-to-sql-nova-micro.json"
         result = twin.run(example(name))
 
         assert result.status == "FAILED"
-        assert f"not authorized to perform: {action}" in (result.cause or "")
+        denied = {d.need.action for d in twin.authorizer.decisions if not d.granted_by}
+        assert denied == {action}
 
 
 def _grants(statement: Statement, action: str, resource_part: str) -> bool:

@@ -70,7 +70,7 @@ class TrainingJobSettings(PollSettings):
     kms_key_arn: str = Field(alias="NOVA_KMS_KEY_ARN", min_length=20)
     # SageMaker RFT: the reward function the job invokes. Optional so that SFT-only stacks need not pass it; an RFT
     # job without it fails at StartTrainingJob naming the variable.
-    grader_function_arn: str | None = Field(alias="NOVA_GRADER_FUNCTION_ARN", default=None, min_length=20)
+    grader_function_arn: str = Field(alias="NOVA_GRADER_FUNCTION_ARN", min_length=20)
 
 
 class ImportModelSettings(PollSettings):

@@ -402,6 +402,7 @@ class Authorizer:
     book: PolicyBook
     keys: KeyDirectory
     state_machine_role: str = ""
+    state_machine_arn: str = ""  # as deployed (its name in the template), for the Distributed Map's own checks
     decisions: list[Decision] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)

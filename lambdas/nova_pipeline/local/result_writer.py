@@ -47,7 +47,17 @@ def results_written_to_s3(authorizer: Authorizer | None) -> Iterator[None]:
             ]
             if key_arn:
                 needs += [need("kms:GenerateDataKey", key_arn), need("kms:Decrypt", key_arn)]
-            authorizer.check(authorizer.principal(), "Distributed Map ResultWriter", needs)
+            # A Distributed Map runs its items as child executions of the state machine, with its role (Step
+            # Functions developer guide, "IAM policies for Distributed Map": StartExecution on the state machine,
+            # DescribeExecution and StopExecution on its executions).
+            machine = authorizer.state_machine_arn
+            executions = machine.replace(":stateMachine:", ":execution:") + f"/{run_arn.split(':')[-1]}"
+            needs += [
+                need("states:StartExecution", machine),
+                need("states:DescribeExecution", executions),
+                need("states:StopExecution", executions),
+            ]
+            authorizer.check(authorizer.principal(), "Distributed Map", needs)
         s3 = boto_client_for(service="s3", region=resource_runtime_part.region, state_credentials=state_credentials)
         files: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
         for status in ("SUCCEEDED", "FAILED"):

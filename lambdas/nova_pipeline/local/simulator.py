@@ -272,6 +272,10 @@ class BedrockSimulator:
                 "bedrock customization job encrypts the model",
                 [need(a, key) for a in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant")],
             )
+        # Bedrock lists and reads the training data, and lists the output location (its service-role policy grants
+        # s3:ListBucket on both: Bedrock user guide, "Create a service role for model customization").
+        self._list(request["trainingDataConfig"]["s3Uri"])
+        self._list(request["outputDataConfig"]["s3Uri"])
         lines = self._read_lines(request["trainingDataConfig"]["s3Uri"])
         examples = examples_from_jsonl(lines)
         for validator in request.get("validationDataConfig", {}).get("validators", []):
@@ -483,6 +487,13 @@ class BedrockSimulator:
         channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
         for uri in channels.values():
             self._read_prefix(uri)
+        reward_arn = request.get("HyperParameters", {}).get("reward_lambda_arn")
+        if reward_arn:  # RFT: the rollouts are graded by the reward Lambda, invoked as the execution role
+            lines = self._read_lines(channels["train"])
+            failure = self._rft_rollouts(job, reward_arn, lines, CustomizedModel(examples_from_jsonl(lines)))
+            if failure is not None:
+                job.status, job.failure = "Failed", failure
+                return
         key = request["OutputDataConfig"].get("KmsKeyId")
         if key:  # SageMaker API reference, OutputDataConfig.KmsKeyId: the role must be allowed kms:Encrypt
             self._service_check("sagemaker training job encrypts its output", [need("kms:Encrypt", key)])
@@ -697,15 +708,17 @@ class BedrockSimulator:
         return lines
 
     def _read_prefix(self, uri: str) -> None:
-        """Read what a job reads from an S3 URI: the object, or every object under the prefix (list, then get)."""
+        """Read what a job reads from an S3 URI taken as a key prefix (SageMaker's S3Prefix): list, then get all."""
         bucket, key = split_s3(uri)
         client = self._s3()
-        keys = [key]
-        if key.endswith("/") or not key:
-            listing = client.list_objects_v2(Bucket=bucket, Prefix=key)
-            keys = [o["Key"] for o in listing.get("Contents", [])]
-        for object_key in keys:
-            client.get_object(Bucket=bucket, Key=object_key)["Body"].read()
+        listing = client.list_objects_v2(Bucket=bucket, Prefix=key)
+        for item in listing.get("Contents", []):
+            client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+
+    def _list(self, uri: str) -> None:
+        """List an S3 location as a service does before reading or writing there."""
+        bucket, key = split_s3(uri)
+        self._s3().list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
 
     def _ensure_bucket(self, bucket: str) -> None:
         client = self._s3()

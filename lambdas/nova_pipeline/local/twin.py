@@ -230,6 +230,8 @@ class OfflineTwin:
         role_arn = str(self.assembly.resolve(machine.stack, machine.properties["RoleArn"]))
         assert self.authorizer is not None
         self.authorizer.state_machine_role = role_arn
+        deployed_name = self.assembly.resolve(machine.stack, machine.properties.get("StateMachineName"))
+        self.authorizer.state_machine_arn = f"arn:aws:states:{REGION}:123456789012:stateMachine:{deployed_name}"
         self._state_machine_platform_checks(machine, role_arn)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         self.state_machine_arn = sfn.create_state_machine(

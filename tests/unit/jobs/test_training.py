@@ -356,7 +356,8 @@ def test_the_training_settings_take_the_grader_function() -> None:
         "NOVA_ARTIFACTS_BUCKET": "artifacts",
         "NOVA_KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/k",
     }
-    assert load_settings(TrainingJobSettings, environment).grader_function_arn is None
+    with pytest.raises(SettingsError, match="NOVA_GRADER_FUNCTION_ARN is not set"):
+        load_settings(TrainingJobSettings, environment)
     settings = load_settings(TrainingJobSettings, {**environment, "NOVA_GRADER_FUNCTION_ARN": REWARD_ARN})
     assert settings.grader_function_arn == REWARD_ARN
 
