@@ -267,11 +267,10 @@ def summarize() -> States:
     return {
         **task(
             "Summarize",
-            "Job, model and deployment ARNs, durations and the data manifest",
-            result="summary",
+            "Job, model and deployment ARNs, durations and the data manifest: the execution's output",
             next="Succeeded",
         ),
-        "Succeeded": {"Type": "Succeed", "OutputPath": path("summary")},
+        "Succeeded": {"Type": "Succeed"},
     }
 
 

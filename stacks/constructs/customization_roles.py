@@ -40,7 +40,10 @@ class CustomizationRoles(Construct):
                 stack,
                 [
                     stack.format_arn(service="bedrock", resource="model-customization-job", resource_name="*"),
+                    # CreateCustomModel (import of a SageMaker checkpoint): the model, and the import job the
+                    # model-import role example of the Bedrock user guide names.
                     stack.format_arn(service="bedrock", resource="custom-model", resource_name="*"),
+                    stack.format_arn(service="bedrock", resource="model-import-job", resource_name="*"),
                 ],
             ),
         )

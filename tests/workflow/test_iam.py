@@ -62,6 +62,10 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         against_promoted["evaluation"] = {"baseline": "promoted"}
         record(main.run(against_promoted), "baseline promoted", main)
         record(main.run({**example("sft-text-to-sql-nova-micro.json"), **REJECTING_GATE}), "rejected", main)
+        premier = example("distillation-nova-pro-to-micro.json")
+        premier["distillation"]["teacherModel"] = "nova-premier"
+        result = record(main.run(premier), "premier teacher", main)
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
         sagemaker_rft = {**example("rft-text-to-sql-nova-2-lite.json"), "platform": "sagemaker", "hyperparameters": {}}
         result = record(main.run(sagemaker_rft), "sagemaker rft", main)
         assert result.status == "SUCCEEDED", (result.error, result.cause)
@@ -151,3 +155,36 @@ def _grants(statement: Statement, action: str, resource_part: str) -> bool:
     """Whether `statement` allows `action` on a resource (or with a condition) that mentions `resource_part`."""
     where = [*statement.resources, json.dumps(statement.conditions)]
     return action in statement.actions and any(resource_part in text for text in where)
+
+
+def test_a_service_the_trust_policy_does_not_name_cannot_use_the_role(synthesized: Any) -> None:
+    from nova_pipeline.local.twin import TwinOptions
+
+    with OfflineTwin(TwinOptions(), synthesized) as twin:
+        assert twin.authorizer is not None
+        trust = twin.authorizer.book.trust
+        [role] = [arn for arn, statements in trust.items() if "sagemaker.amazonaws.com" in json.dumps(statements)]
+        for statement in trust[role]:  # a trust policy scoped to another account's training jobs
+            statement["Condition"] = {"StringEquals": {"aws:SourceAccount": "999999999999"}}
+        twin.upload_example_data()
+
+        result = twin.run(example("sagemaker-lora-sft-nova-micro.json"))
+
+        assert result.status == "FAILED"
+        assert "sagemaker.amazonaws.com cannot assume the role" in (result.cause or "")
+        assert [allowed for *_, allowed in twin.authorizer.assumptions] == [False]
+
+
+def test_the_bedrock_role_trusts_bedrock_for_its_jobs_and_imports_in_this_account_only(
+    battery: tuple[list[Decision], PolicyBook, list[str]],
+) -> None:
+    _, book, _ = battery
+    [role] = [arn for arn, statements in book.trust.items() if "bedrock.amazonaws.com" in json.dumps(statements)]
+    account = {"aws:SourceAccount": "123456789012"}
+    job = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/abc"
+    imported = "arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/abc"
+
+    assert book.trusts(role, "bedrock.amazonaws.com", {**account, "aws:SourceArn": job})
+    assert book.trusts(role, "bedrock.amazonaws.com", {**account, "aws:SourceArn": imported})
+    assert not book.trusts(role, "bedrock.amazonaws.com", {"aws:SourceAccount": "999999999999", "aws:SourceArn": job})
+    assert not book.trusts(role, "sagemaker.amazonaws.com", {**account, "aws:SourceArn": job})

@@ -6,7 +6,7 @@ Sources: the Amazon Bedrock and Nova user guides and the botocore service models
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -41,16 +41,6 @@ BEDROCK_CUSTOMIZATION_TYPE = {
 
 
 @dataclass(frozen=True)
-class Prices:
-    """On-demand USD prices (seed figures). A customized model costs the same per token."""
-
-    input_per_1k_tokens: float
-    output_per_1k_tokens: float
-    custom_model_storage_per_month: float = 1.95
-    training_per_1k_tokens: float = 0.001
-
-
-@dataclass(frozen=True)
 class ModelSpec:
     """One Nova model as the pipeline sees it."""
 
@@ -68,7 +58,6 @@ class ModelSpec:
     max_validation_records: int
     sagemaker_base_model: str | None
     on_demand_deployment: bool
-    prices: Prices | None = field(default=None)
 
     def supports(self, platform: Platform, method: Method) -> bool:
         methods = self.bedrock_methods if platform is Platform.BEDROCK else self.sagemaker_methods
@@ -93,7 +82,6 @@ MODELS: dict[str, ModelSpec] = {
             max_validation_records=1_000,
             sagemaker_base_model="nova-micro/prod",
             on_demand_deployment=True,
-            prices=Prices(input_per_1k_tokens=0.000035, output_per_1k_tokens=0.00014),
         ),
         ModelSpec(
             short_name="nova-lite",
@@ -110,7 +98,6 @@ MODELS: dict[str, ModelSpec] = {
             max_validation_records=1_000,
             sagemaker_base_model="nova-lite/prod",
             on_demand_deployment=True,
-            prices=Prices(input_per_1k_tokens=0.00006, output_per_1k_tokens=0.00024),
         ),
         ModelSpec(
             short_name="nova-pro",
@@ -127,7 +114,6 @@ MODELS: dict[str, ModelSpec] = {
             max_validation_records=1_000,
             sagemaker_base_model="nova-pro/prod",
             on_demand_deployment=True,
-            prices=Prices(input_per_1k_tokens=0.0008, output_per_1k_tokens=0.0032),
         ),
         ModelSpec(
             short_name="nova-2-lite",
@@ -144,7 +130,6 @@ MODELS: dict[str, ModelSpec] = {
             max_validation_records=0,
             sagemaker_base_model="nova-lite-2/prod",
             on_demand_deployment=True,
-            prices=Prices(input_per_1k_tokens=0.0003, output_per_1k_tokens=0.0025),
         ),
         ModelSpec(
             short_name="nova-premier",
@@ -161,7 +146,6 @@ MODELS: dict[str, ModelSpec] = {
             max_validation_records=0,
             sagemaker_base_model=None,
             on_demand_deployment=False,
-            prices=Prices(input_per_1k_tokens=0.0025, output_per_1k_tokens=0.0125),
         ),
     )
 }

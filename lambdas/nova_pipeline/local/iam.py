@@ -134,6 +134,7 @@ class PolicyBook:
 
     statements: dict[str, list[Statement]] = field(default_factory=dict)
     role_names: dict[str, str] = field(default_factory=dict)  # role ARN -> "<stack>/<logical id>"
+    trust: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # role ARN -> its trust policy statements
 
     @classmethod
     def from_assembly(cls, assembly: CloudAssembly) -> PolicyBook:
@@ -141,6 +142,8 @@ class PolicyBook:
         roles = {(r.stack, r.logical_id): r for r in assembly.of_type("AWS::IAM::Role")}
         for (stack, logical_id), role in roles.items():
             book.role_names[role.arn] = f"{stack}/{logical_id}"
+            trust = assembly.resolve(stack, role.properties.get("AssumeRolePolicyDocument", {}))
+            book.trust[role.arn] = list(trust.get("Statement", []))
             for index, policy in enumerate(role.properties.get("Policies", [])):
                 book._add(role.arn, f"{stack}/{logical_id}.{policy['PolicyName']}", policy, assembly, stack, index)
         for policy in assembly.of_type("AWS::IAM::Policy"):
@@ -168,6 +171,19 @@ class PolicyBook:
 
     def granting(self, role_arn: str, action: str, resource: str, context: Mapping[str, str]) -> list[Statement]:
         return [s for s in self.statements.get(role_arn, []) if s.matches(action, resource, context)]
+
+    def trusts(self, role_arn: str, service: str, context: Mapping[str, str]) -> bool:
+        """Whether the role's trust policy lets `service` assume it with the request's condition keys."""
+        for statement in self.trust.get(role_arn, []):
+            services = _as_list(statement.get("Principal", {}).get("Service", []))
+            if (
+                statement.get("Effect") == "Allow"
+                and "sts:AssumeRole" in _as_list(statement.get("Action", []))
+                and service in services
+                and all(_condition(op, values, context) for op, values in statement.get("Condition", {}).items())
+            ):
+                return True
+        return False
 
 
 # ------------------------------------------------------------------------------------------ requirements
@@ -405,6 +421,7 @@ class Authorizer:
     state_machine_arn: str = ""  # as deployed (its name in the template), for the Distributed Map's own checks
     decisions: list[Decision] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
+    assumptions: list[tuple[str, str, str, bool]] = field(default_factory=list)  # service, role, source ARN, allowed
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def principal(self) -> str:
@@ -427,6 +444,16 @@ class Authorizer:
                 self.decisions.append(Decision(principal, call, one, tuple(s.source for s in granted)))
             if not granted:
                 raise AccessDenied(self._name(principal), one.action, one.resource)
+
+    def assume(self, role_arn: str, service: str, source_arn: str) -> None:
+        """A service assuming the role passed to it, with the confused-deputy keys it sends (`aws:SourceAccount`,
+        `aws:SourceArn`: IAM user guide, "The confused deputy problem"); AccessDenied when the trust policy refuses."""
+        context = {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": source_arn}
+        allowed = self.book.trusts(role_arn, service, context)
+        with self._lock:
+            self.assumptions.append((service, role_arn, source_arn, allowed))
+        if not allowed:
+            raise AccessDenied(service, "sts:AssumeRole", role_arn)
 
     def _name(self, principal: str) -> str:
         role = principal.rsplit("/", 1)[-1]

@@ -185,6 +185,7 @@ class BedrockSimulator:
                 raise SimulatedError("ValidationException", f"A job named {job.name} already exists")
         job_id = _short_id(params["jobName"])
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{job_id}"
+        self._assume(params["roleArn"], "bedrock.amazonaws.com", arn)
         self.jobs[arn] = _Job(arn, params["jobName"], token, params, self.clock())
         return {"jobArn": arn}
 
@@ -255,6 +256,17 @@ class BedrockSimulator:
                 job.status, job.failure = "Failed", f"Insufficient permissions for the service role: {error}"
             else:
                 raise
+
+    def _assume(self, role_arn: str, service: str, source_arn: str) -> None:
+        """The service assumes the role passed to it; a trust policy that refuses fails the request as AWS does."""
+        if self.authorizer is None:
+            return
+        try:
+            self.authorizer.assume(role_arn, service, source_arn)
+        except AccessDenied:
+            raise SimulatedError(
+                "ValidationException", f"{service} cannot assume the role {role_arn}: check its trust policy", 400
+            ) from None
 
     def _service_check(self, call: str, needs: list[Any]) -> None:
         """A check AWS makes on the service role for work the twin does not perform as an API call."""
@@ -419,6 +431,7 @@ class BedrockSimulator:
         if unknown:
             raise SimulatedError("ValidationException", f"Nova recipes read no channel named {', '.join(unknown)}")
         arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{name}"
+        self._assume(params["RoleArn"], "sagemaker.amazonaws.com", arn)
         self.training_jobs[name] = _Job(arn, name, None, params, self.clock())
         return {"TrainingJobArn": arn}
 
@@ -528,6 +541,9 @@ class BedrockSimulator:
         with acting_as(ADMIN):  # what the simulated model learns from: the job's training data
             examples = examples_from_jsonl(self._read_lines(training_uri))
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/imported/{_short_id(params['modelName'])}"
+        # The source ARN Bedrock sends when it assumes the role for an import: the trust policy allows the model
+        # and the documented model-import-job ARNs (Bedrock user guide, model import service role).
+        self._assume(params["roleArn"], "bedrock.amazonaws.com", arn)
         key = params.get("modelKmsKeyArn")
         model = _Model(arn, params["modelName"], self.clock(), CustomizedModel(examples), token or "", kms_key=key)
         model.status = "Creating"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
-from nova_pipeline.contract.catalog import MODELS, TaskType
+from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.core.problems import InputProblemsError
 from nova_pipeline.evaluation.cost import load_prices, monthly_cost
 from nova_pipeline.evaluation.gate import Thresholds
@@ -135,7 +135,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--task", required=True, choices=[t.value for t in TaskType])
     parser.add_argument("--baseline", help="baseline predictions JSONL (same rows)")
     parser.add_argument("--labels", help="classification labels, comma-separated (default: those seen)")
-    parser.add_argument("--model", default="nova-micro", choices=[m for m in MODELS if MODELS[m].prices])
+    parser.add_argument("--model", default="nova-micro", choices=sorted(load_prices().models))
     parser.add_argument("--gate-json", metavar="FILE", help='thresholds, e.g. {"minPrimaryMetric": 0.8}')
     parser.add_argument("--output-dir", default="evaluation-report", help="where report.json/.html go")
     _traffic(parser)
@@ -148,6 +148,6 @@ def register(subparsers: Any) -> None:
         description=cost.__doc__,
         example="nova-pipeline cost --model nova-micro --queries-per-month 22000 --input-tokens 800 --output-tokens 60",
     )
-    parser.add_argument("--model", required=True, choices=[m for m in MODELS if MODELS[m].prices])
+    parser.add_argument("--model", required=True, choices=sorted(load_prices().models))
     _traffic(parser)
     parser.set_defaults(handler=cost)
