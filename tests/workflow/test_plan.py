@@ -34,4 +34,4 @@ def test_plan_lists_every_request_with_its_role_and_the_bodies_of_the_paid_ones(
     assert '"customizationType": "FINE_TUNING"' in printed  # the body of the paid request
     principals = {r["principal"] for r in requests}
     assert len(principals) > 10  # the functions' roles, the state machine's, the Bedrock service role
-    assert any("CustomizationRolesBedrockCustomization" in p for p in principals)
+    assert any("CustomizationRolesBedrock" in p for p in principals)  # the simulated job reads its data
