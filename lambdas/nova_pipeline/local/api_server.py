@@ -101,6 +101,39 @@ class _Context:
         self.aws_request_id = str(uuid.uuid4())
 
 
+def api_gateway_event(
+    method: str,
+    path: str,
+    body: str | None,
+    *,
+    headers: dict[str, str] | None = None,
+    stage: str = "local",
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """The REST API proxy event API Gateway sends the inference function for one request."""
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers if headers is not None else {"Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "stage": stage,
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": path,
+            "identity": {"sourceIp": source_ip},
+        },
+    }
+
+
 def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
     lock = threading.Lock()
     # One invocation at a time, as in one Lambda execution environment: the resolver and the metrics object keep
@@ -118,27 +151,14 @@ def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode("utf-8") if length else None
             path = self.path.split("?", 1)[0]
-            event = {
-                "resource": path,
-                "path": path,
-                "httpMethod": self.command,
-                "headers": dict(self.headers.items()),
-                "multiValueHeaders": {},
-                "queryStringParameters": None,
-                "multiValueQueryStringParameters": None,
-                "pathParameters": None,
-                "stageVariables": None,
-                "body": body,
-                "isBase64Encoded": False,
-                "requestContext": {
-                    "requestId": str(uuid.uuid4()),
-                    "stage": "local",
-                    "resourcePath": path,
-                    "httpMethod": self.command,
-                    "path": path,
-                    "identity": {"sourceIp": self.client_address[0]},
-                },
-            }
+            event = api_gateway_event(
+                self.command,
+                path,
+                body,
+                headers=dict(self.headers.items()),
+                stage="local",
+                source_ip=self.client_address[0],
+            )
             with lock:
                 self.server.handled += 1  # type: ignore[attr-defined]
             with invocation:

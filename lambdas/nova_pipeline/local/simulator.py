@@ -244,18 +244,18 @@ class BedrockSimulator:
         return True
 
     def _advance_job(self, job: _Job) -> None:
-        if not self._ends_now(job):
-            return
+        if self._ends_now(job):
+            self._work_as(job, job.request["roleArn"], self._train_bedrock_job, "Insufficient permissions for the role")
+
+    def _work_as(self, job: _Job, role_arn: str, work: Callable[[_Job], None], denied_prefix: str) -> None:
+        """Run a job's work as the role passed to it; an authorization failure fails the job, as the service does."""
         try:
-            with acting_as(job.request["roleArn"]):
-                self._train_bedrock_job(job)
-        except AccessDenied as denied:
-            job.status, job.failure = "Failed", f"Insufficient permissions for the service role: {denied}"
+            with acting_as(role_arn):
+                work(job)
         except Exception as error:
-            if _denied(error):
-                job.status, job.failure = "Failed", f"Insufficient permissions for the service role: {error}"
-            else:
+            if not (isinstance(error, AccessDenied) or _denied(error)):
                 raise
+            job.status, job.failure = "Failed", f"{denied_prefix}: {error}"
 
     def _assume(self, role_arn: str, service: str, source_arn: str) -> None:
         """The service assumes the role passed to it; a trust policy that refuses fails the request as AWS does."""
@@ -461,18 +461,8 @@ class BedrockSimulator:
         return {}
 
     def _advance_training_job(self, job: _Job) -> None:
-        if not self._ends_now(job):
-            return
-        try:
-            with acting_as(job.request["RoleArn"]):
-                self._run_training_job(job)
-        except AccessDenied as denied:
-            job.status, job.failure = "Failed", f"ClientError: {denied}"
-        except Exception as error:
-            if _denied(error):
-                job.status, job.failure = "Failed", f"ClientError: {error}"
-            else:
-                raise
+        if self._ends_now(job):
+            self._work_as(job, job.request["RoleArn"], self._run_training_job, "ClientError")
 
     def _run_training_job(self, job: _Job) -> None:
         """The training job's work, as its execution role: pull the image, read every channel, log, write output."""

@@ -320,20 +320,9 @@ class OfflineTwin:
     def invoke_api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call the deployed inference API's function as API Gateway does (a REST proxy event), under its role."""
         [function] = [f for f in self.dispatcher.functions.values() if f.handler_dir.name == "inference"][:1]
-        event = {
-            "resource": path,
-            "path": path,
-            "httpMethod": method,
-            "headers": {"Content-Type": "application/json"},
-            "multiValueHeaders": {},
-            "queryStringParameters": None,
-            "multiValueQueryStringParameters": None,
-            "pathParameters": None,
-            "stageVariables": None,
-            "body": json.dumps(body) if body is not None else None,
-            "isBase64Encoded": False,
-            "requestContext": {"requestId": str(uuid.uuid4()), "stage": "twin", "resourcePath": path, "path": path},
-        }
+        from nova_pipeline.local.api_server import api_gateway_event
+
+        event = api_gateway_event(method, path, json.dumps(body) if body is not None else None, stage="twin")
         response = self.dispatcher.invoke(function.arn, json.dumps(event).encode())
         payload: dict[str, Any] = json.loads(response["Payload"].read())
         return payload
