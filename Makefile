@@ -63,7 +63,7 @@ deploy: setup ## Deploy one environment: make deploy ENV=prod
 	$(CDK) deploy -c env=$(ENV) --all --require-approval broadening
 
 diff: setup ## Show what a deploy would change: make diff ENV=prod
-	$(CDK) diff -c env=$(ENV) --all
+	$(CDK) diff -c env=$(ENV) 'nova-$(ENV)-*'
 
 destroy: setup ## Delete one environment's stacks (prod keeps its buckets and key)
 	$(CDK) destroy -c env=$(ENV) --all

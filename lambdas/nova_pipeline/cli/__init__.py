@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from nova_pipeline.cli import commands
+from nova_pipeline.cli.errors import EXIT_FAILED, explain
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example:\n  nova-pipeline validate-input examples/sft-text-to-sql-nova-micro.json",
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected failure")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if not module_info.name.startswith("_"):
@@ -34,7 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Command = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if getattr(args, "debug", False):
+            raise
+        message, hint = explain(error)
+        print(f"error: {message}", file=sys.stderr)
+        if hint:
+            print(f"hint: {hint}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -34,4 +34,39 @@ def add_command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"example:\n  {example}",
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected failure")
     return parser
+
+
+def environment_region(environment: str) -> str:
+    """The region of an environment of cdk.json (the repository's, found from the working directory up)."""
+    from pathlib import Path as _Path
+
+    for folder in (_Path.cwd(), *_Path.cwd().parents, _Path(__file__).resolve().parents[4]):
+        config = folder / "cdk.json"
+        if config.is_file():
+            environments = json.loads(config.read_text(encoding="utf-8"))["context"].get("nova:environments", {})
+            if environment not in environments:
+                allowed = ", ".join(sorted(environments))
+                raise SystemExit(f"error: unknown environment {environment!r} in {config}; allowed: {allowed}")
+            return str(environments[environment].get("region", "us-east-1"))
+    raise SystemExit("error: no cdk.json found here or above; pass --region")
+
+
+def aws_session(args: argparse.Namespace) -> Any:
+    """A boto3 session for `--profile`, in `--region` or else the region of `--env` in cdk.json."""
+    import boto3
+
+    region = getattr(args, "region", None) or environment_region(args.env)
+    return boto3.Session(profile_name=getattr(args, "profile", None), region_name=region)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of zero or more (a count of queries or tokens)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value

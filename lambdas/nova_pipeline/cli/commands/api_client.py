@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command
+from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, aws_session
 from nova_pipeline.cli.commands.start import StackNotFoundError
 from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS
 from nova_pipeline.promotion.record import ActiveModelRecord
@@ -46,9 +46,8 @@ def signed_request(url: str, body: bytes, credentials: Any, region: str) -> urll
 
 def invoke(args: argparse.Namespace) -> int:
     """Send one prompt to the environment's inference API (SigV4-signed) and print the answer."""
-    import boto3
 
-    session = boto3.Session(profile_name=args.profile, region_name=args.region)
+    session = aws_session(args)
     try:
         base = args.url or api_url(session.client("cloudformation"), args.env)
     except StackNotFoundError as error:
@@ -89,7 +88,6 @@ def invoke(args: argparse.Namespace) -> int:
 
 def promote_command(args: argparse.Namespace) -> int:
     """Write an active-model record by hand (e.g. a deployment made outside the pipeline)."""
-    import boto3
 
     from nova_pipeline.promotion.store import promote
 
@@ -101,7 +99,7 @@ def promote_command(args: argparse.Namespace) -> int:
         system_prompt=system,
         promoted_at=datetime.now(UTC),
     )
-    session = boto3.Session(profile_name=args.profile, region_name=args.region)
+    session = aws_session(args)
     stamped, version = promote(session.client("ssm"), args.env, record, args.kms_key)
     print(f"{args.env}: promoted {stamped.deployment_arn} as version {version}")
     return EXIT_OK

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
+from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, non_negative_int, read_json
 from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.core.problems import InputProblemsError
 from nova_pipeline.evaluation.cost import load_prices, monthly_cost
@@ -116,9 +116,9 @@ def cost(args: argparse.Namespace) -> int:
 
 
 def _traffic(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--queries-per-month", type=int, default=22_000)
-    parser.add_argument("--input-tokens", type=int, default=800)
-    parser.add_argument("--output-tokens", type=int, default=60)
+    parser.add_argument("--queries-per-month", type=non_negative_int, default=22_000)
+    parser.add_argument("--input-tokens", type=non_negative_int, default=800)
+    parser.add_argument("--output-tokens", type=non_negative_int, default=60)
     parser.add_argument("--prices", metavar="FILE", help="price table JSON (default: the shipped table)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 

@@ -6,15 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command
+from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, aws_session
 from nova_pipeline.promotion.store import NothingToRollBackError, rollback
 
 
 def rollback_command(args: argparse.Namespace) -> int:
     """Put the record the active one replaced back in place (a new SSM version; the API picks it up in a minute)."""
-    import boto3
 
-    session = boto3.Session(profile_name=args.profile, region_name=args.region)
+    session = aws_session(args)
     try:
         record, version = rollback(session.client("ssm"), args.env, args.kms_key)
     except NothingToRollBackError as error:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
+from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, aws_session, read_json
 from nova_pipeline.contract.execution_input import parse_execution_input
 from nova_pipeline.core.problems import InputProblemsError
 
@@ -56,9 +56,8 @@ def start(args: argparse.Namespace) -> int:
     except InputProblemsError as error:
         print(f"{args.input}: {error}", file=sys.stderr)
         return EXIT_INVALID
-    import boto3
 
-    session = boto3.Session(profile_name=args.profile, region_name=args.region)
+    session = aws_session(args)
     try:
         started = start_execution(
             document,
