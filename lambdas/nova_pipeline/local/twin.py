@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nova_pipeline.core import layout
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.local.iam import (
     ADMIN,
@@ -300,6 +301,30 @@ class OfflineTwin:
                 s3.put_object(Bucket=self.data_bucket, Key=key, Body=path.read_bytes())
                 keys.append(key)
         return keys
+
+    def upload_local_dataset(self, execution_input: dict[str, Any], base: Path) -> dict[str, Any]:
+        """A `dataset.uri` that is a local file or folder is uploaded to `raw/local/<name>/` of the simulated data
+        bucket, as a user would upload it to AWS, and the input points there; any other URI is left as it is (a key
+        under `raw/` of the data bucket)."""
+        dataset = execution_input.get("dataset")
+        if not isinstance(dataset, dict):
+            return execution_input
+        uri = dataset.get("uri")
+        if not isinstance(uri, str) or uri.startswith("s3://"):
+            return execution_input
+        local = (base / uri).expanduser() if not Path(uri).is_absolute() else Path(uri)
+        if not local.exists() or (str(uri).startswith(layout.RAW) and not local.is_relative_to(base)):
+            return execution_input
+        import boto3
+
+        s3 = boto3.client("s3", region_name=REGION)
+        prefix = f"{layout.RAW}local/{local.name if local.is_dir() else local.parent.name}/"
+        files = sorted(p for p in local.rglob("*") if p.is_file()) if local.is_dir() else [local]
+        for path in files:
+            relative = path.relative_to(local if local.is_dir() else local.parent).as_posix()
+            s3.put_object(Bucket=self.data_bucket, Key=prefix + relative, Body=path.read_bytes())
+        target = prefix if local.is_dir() else prefix + local.name
+        return {**execution_input, "dataset": {**dataset, "uri": target}}
 
     def download_report(self, result: ExecutionResult) -> Path | None:
         """Copy the execution's report.html/json from the simulated bucket to a local folder."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
@@ -29,6 +30,7 @@ def plan(args: argparse.Namespace) -> int:
     print(f"synthesizing the {args.env} environment and dry-running the execution offline ...", file=sys.stderr)
     with OfflineTwin(TwinOptions(environment=args.env)) as twin:
         twin.upload_example_data()
+        execution_input = twin.upload_local_dataset(execution_input, Path(args.input).resolve().parent)
         result = twin.run(execution_input, name=args.name)
         assert twin.authorizer is not None
         requests = list(twin.authorizer.requests)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
@@ -33,6 +34,11 @@ def run_local(args: argparse.Namespace) -> int:
     with OfflineTwin(options) as twin:
         uploaded = twin.upload_example_data()
         print(f"uploaded {len(uploaded)} example file(s) to s3://{twin.data_bucket}/raw/ (simulated)", file=sys.stderr)
+        given = execution_input.get("dataset", {}).get("uri") if isinstance(execution_input, dict) else None
+        execution_input = twin.upload_local_dataset(execution_input, Path(args.input).resolve().parent)
+        if execution_input.get("dataset", {}).get("uri") != given:
+            uri = execution_input["dataset"]["uri"]
+            print(f"uploaded the local dataset {given} to s3://{twin.data_bucket}/{uri} (simulated)", file=sys.stderr)
         result = twin.run(execution_input, name=args.name)
         print(format_trace(result, twin.download_report(result)))
         if args.output_json:

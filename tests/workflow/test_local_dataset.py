@@ -1,0 +1,40 @@
+"""`run-local` takes the user's own data: a local file or folder as `dataset.uri` is uploaded to the simulated data
+bucket, as a user would upload it to AWS, and the execution prepares it from there."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tests.workflow.conftest import ROOT, example
+
+
+def test_a_local_file_as_the_dataset_is_uploaded_and_prepared(offline_twin: Any, tmp_path: Path) -> None:
+    own = tmp_path / "my-tickets"
+    own.mkdir()
+    shutil.copy(ROOT / "examples/data/support-tickets/tickets.jsonl", own / "exported.jsonl")
+    document = example("sft-classification-nova-micro.json")
+    document["dataset"]["uri"] = str(own / "exported.jsonl")
+
+    with offline_twin() as twin:
+        resolved = twin.upload_local_dataset(document, tmp_path)
+        result = twin.run(resolved)
+
+    assert resolved["dataset"]["uri"] == "raw/local/my-tickets/exported.jsonl"
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.output["data"]["train"] > 0
+
+
+def test_a_relative_folder_is_found_beside_the_input_file_and_other_uris_are_left_alone(
+    offline_twin: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "a.jsonl").write_text('{"text": "hi", "label": "other"}\n')
+    document = {"dataset": {"uri": "parts/"}}
+
+    with offline_twin() as twin:
+        assert twin.upload_local_dataset(document, tmp_path)["dataset"]["uri"] == "raw/local/parts/"
+        assert twin.upload_local_dataset({"dataset": {"uri": "raw/text-to-sql/"}}, tmp_path) == {
+            "dataset": {"uri": "raw/text-to-sql/"}
+        }
