@@ -15,7 +15,7 @@ from tests.workflow.conftest import ROOT
 def test_plan_lists_every_request_with_its_role_and_the_bodies_of_the_paid_ones(
     synthesized: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("nova_pipeline.local.twin.synthesize", lambda environment, outdir: synthesized)
+    monkeypatch.setattr("nova_pipeline.local.twin.cached_synthesis", lambda environment: synthesized)
     output = tmp_path / "requests.json"
 
     code = main(

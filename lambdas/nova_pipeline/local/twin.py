@@ -8,6 +8,7 @@ exactly as it would in AWS. Only the poll interval is shortened (about a second 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -86,10 +87,50 @@ class SynthesizedApp:
     json_assets: dict[str, str]
 
 
+SYNTH_INPUTS = ("app.py", "cdk.json", "package.json", "requirements-lambda.txt", "stacks", "stepfunctions", "lambdas")
+SYNTH_CACHE = REPO_ROOT / ".build" / "twin-assembly"
+
+
+def synthesis_key(environment: str) -> str:
+    """A hash of everything the synthesized templates depend on: the CDK app, its settings, the functions' code."""
+    digest = hashlib.sha256(environment.encode())
+    for name in SYNTH_INPUTS:
+        root = REPO_ROOT / name
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file() and _is_source(p))
+        for path in files:
+            digest.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _is_source(path: Path) -> bool:
+    return "__pycache__" not in path.parts and ".egg-info" not in str(path) and path.suffix != ".pyc"
+
+
+def cached_synthesis(environment: str) -> SynthesizedApp:
+    """The synthesized app for `environment`, from `.build/twin-assembly/` when none of its inputs changed (a warm
+    `run-local` skips the 10-50 s of synthesis), else synthesized and cached."""
+    cache = SYNTH_CACHE / f"{environment}-{synthesis_key(environment)}.json"
+    if cache.is_file():
+        document = json.loads(cache.read_text(encoding="utf-8"))
+        return SynthesizedApp(document["templates"], document["json_assets"])
+    with tempfile.TemporaryDirectory(prefix="nova-twin-cdk-") as outdir:
+        app = synthesize(environment, Path(outdir))
+    SYNTH_CACHE.mkdir(parents=True, exist_ok=True)
+    for stale in SYNTH_CACHE.glob(f"{environment}-*.json"):
+        stale.unlink()
+    temporary = cache.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"templates": app.templates, "json_assets": app.json_assets}), encoding="utf-8")
+    temporary.replace(cache)
+    return app
+
+
 def synthesize(environment: str, outdir: Path) -> SynthesizedApp:
     """Synthesize the CDK app for one environment: its templates and JSON file assets."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
+    pinned_node = REPO_ROOT / "node_modules" / ".bin"  # jsii runs the CDK in the pinned Node.js 22, however started
+    if pinned_node.is_dir() and not os.environ.get("PATH", "").startswith(str(pinned_node)):
+        os.environ["PATH"] = f"{pinned_node}{os.pathsep}{os.environ.get('PATH', '')}"
     from aws_cdk import App
 
     from stacks.app_builder import add_environment
@@ -126,8 +167,7 @@ class OfflineTwin:
     # ------------------------------------------------------------------------------------------ set-up
     def __enter__(self) -> OfflineTwin:
         if self._app is None:
-            with tempfile.TemporaryDirectory(prefix="nova-twin-cdk-") as outdir:
-                self._app = synthesize(self.options.environment, Path(outdir))
+            self._app = cached_synthesis(self.options.environment)
         self.assembly = CloudAssembly(self._app.templates)
         os.environ.update(
             {
