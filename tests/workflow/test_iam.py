@@ -3,7 +3,7 @@ the stacks synthesize, and every allow statement is needed by some call (least p
 
 The battery below runs every example and every path that touches a different permission (failures, clean-up,
 rejection, fan-out, the promoted baseline, the inference API). A statement is needed when, for some call, it is the
-only statement that allows it: removing it would make that call fail. `test_removing_a_needed_statement_fails`
+only statement that allows it: removing it would make that call fail. `test_removing_a_needed_statement_fails_a_run`
 shows that on real runs for a few statements the review found missing in the past.
 """
 
@@ -49,25 +49,26 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         simulator = SimulatorSettings(**{"job_seconds": 0.2, "deployment_seconds": 0.1, **options.pop("sim", {})})
         return OfflineTwin(TwinOptions(simulator=simulator, **options), synthesized)
 
-    def record(result: Any, label: str, twin_: OfflineTwin) -> Any:
+    def record(result: Any, label: str) -> Any:
         outcomes.append(f"{label}: {result.status} {result.error or ''}")
         return result
 
     with twin() as main:
         main.upload_example_data()
         for name in sorted(p.name for p in (ROOT / "examples").glob("*.json")):
-            result = record(main.run(example(name)), name, main)
+            result = record(main.run(example(name)), name)
             assert result.status == "SUCCEEDED", (name, result.error, result.cause)
         against_promoted = example("sft-classification-nova-micro.json")
         against_promoted["evaluation"] = {"baseline": "promoted"}
-        record(main.run(against_promoted), "baseline promoted", main)
-        record(main.run({**example("sft-text-to-sql-nova-micro.json"), **REJECTING_GATE}), "rejected", main)
+        record(main.run(against_promoted), "baseline promoted")
+        rejected = record(main.run({**example("sft-text-to-sql-nova-micro.json"), **REJECTING_GATE}), "rejected")
+        assert rejected.output["promotion"] == {"promoted": False, "deletedDeployment": True}
         premier = example("distillation-nova-pro-to-micro.json")
         premier["distillation"]["teacherModel"] = "nova-premier"
-        result = record(main.run(premier), "premier teacher", main)
+        result = record(main.run(premier), "premier teacher")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         sagemaker_rft = {**example("rft-text-to-sql-nova-2-lite.json"), "platform": "sagemaker", "hyperparameters": {}}
-        result = record(main.run(sagemaker_rft), "sagemaker rft", main)
+        result = record(main.run(sagemaker_rft), "sagemaker rft")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         assert main.invoke_api("GET", "/v1/model")["statusCode"] == 200
         generated = main.invoke_api("POST", "/v1/generate", {"input": "How many singers are there?"})
@@ -87,7 +88,7 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
     ):
         with twin(**options) as other:
             other.upload_example_data()
-            result = record(other.run(_fanout_parts(other) if document is None else example(document)), label, other)
+            result = record(other.run(_fanout_parts(other) if document is None else example(document)), label)
             assert other.authorizer is not None
             decisions += other.authorizer.decisions
     assert book is not None
