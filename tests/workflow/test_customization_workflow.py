@@ -87,6 +87,16 @@ def test_invalid_input_fails_at_validate_input_with_the_field_errors(offline_twi
         assert twin.simulator.calls == []
 
 
+def test_a_gate_looser_than_the_environments_fails_at_validate_input(offline_twin: Any) -> None:
+    # Given dev's gate (maxErrorRate 0.05), when an input raises the maximum, then nothing is started
+    with offline_twin() as twin:
+        result = twin.run({**example("sft-classification-nova-micro.json"), "gate": {"maxErrorRate": 1}})
+
+        assert (result.status, result.error) == ("FAILED", "InvalidExecutionInput")
+        assert "$.gate.maxErrorRate: 1 is looser than this environment's 0.05" in (result.cause or "")
+        assert twin.simulator.calls == []
+
+
 def test_a_failed_job_fails_the_execution_with_its_message_and_notifies(offline_twin: Any) -> None:
     message = "Training data validation failed: line 12: reserved string 'Assistant:'"
     with offline_twin(fail_job=message) as twin:
