@@ -70,6 +70,9 @@ class ApiSettings(_Settings):
     """Largest accepted request body."""
     max_input_chars: Annotated[int, Field(ge=1, le=200_000)] = 20_000
     """Longest accepted `input` text."""
+    allow_context: bool = True
+    """Accept a caller's `context` (e.g. CREATE TABLE statements) in `POST /v1/generate`. It is always sent in the
+    user turn between `<context>` tags, never in the system prompt; `false` refuses it with a 400."""
     debug_logging: bool = False
     """Log prompts and outputs (never in prod unless you must debug)."""
 

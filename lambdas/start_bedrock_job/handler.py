@@ -31,7 +31,7 @@ def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
         grader_function_arn=SETTINGS.grader_function_arn,
     )
     job = start_customization(state, resources, bedrock=client("bedrock"), wait_seconds=SETTINGS.poll_interval_seconds)
-    logger.info("Customization job", extra={"jobArn": job.job_arn, "reused": not job.started_by_this_execution})
-    if job.started_by_this_execution:
+    logger.info("Customization job", extra={"jobArn": job.job_arn, "reused": job.adopted})
+    if not job.adopted:
         metrics.add_metric(name="CustomizationJobsStarted", unit="Count", value=1)
     return job.dump()

@@ -33,6 +33,6 @@ def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
     job = start_training(
         state, resources, s3=client("s3"), sagemaker=client("sagemaker"), wait_seconds=SETTINGS.poll_interval_seconds
     )
-    logger.info("Training job", extra={"job": job.job_name, "reused": not job.started_by_this_execution})
+    logger.info("Training job", extra={"job": job.job_name, "reused": job.adopted})
     metrics.add_metric(name="TrainingJobsStarted", unit="Count", value=1)
     return job.dump()

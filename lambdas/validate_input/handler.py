@@ -30,7 +30,12 @@ class InvalidExecutionInput(Exception):  # noqa: N818 - the name is the Step Fun
 @event_parser(model=dict[str, Any])
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        parsed = parse_execution_input(event, default_base_model=SETTINGS.default_base_model, region=SETTINGS.region)
+        parsed = parse_execution_input(
+            event,
+            default_base_model=SETTINGS.default_base_model,
+            region=SETTINGS.region,
+            gate_defaults=SETTINGS.gate_defaults,
+        )
     except InputProblemsError as error:
         logger.warning("Execution input rejected", extra={"problems": [str(p) for p in error.problems]})
         metrics.add_metric(name="InvalidExecutionInput", unit="Count", value=1)

@@ -120,8 +120,9 @@ class CustomizationJobs(Construct):
         grant_prefix_read(import_model, resources.artifacts_bucket, layout.JOBS, listing=False)
         _allow(import_model, ["bedrock:CreateCustomModel", "bedrock:TagResource"], [custom_models])
         _allow(role[POLL_IMPORTED_MODEL.construct_id], ["bedrock:GetCustomModel"], [custom_models])
-        _allow(cleanup, ["bedrock:StopModelCustomizationJob"], [jobs])
-        _allow(cleanup, ["sagemaker:StopTrainingJob"], [training_jobs])
+        # Cleanup looks this execution's job up by its derived name when a start was accepted but never recorded.
+        _allow(cleanup, ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], [jobs])
+        _allow(cleanup, ["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"], [training_jobs])
         for grantee in (start_job, start_training, import_model):
             key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant")
 

@@ -48,6 +48,7 @@ class InferenceApi(Construct):
         values = {
             "NOVA_API_MAX_BODY_BYTES": str(api_settings.max_body_bytes),
             "NOVA_API_MAX_INPUT_CHARS": str(api_settings.max_input_chars),
+            "NOVA_API_ALLOW_CONTEXT": str(api_settings.allow_context).lower(),
             "NOVA_API_DEBUG_LOGGING": str(api_settings.debug_logging).lower(),
         }
         self.function = build_function(

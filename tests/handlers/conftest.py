@@ -32,6 +32,7 @@ def lambda_context() -> FakeLambdaContext:
 def function_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("NOVA_ENVIRONMENT", "test")
     monkeypatch.setenv("NOVA_DEFAULT_BASE_MODEL", "nova-lite")
+    monkeypatch.setenv("NOVA_GATE_DEFAULTS", "{}")
     yield
 
 

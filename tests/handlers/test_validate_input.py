@@ -65,3 +65,14 @@ def test_sagemaker_input_is_checked_against_the_function_region(
     assert "$.platform: SageMaker training of nova-micro (sft) has no Nova training image in eu-west-2" in str(
         caught.value
     )
+
+
+def test_a_gate_looser_than_the_environments_fails_validation(
+    lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the environment's gate (as the stack passes it), when an input lowers it, then ValidateInput refuses it
+    monkeypatch.setenv("NOVA_GATE_DEFAULTS", '{"min_primary_metric": 0.5, "max_error_rate": 0.02}')
+    event = {"dataset": {"uri": "raw/a.csv"}, "gate": {"minPrimaryMetric": 0.26}}
+
+    with pytest.raises(handler.InvalidExecutionInput, match=r"\$\.gate\.minPrimaryMetric: 0.26 is looser than"):
+        handler.lambda_handler(event, lambda_context)

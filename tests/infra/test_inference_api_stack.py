@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
 from tests.infra.conftest import as_list, policy_statements
@@ -87,3 +88,21 @@ def test_api_key_mode_adds_a_usage_plan(templates: dict[str, Template]) -> None:
     template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
     for method in template.find_resources("AWS::ApiGateway::Method").values():
         assert method["Properties"]["ApiKeyRequired"] is True
+
+
+@pytest.mark.parametrize("allow", [True, False])
+def test_the_environment_switches_a_callers_context_on_or_off(allow: bool) -> None:
+    from aws_cdk import App
+
+    from stacks.app_builder import add_environment
+    from stacks.config import load_environments
+
+    [settings] = load_environments({"qa": {"api": {"allowContext": allow}}}, None)
+    template = Template.from_stack(add_environment(App(), settings).api)
+
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        Match.object_like(
+            {"Environment": {"Variables": Match.object_like({"NOVA_API_ALLOW_CONTEXT": str(allow).lower()})}}
+        ),
+    )

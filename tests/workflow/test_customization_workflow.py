@@ -87,6 +87,16 @@ def test_invalid_input_fails_at_validate_input_with_the_field_errors(offline_twi
         assert twin.simulator.calls == []
 
 
+def test_a_gate_looser_than_the_environments_fails_at_validate_input(offline_twin: Any) -> None:
+    # Given dev's gate (maxErrorRate 0.05), when an input raises the maximum, then nothing is started
+    with offline_twin() as twin:
+        result = twin.run({**example("sft-classification-nova-micro.json"), "gate": {"maxErrorRate": 1}})
+
+        assert (result.status, result.error) == ("FAILED", "InvalidExecutionInput")
+        assert "$.gate.maxErrorRate: 1 is looser than this environment's 0.05" in (result.cause or "")
+        assert twin.simulator.calls == []
+
+
 def test_a_failed_job_fails_the_execution_with_its_message_and_notifies(offline_twin: Any) -> None:
     message = "Training data validation failed: line 12: reserved string 'Assistant:'"
     with offline_twin(fail_job=message) as twin:
@@ -120,6 +130,45 @@ def test_a_failure_while_the_job_runs_stops_the_job(offline_twin: Any) -> None:
         [stopped] = calls(twin, "bedrock", "StopModelCustomizationJob")
         [job] = twin.simulator.jobs.values()
         assert stopped["jobIdentifier"] == job.arn and job.status == "Stopped"
+
+
+ACCEPTED_THEN = {
+    # A 503 after acceptance: the state retries, finds the job by its name and records it.
+    "answered 503": "ServiceUnavailableException",
+    # The function dies (timeout, crash) after acceptance: the Task fails, nothing is recorded at $.job.
+    "function died": "RequestTimeout",
+}
+
+
+@pytest.mark.parametrize("how", sorted(ACCEPTED_THEN))
+def test_a_bedrock_job_accepted_before_its_start_failed_is_stopped_when_the_run_fails(
+    offline_twin: Any, how: str
+) -> None:
+    # Given: CreateModelCustomizationJob is accepted and then the call fails; later the run fails
+    failing = "CreateModelCustomizationJob:" + ACCEPTED_THEN[how]
+    with offline_twin(fail_at="PollBedrockJob", job_seconds=30, accept_then_fail=failing) as twin:
+        # When
+        result = twin.run(example("sft-classification-nova-micro.json"))
+
+        # Then: the paid job does not keep running
+        assert result.status == "FAILED"
+        [job] = twin.simulator.jobs.values()
+        [stopped] = calls(twin, "bedrock", "StopModelCustomizationJob")
+        assert stopped["jobIdentifier"] == job.arn and job.status == "Stopped"
+
+
+@pytest.mark.parametrize("how", sorted(ACCEPTED_THEN))
+def test_a_training_job_accepted_before_its_start_failed_is_stopped_when_the_run_fails(
+    offline_twin: Any, how: str
+) -> None:
+    failing = "CreateTrainingJob:" + ACCEPTED_THEN[how].replace("Exception", "")
+    with offline_twin(fail_at="PollTrainingJob", job_seconds=30, accept_then_fail=failing) as twin:
+        result = twin.run(example("sagemaker-lora-sft-nova-micro.json"))
+
+        assert result.status == "FAILED"
+        [job] = twin.simulator.training_jobs.values()
+        [stopped] = calls(twin, "sagemaker", "StopTrainingJob")
+        assert stopped["TrainingJobName"] == job.name and job.status == "Stopped"
 
 
 def test_fail_at_fails_the_function_that_its_task_state_invokes(offline_twin: Any) -> None:

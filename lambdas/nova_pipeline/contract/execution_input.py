@@ -29,6 +29,7 @@ from nova_pipeline.contract.catalog import (
     sagemaker_training_problem,
 )
 from nova_pipeline.core.problems import InputProblemsError, Problem, problems_from_validation_error
+from nova_pipeline.evaluation.gate import INPUT_NAMES, loosened
 
 RUN_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
@@ -285,11 +286,15 @@ def _raw_tag_problems(document: dict[str, Any], known: set[str]) -> list[Problem
 
 
 def parse_execution_input(
-    document: Any, default_base_model: str = "nova-micro", region: str | None = None
+    document: Any,
+    default_base_model: str = "nova-micro",
+    region: str | None = None,
+    gate_defaults: dict[str, float | None] | None = None,
 ) -> ExecutionInput:
     """Validate an execution input and return it with defaults and resolved hyperparameters.
 
     `region`, when known, is where the jobs will run (SageMaker training images exist in a few regions only).
+    `gate_defaults`, when known, is the environment's quality gate: the input's `gate` may only make it stricter.
     Raises `InputProblemsError` with every problem found, each with its JSON path.
     """
     if not isinstance(document, dict):
@@ -310,6 +315,9 @@ def parse_execution_input(
     problems += hyperparameter_problems
     sagemaker, sagemaker_problems = _resolve_sagemaker(parsed, region)
     problems += sagemaker_problems
+    if gate_defaults is not None:
+        overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
+        problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
     if problems:
         raise InputProblemsError("execution input", problems)
     return parsed.model_copy(update={"hyperparameters": hyperparameters, "sagemaker": sagemaker})

@@ -99,6 +99,9 @@ class JobState(_State):
     output_model_arn: str | None = None
     output_uri: str | None = None
     started_by_this_execution: bool = True
+    """Always true for a job of this execution's derived name (kept so older state documents still parse)."""
+    adopted: bool = False
+    """Found under this execution's name by a retried or re-driven start rather than created by it (logs, metrics)."""
     wait_seconds: Annotated[int, Field(ge=1)] = 60
     training_loss: float | None = None
 

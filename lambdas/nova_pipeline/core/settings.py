@@ -10,13 +10,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 
 class SettingsError(RuntimeError):
     """A function's environment lacks a variable or holds an invalid one: a deployment (stack wiring) error."""
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# The environment's quality gate (snake_case threshold names, None = not checked), JSON in the environment.
+GateDefaults = Annotated[dict[str, float | None], BeforeValidator(_json)]
 
 
 class FunctionSettings(BaseModel):
@@ -41,6 +49,8 @@ class FunctionSettings(BaseModel):
 
 class ValidateInputSettings(FunctionSettings):
     default_base_model: str = Field(alias="NOVA_DEFAULT_BASE_MODEL", min_length=1)
+    # An input's `gate` may only tighten these: refused here, before anything costs money.
+    gate_defaults: GateDefaults = Field(alias="NOVA_GATE_DEFAULTS")
 
 
 class DataSettings(FunctionSettings):
@@ -87,12 +97,7 @@ class PlanEvaluationSettings(DataSettings):
 
 
 class AggregateSettings(DataSettings):
-    gate_defaults: dict[str, float | None] = Field(alias="NOVA_GATE_DEFAULTS")
-
-    @field_validator("gate_defaults", mode="before")
-    @classmethod
-    def _json(cls, value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str) else value
+    gate_defaults: GateDefaults = Field(alias="NOVA_GATE_DEFAULTS")
 
 
 class PromoteSettings(FunctionSettings):

@@ -5,10 +5,39 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+LOOSENING_HINT = "an execution may only make the environment's gate stricter (a higher minimum, a lower maximum)"
+# camelCase names of the execution input's `gate` block
+INPUT_NAMES = {
+    "min_primary_metric": "minPrimaryMetric",
+    "min_gain_over_baseline": "minGainOverBaseline",
+    "max_ttft_p90_ms": "maxTtftP90Ms",
+    "max_cost_per_1k_requests_usd": "maxCostPer1kRequestsUsd",
+    "max_error_rate": "maxErrorRate",
+}
+
+
+class GateLoosened(ValueError):  # noqa: N818 - the Step Functions error name a user reads
+    """An execution input tried to lower a threshold of the environment's gate."""
+
+
+def loosened(defaults: dict[str, Any], overrides: dict[str, Any]) -> list[tuple[str, str]]:
+    """(threshold, problem) for each override looser than the environment's value: a lower minimum or a higher
+    maximum. A threshold the environment does not check (None) can be set to anything: any value adds a check."""
+    problems = []
+    for name in INPUT_NAMES:
+        wanted, floor = overrides.get(name), defaults.get(name)
+        if wanted is None or floor is None:
+            continue
+        looser = wanted < floor if name.startswith("min_") else wanted > floor
+        if looser:
+            problems.append((name, f"{wanted:g} is looser than this environment's {floor:g}: {LOOSENING_HINT}"))
+    return problems
+
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Unset (None) thresholds are not checked. Execution input values override the environment's defaults."""
+    """Unset (None) thresholds are not checked. Execution input values override the environment's defaults, and
+    only to make them stricter: anyone who can start an execution must not be able to lower the environment's gate."""
 
     min_primary_metric: float | None = None
     min_gain_over_baseline: float | None = None
@@ -18,6 +47,10 @@ class Thresholds:
 
     @classmethod
     def merged(cls, defaults: dict[str, Any], overrides: dict[str, Any]) -> Thresholds:
+        """The environment's thresholds tightened by the overrides; `GateLoosened` if any override loosens one."""
+        problems = loosened(defaults, overrides)
+        if problems:
+            raise GateLoosened("; ".join(f"gate.{INPUT_NAMES[name]} {text}" for name, text in problems))
         values = {
             name: overrides.get(name) if overrides.get(name) is not None else defaults.get(name)
             for name in cls.__dataclass_fields__

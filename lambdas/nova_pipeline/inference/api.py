@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -10,10 +12,21 @@ from pydantic import Field, ValidationError
 
 from nova_pipeline.core.clients import client
 from nova_pipeline.core.settings import FunctionSettings
-from nova_pipeline.inference.service import Limits, NoModelPromoted
+from nova_pipeline.inference.service import (
+    ApiError,
+    BadRequest,
+    Limits,
+    MethodNotAllowed,
+    NoModelPromoted,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
 
 RECORD_TTL_SECONDS = 30
+# Deepest JSON nesting a request body may have: a generate request needs 4 levels (inferenceConfig.stopSequences).
+MAX_JSON_DEPTH = 32
 
 
 class ApiSettings(FunctionSettings):
@@ -28,7 +41,12 @@ class ApiSettings(FunctionSettings):
 
     @classmethod
     def variables(cls) -> frozenset[str]:
-        return super().variables() | {"NOVA_API_MAX_BODY_BYTES", "NOVA_API_MAX_INPUT_CHARS", "NOVA_API_DEBUG_LOGGING"}
+        return super().variables() | {
+            "NOVA_API_MAX_BODY_BYTES",
+            "NOVA_API_MAX_INPUT_CHARS",
+            "NOVA_API_ALLOW_CONTEXT",
+            "NOVA_API_DEBUG_LOGGING",
+        }
 
     def limits(self) -> Limits:
         return Limits(self.max_input_chars, self.max_output_tokens, self.allow_context)
@@ -82,8 +100,76 @@ def validation_message(errors: Sequence[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def body_too_large(event: dict[str, Any]) -> str | None:
+def refusal(event: dict[str, Any], routes: Mapping[str, frozenset[str]]) -> ApiError | None:
+    """What to answer, before routing and parsing, to a request the API cannot serve: an unknown route (404), a
+    method the route does not have (405, with `Allow`), a body too large (413), not JSON (415) or nested too deep
+    (400). None when the request may go on. Each is a 4xx: none of them is the server's fault."""
+    return _route_refusal(event, routes) or _body_refusal(event)
+
+
+def _route_refusal(event: dict[str, Any], routes: Mapping[str, frozenset[str]]) -> ApiError | None:
+    path = str(event.get("path") or "/")
+    method = str(event.get("httpMethod") or "").upper()
+    allowed = routes.get(path)
+    if allowed is None:
+        return NotFound(f"no route {path}; the routes are {', '.join(sorted(routes))}")
+    if method not in allowed:
+        allow = ", ".join(sorted(allowed))
+        return MethodNotAllowed(f"{method} is not allowed on {path}; allowed: {allow}", headers={"Allow": allow})
+    return None
+
+
+def _body_refusal(event: dict[str, Any]) -> ApiError | None:
     body = event.get("body") or ""
     size = len(body.encode("utf-8")) if isinstance(body, str) else len(body)
     limit = api_settings().max_body_bytes
-    return f"body: {size:,} bytes exceeds the limit of {limit:,}" if size > limit else None
+    if size > limit:
+        return PayloadTooLarge(f"body: {size:,} bytes exceeds the limit of {limit:,}")
+    if not body:
+        return None
+    media_type = _content_type(event)
+    if media_type is not None and not (media_type == "application/json" or media_type.endswith("+json")):
+        return UnsupportedMediaType(f"Content-Type {media_type} is not supported; send application/json")
+    text = body
+    if event.get("isBase64Encoded"):
+        try:
+            text = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return BadRequest("body: not valid base64-encoded UTF-8")
+    if json_depth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        return BadRequest(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return None
+
+
+def _content_type(event: dict[str, Any]) -> str | None:
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    for key, values in (event.get("multiValueHeaders") or {}).items():
+        if str(key).lower() == "content-type" and values:
+            headers["content-type"] = values[-1]
+    value = headers.get("content-type")
+    return str(value).split(";", 1)[0].strip().lower() if value else None
+
+
+def json_depth(text: str, stop_above: int) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (strings skipped), counted up to `stop_above + 1`."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_above:
+                    break
+        elif char in "]}":
+            depth -= 1
+    return deepest

@@ -19,6 +19,12 @@ from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, He
 from nova_pipeline.inference.service import ApiError, NoModelPromoted, generate
 
 app = APIGatewayRestResolver(enable_validation=True)
+# Every route and its methods: anything else is a 404 or a 405 before routing (`api.refusal`), never a 500.
+ROUTES: dict[str, frozenset[str]] = {
+    "/v1/generate": frozenset({"POST"}),
+    "/v1/model": frozenset({"GET"}),
+    "/v1/health": frozenset({"GET"}),
+}
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -35,8 +41,7 @@ def _invalid(error: RequestValidationError) -> Response[Any]:
 
 @app.exception_handler(ApiError)
 def _api_error(error: ApiError) -> Response[Any]:
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-    return _error(error.status, error.message, headers)
+    return _error(error.status, error.message, error.headers or None)
 
 
 @app.exception_handler(Exception)

@@ -1,4 +1,5 @@
-"""Serve the promoted model: its training system prompt always, caller settings within bounds, errors mapped."""
+"""Serve the promoted model: its training system prompt always (a caller never changes the system block: a caller's
+`context` goes to the user turn, delimited), caller settings within bounds, errors mapped."""
 
 from __future__ import annotations
 
@@ -17,13 +18,32 @@ class ApiError(Exception):
 
     status = 500
 
-    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: int | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message, self.retry_after = message, retry_after
+        self.headers = dict(headers or {})
+        if retry_after:
+            self.headers["Retry-After"] = str(retry_after)
 
 
 class BadRequest(ApiError):  # noqa: N818 - named after the HTTP status
     status = 400
+
+
+class PayloadTooLarge(ApiError):  # noqa: N818
+    status = 413
+
+
+class UnsupportedMediaType(ApiError):  # noqa: N818
+    status = 415
+
+
+class NotFound(ApiError):  # noqa: N818
+    status = 404
+
+
+class MethodNotAllowed(ApiError):  # noqa: N818
+    status = 405
 
 
 class NoModelPromoted(ApiError):  # noqa: N818
@@ -49,24 +69,37 @@ def _placeholders(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
-def system_prompt(record: ActiveModelRecord, context: str | None, limits: Limits) -> str | None:
-    """The training prompt; a `{context}`-style template is filled with the caller's context."""
+CONTEXT_OPEN, CONTEXT_CLOSE = "<context>", "</context>"
+# What a `{context}` placeholder of the promoted system prompt becomes: the system block is fixed, the caller's
+# context goes to the user turn.
+CONTEXT_REFERENCE = f"(the context is given in the user's message, between {CONTEXT_OPEN} and {CONTEXT_CLOSE})"
+
+
+def system_prompt(record: ActiveModelRecord) -> str | None:
+    """The promoted training prompt, never anything a caller sent: a `{context}`-style placeholder points at the
+    delimited context of the user turn."""
     template = record.system_prompt
-    if context is not None and not limits.allow_context:
-        raise BadRequest("context: this environment does not accept an appended context")
     if template is None:
-        if context is not None:
-            raise BadRequest("context: the promoted model was trained without a system prompt to fill")
         return None
     names = _placeholders(template)
-    if names:
-        if context is None:
-            raise BadRequest(
-                f"context: required: the promoted model's system prompt has {{{names[0]}}} "
-                "(e.g. the CREATE TABLE statements)"
-            )
-        return template.format_map(dict.fromkeys(names, context))
-    return f"{template}\n\n{context}" if context is not None else template
+    return template.format_map(dict.fromkeys(names, CONTEXT_REFERENCE)) if names else template
+
+
+def with_context(text: str, context: str) -> str:
+    """The user turn with the caller's context before it, between `<context>` tags the context cannot close."""
+    escaped = context.replace(CONTEXT_OPEN, "&lt;context&gt;").replace(CONTEXT_CLOSE, "&lt;/context&gt;")
+    return f"{CONTEXT_OPEN}\n{escaped}\n{CONTEXT_CLOSE}\n\n{text}"
+
+
+def _check_context(record: ActiveModelRecord, context: str | None, limits: Limits) -> None:
+    if context is not None and not limits.allow_context:
+        raise BadRequest("context: this environment does not accept a context")
+    names = _placeholders(record.system_prompt or "")
+    if names and context is None:
+        raise BadRequest(
+            f"context: required: the promoted model's system prompt has {{{names[0]}}} "
+            "(e.g. the CREATE TABLE statements)"
+        )
 
 
 def converse_request(record: ActiveModelRecord, request: GenerateRequest, limits: Limits) -> dict[str, Any]:
@@ -86,17 +119,21 @@ def converse_request(record: ActiveModelRecord, request: GenerateRequest, limits
     }
     if overrides and overrides.stop_sequences:
         config["stopSequences"] = overrides.stop_sequences
-    turns = (
+    _check_context(record, request.context, limits)
+    turns: list[tuple[str, str]] = (
         [("user", request.input or "")]
         if request.input is not None
         else [(turn.role, turn.text) for turn in request.messages or []]
     )
+    if request.context is not None:  # the last user turn: the question the context belongs to
+        role, text = turns[-1]
+        turns[-1] = (role, with_context(text, request.context))
     converse: dict[str, Any] = {
         "modelId": record.deployment_arn,
         "messages": [{"role": role, "content": [{"text": text}]} for role, text in turns],
         "inferenceConfig": config,
     }
-    system = system_prompt(record, request.context, limits)
+    system = system_prompt(record)
     if system:
         converse["system"] = [{"text": system}]
     return converse

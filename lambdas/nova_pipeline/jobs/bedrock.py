@@ -42,6 +42,11 @@ def _tags(run: ExecutionInput, environment: str, execution: ExecutionRef) -> lis
     return [{"key": key, "value": value} for key, value in sorted(tags.items())]
 
 
+def job_name(environment: str, run: ExecutionInput, execution: ExecutionRef) -> str:
+    """The customization job name of this execution: whoever finds a job under it finds this execution's job."""
+    return resource_name(environment, run.run_name, execution.name, "job")
+
+
 def bedrock_job_request(
     run: ExecutionInput, data: PreparedData, execution: ExecutionRef, resources: JobResources
 ) -> dict[str, Any]:
@@ -49,7 +54,7 @@ def bedrock_job_request(
     model = MODELS[run.base_model or ""]
     assert model.customization_id is not None  # guaranteed by parse_execution_input
     request: dict[str, Any] = {
-        "jobName": resource_name(resources.environment, run.run_name, execution.name, "job"),
+        "jobName": job_name(resources.environment, run, execution),
         "customModelName": resource_name(resources.environment, run.run_name, execution.name, "model"),
         "roleArn": resources.role_arn,
         "clientRequestToken": client_request_token(execution.arn, "customization-job"),
@@ -103,10 +108,14 @@ def _as_text(value: float | int | str) -> str:
 
 
 def start_bedrock_job(bedrock: Any, request: dict[str, Any], *, wait_seconds: int) -> JobState:
-    """Start the job, or find the one this execution already started (retried state, re-driven execution)."""
-    existing = _find_job(bedrock, request["jobName"])
+    """Start the job, or find the one this execution already started (retried state, re-driven execution).
+
+    A job found under this execution's derived name is this execution's job, whichever attempt created it (an earlier
+    one may have been accepted and then answered 503, timed out or died): it is recorded as started by this
+    execution, so Cleanup stops it."""
+    existing = find_job(bedrock, request["jobName"])
     if existing is not None:
-        return job_state_from_bedrock(existing, wait_seconds=wait_seconds, started_by_this_execution=False)
+        return job_state_from_bedrock(existing, wait_seconds=wait_seconds, adopted=True)
     with aws_call("bedrock", "CreateModelCustomizationJob"):
         job_arn = bedrock.create_model_customization_job(**request)["jobArn"]
     return JobState(
@@ -118,7 +127,7 @@ def start_bedrock_job(bedrock: Any, request: dict[str, Any], *, wait_seconds: in
     )
 
 
-def _find_job(bedrock: Any, job_name: str) -> dict[str, Any] | None:
+def find_job(bedrock: Any, job_name: str) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
 
     try:
@@ -131,9 +140,7 @@ def _find_job(bedrock: Any, job_name: str) -> dict[str, Any] | None:
     return job
 
 
-def job_state_from_bedrock(
-    job: dict[str, Any], *, wait_seconds: int, started_by_this_execution: bool = True
-) -> JobState:
+def job_state_from_bedrock(job: dict[str, Any], *, wait_seconds: int, adopted: bool = False) -> JobState:
     status = str(job["status"])
     loss = job.get("trainingMetrics", {}).get("trainingLoss")
     return JobState(
@@ -146,7 +153,7 @@ def job_state_from_bedrock(
         failure_message=job.get("failureMessage") or (f"job ended {status}" if status in ("Stopped",) else None),
         output_model_arn=job.get("outputModelArn"),
         output_uri=job.get("outputDataConfig", {}).get("s3Uri"),
-        started_by_this_execution=started_by_this_execution,
+        adopted=adopted,
         wait_seconds=wait_seconds,
         training_loss=float(loss) if loss is not None else None,
     )
@@ -155,9 +162,7 @@ def job_state_from_bedrock(
 def poll_bedrock_job(bedrock: Any, job: JobState, *, wait_seconds: int) -> JobState:
     with aws_call("bedrock", "GetModelCustomizationJob"):
         response = bedrock.get_model_customization_job(jobIdentifier=job.job_arn)
-    return job_state_from_bedrock(
-        response, wait_seconds=wait_seconds, started_by_this_execution=job.started_by_this_execution
-    )
+    return job_state_from_bedrock(response, wait_seconds=wait_seconds, adopted=job.adopted)
 
 
 def stop_bedrock_job(bedrock: Any, job_arn: str) -> bool:

@@ -46,19 +46,24 @@ def failure_cause(state: RunState) -> tuple[str, str]:
     return error, cause
 
 
-def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any) -> CleanupReport:
-    """Stop this execution's running job and delete its deployment; every action is recorded."""
+def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str) -> CleanupReport:
+    """Stop this execution's running job and delete its deployment; every action is recorded.
+
+    The job is this execution's whatever path created it: the one recorded at `$.job` (even if a retried start
+    found it by name), or, when the start was accepted but never recorded (the function died, timed out or was
+    answered an error after acceptance), the job found under the name this execution derives."""
     error, cause = failure_cause(state)
     report = CleanupReport(error=error, cause=cause)
-    job = state.job
-    if job is not None and not job.done and job.started_by_this_execution:
-        if job.platform == Platform.BEDROCK.value:
-            stopped = jobs_bedrock.stop_bedrock_job(bedrock, job.job_arn)
+    running = _running_job(state, bedrock=bedrock, sagemaker=sagemaker, environment=environment)
+    if running is not None:
+        platform, arn, name = running
+        if platform == Platform.BEDROCK.value:
+            stopped = jobs_bedrock.stop_bedrock_job(bedrock, arn)
         else:
-            stopped = training.stop_training_job(sagemaker, job.job_name)
+            stopped = training.stop_training_job(sagemaker, name)
         if stopped:
-            report.stopped_job = job.job_arn
-            report.actions.append(f"stopped job {job.job_name}")
+            report.stopped_job = arn
+            report.actions.append(f"stopped job {name}")
     promoted = bool(state.promotion and state.promotion.get("promoted"))
     if promoted:
         report.actions.append("kept the deployment: it was already promoted")
@@ -66,6 +71,27 @@ def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any) -> CleanupReport:
         report.deleted_deployment = state.deployment.deployment_arn
         report.actions.append(f"deleted deployment {state.deployment.deployment_name}")
     return report
+
+
+def _running_job(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str) -> tuple[str, str, str] | None:
+    """(platform, ARN, name) of this execution's job if it may still be running, else None."""
+    job = state.job
+    if job is not None:
+        return None if job.done else (job.platform, job.job_arn, job.job_name)
+    run = state.input
+    if run is None:  # failed before the input was valid: no job can have been started
+        return None
+    if run.platform is Platform.BEDROCK:
+        name = jobs_bedrock.job_name(environment, run, state.execution)
+        found = jobs_bedrock.find_job(bedrock, name)
+        if found is None or str(found.get("status")) in jobs_bedrock.JOB_DONE:
+            return None
+        return Platform.BEDROCK.value, str(found["jobArn"]), name
+    name = training.training_job_name(environment, run, state.execution)
+    described = training.find_training_job(sagemaker, name)
+    if described is None or str(described.get("TrainingJobStatus")) in ("Completed", "Failed", "Stopped"):
+        return None
+    return Platform.SAGEMAKER.value, str(described["TrainingJobArn"]), name
 
 
 def notification(state: RunState, report: CleanupReport, *, environment: str, region: str) -> tuple[str, str]:
@@ -91,7 +117,7 @@ def fail_and_notify(
     state: RunState, *, environment: str, region: str, topic_arn: str, bedrock: Any, sagemaker: Any, sns: Any
 ) -> CleanupReport:
     """Cleanup: stop this execution's job, delete its half-made deployment, tell the environment's topic."""
-    report = clean_up(state, bedrock=bedrock, sagemaker=sagemaker)
+    report = clean_up(state, bedrock=bedrock, sagemaker=sagemaker, environment=environment)
     subject, message = notification(state, report, environment=environment, region=region)
     with aws_call("sns", "Publish"):
         sns.publish(TopicArn=topic_arn, Subject=subject, Message=message)

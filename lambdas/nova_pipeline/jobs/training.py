@@ -246,6 +246,11 @@ class TrainingResources:
     """RFT: the grader Lambda the job calls for rewards (the SageMaker role needs lambda:InvokeFunction on it)."""
 
 
+def training_job_name(environment: str, run: ExecutionInput, execution: ExecutionRef) -> str:
+    """The training job name of this execution: whoever finds a job under it finds this execution's job."""
+    return resource_name(environment, run.run_name, execution.name, "train")
+
+
 def training_job_request(
     run: ExecutionInput,
     data: PreparedData,
@@ -300,7 +305,7 @@ def training_job_request(
     if reward_lambda_arn:
         hyperparameters["reward_lambda_arn"] = str(reward_lambda_arn)
     return {
-        "TrainingJobName": resource_name(resources_.environment, run.run_name, execution.name, "train"),
+        "TrainingJobName": training_job_name(resources_.environment, run, execution),
         "RoleArn": resources_.role_arn,
         "AlgorithmSpecification": {
             "TrainingImage": image_uri(model.short_name, run.method, resources_.region),
@@ -321,26 +326,29 @@ def training_job_request(
 
 
 def start_training_job(sagemaker: Any, request: dict[str, Any], *, wait_seconds: int) -> JobState:
-    """Create the training job, or adopt the one this execution already created (names are per execution)."""
+    """Create the training job, or adopt the one this execution already created (names are per execution).
+
+    An adopted job is this execution's job (an earlier attempt's create was accepted and then failed, timed out or
+    died): it is recorded as started by this execution, so Cleanup stops it."""
     from botocore.exceptions import ClientError
 
     name = request["TrainingJobName"]
     try:
         arn = sagemaker.create_training_job(**request)["TrainingJobArn"]
-        started = True
+        adopted = False
     except ClientError as error:
         if error_code(error) not in ("ResourceInUse", "ResourceInUseException"):
             with aws_call("sagemaker", "CreateTrainingJob"):
                 raise
         with aws_call("sagemaker", "DescribeTrainingJob"):
             arn = sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobArn"]
-        started = False
+        adopted = True
     return JobState(
         platform=Platform.SAGEMAKER.value,
         job_arn=arn,
         job_name=name,
         output_uri=f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{name}/output/output.tar.gz",
-        started_by_this_execution=started,
+        adopted=adopted,
         wait_seconds=wait_seconds,
     )
 
@@ -359,6 +367,20 @@ def poll_training_job(sagemaker: Any, job: JobState, *, wait_seconds: int) -> Jo
             "wait_seconds": wait_seconds,
         }
     )
+
+
+def find_training_job(sagemaker: Any, job_name: str) -> dict[str, Any] | None:
+    """DescribeTrainingJob of `job_name`, or None when there is no such job."""
+    from botocore.exceptions import ClientError
+
+    try:
+        job: dict[str, Any] = sagemaker.describe_training_job(TrainingJobName=job_name)
+    except ClientError as error:
+        if error_code(error) in ("ValidationException", "ResourceNotFound"):
+            return None
+        with aws_call("sagemaker", "DescribeTrainingJob"):
+            raise
+    return job
 
 
 def stop_training_job(sagemaker: Any, job_name: str) -> bool:

@@ -109,6 +109,10 @@ class SimulatorSettings:
     job_seconds: float = 1.0
     deployment_seconds: float = 0.5
     fail_job: str | None = None
+    # "<Operation>:<ErrorCode>": that create call is accepted (the job exists and bills) and then answered the error,
+    # once: ServiceUnavailableException is a 503 after acceptance (retried); any non-retryable code stands for the
+    # function dying or timing out between "accepted" and "recorded" (the Task fails without writing $.job).
+    accept_then_fail: str | None = None
     fail_deployment: str | None = None
     throttle_first_calls: bool = False
     throttle_rate: float = 0.0
@@ -152,7 +156,15 @@ class BedrockSimulator:
         if method is None:
             raise SimulatedError("UnknownOperationException", f"{service}:{operation} is not simulated", 400)
         result: dict[str, Any] = method(params)
+        self._fail_after_accepting(operation)
         return result
+
+    def _fail_after_accepting(self, operation: str) -> None:
+        target, _, code = (self.settings.accept_then_fail or "").partition(":")
+        if target == operation:
+            self.settings.accept_then_fail = None  # once
+            status = 503 if code in ("ServiceUnavailableException", "ServiceUnavailable") else 500
+            raise SimulatedError(code, f"{operation} accepted, then failed (simulated {code})", status)
 
     def count(self, service: str, operation: str) -> int:
         return sum(1 for s, o, _ in self.calls if (s, o) == (service, operation))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import boto3
+import pytest
 from botocore.stub import Stubber
 
 from nova_pipeline.contract.run_state import RunState
 from nova_pipeline.jobs.cleanup import clean_up, failure_cause, notification
+from nova_pipeline.jobs.naming import resource_name
 
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/abc123def456"
 DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123def456"
@@ -30,7 +32,7 @@ def test_a_running_job_is_stopped_and_a_deployment_deleted() -> None:
         stub.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
         stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
 
-        report = clean_up(failed, bedrock=bedrock, sagemaker=None)
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
 
         stub.assert_no_pending_responses()
     assert report.dump() == {
@@ -48,7 +50,7 @@ def test_a_finished_job_is_left_alone_and_its_own_message_is_the_cause() -> None
         error={"Error": "CustomizationJobFailed", "Cause": "Validation failed: line 12 has Assistant:"},
     )
 
-    report = clean_up(failed, bedrock=None, sagemaker=None)
+    report = clean_up(failed, bedrock=None, sagemaker=None, environment="dev")
 
     assert (report.error, report.cause, report.actions) == (
         "CustomizationJobFailed",
@@ -57,18 +59,105 @@ def test_a_finished_job_is_left_alone_and_its_own_message_is_the_cause() -> None
     )
 
 
-def test_a_job_adopted_from_an_earlier_attempt_is_not_stopped_by_this_one() -> None:
+def test_a_job_found_by_its_name_on_a_retried_start_is_stopped() -> None:
+    # Given: the create was accepted but answered 503; the retry found the job by its derived name
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
     failed = state(
         job={"platform": "bedrock", "jobArn": JOB_ARN, "jobName": "j", "startedByThisExecution": False},
         error={"Error": "X", "Cause": "y"},
     )
+    with Stubber(bedrock) as stub:
+        stub.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
 
-    assert clean_up(failed, bedrock=None, sagemaker=None).stopped_job is None
+        # When
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+        # Then: it is this execution's job whatever attempt created it
+        stub.assert_no_pending_responses()
+    assert report.stopped_job == JOB_ARN
+
+
+RUN = {"dataset": {"uri": "raw/x.csv"}, "runName": "sql"}
+
+
+def test_a_bedrock_job_accepted_but_never_recorded_is_found_by_its_name_and_stopped() -> None:
+    # Given: StartBedrockJob died after CreateModelCustomizationJob was accepted: no $.job in the state
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    failed = state(input=RUN, error={"Error": "States.Timeout", "Cause": "Task timed out"})
+    name = resource_name("dev", "sql", "exec-1", "job")
+    with Stubber(bedrock) as stub:
+        stub.add_response("get_model_customization_job", running_job(name), {"jobIdentifier": name})
+        stub.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
+
+        # When
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+        # Then
+        stub.assert_no_pending_responses()
+    assert (report.stopped_job, report.actions) == (JOB_ARN, [f"stopped job {name}"])
+
+
+def test_a_training_job_accepted_but_never_recorded_is_found_by_its_name_and_stopped() -> None:
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    failed = state(input={**RUN, "platform": "sagemaker"}, error={"Error": "States.Timeout", "Cause": "timed out"})
+    name = resource_name("dev", "sql", "exec-1", "train")
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}"
+    described = {
+        "TrainingJobName": name,
+        "TrainingJobArn": arn,
+        "TrainingJobStatus": "InProgress",
+        "SecondaryStatus": "Training",
+        "AlgorithmSpecification": {"TrainingInputMode": "File"},
+        "ResourceConfig": {"InstanceType": "ml.g5.48xlarge", "InstanceCount": 1, "VolumeSizeInGB": 200},
+        "StoppingCondition": {},
+        "CreationTime": "2026-01-01T00:00:00Z",
+        "ModelArtifacts": {"S3ModelArtifacts": "s3://a/b"},
+    }
+    with Stubber(sagemaker) as stub:
+        stub.add_response("describe_training_job", described, {"TrainingJobName": name})
+        stub.add_response("stop_training_job", {}, {"TrainingJobName": name})
+
+        report = clean_up(failed, bedrock=None, sagemaker=sagemaker, environment="dev")
+
+        stub.assert_no_pending_responses()
+    assert report.stopped_job == arn
+
+
+@pytest.mark.parametrize("platform", ["bedrock", "sagemaker"])
+def test_no_job_under_this_executions_name_means_nothing_to_stop(platform: str) -> None:
+    client = boto3.client(platform, region_name="us-east-1")
+    failed = state(input={**RUN, "platform": platform}, error={"Error": "X", "Cause": "y"})
+    with Stubber(client) as stub:
+        if platform == "bedrock":
+            stub.add_client_error("get_model_customization_job", "ResourceNotFoundException")
+        else:
+            stub.add_client_error("describe_training_job", "ValidationException", "Requested resource not found")
+
+        report = clean_up(failed, bedrock=client, sagemaker=client, environment="dev")
+
+        stub.assert_no_pending_responses()
+    assert (report.stopped_job, report.actions) == (None, [])
+
+
+def running_job(name: str) -> dict[str, object]:
+    return {
+        "jobArn": JOB_ARN,
+        "jobName": name,
+        "status": "InProgress",
+        "roleArn": "arn:aws:iam::123456789012:role/bedrock",
+        "creationTime": "2026-11-24T00:00:00Z",
+        "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0:128k",
+        "trainingDataConfig": {"s3Uri": "s3://d/t"},
+        "outputDataConfig": {"s3Uri": "s3://artifacts/jobs/"},
+        "outputModelName": "m",
+        "hyperParameters": {},
+        "validationDataConfig": {"validators": []},
+    }
 
 
 def test_notification_names_the_execution_error_cause_and_console_link() -> None:
     failed = state(error={"Error": "DeploymentFailed", "Cause": "quota exceeded"})
-    report = clean_up(failed, bedrock=None, sagemaker=None)
+    report = clean_up(failed, bedrock=None, sagemaker=None, environment="dev")
 
     subject, message = notification(failed, report, environment="dev", region="us-east-1")
 

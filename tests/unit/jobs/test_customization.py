@@ -10,7 +10,7 @@ from botocore.stub import Stubber
 
 from nova_pipeline.contract.execution_input import parse_execution_input
 from nova_pipeline.contract.run_state import DeploymentState, ExecutionRef, JobState, PreparedData
-from nova_pipeline.core.errors import AwsRequestFailed, ThrottledError
+from nova_pipeline.core.errors import AwsRequestFailed, ThrottledError, TransientServiceError
 from nova_pipeline.jobs import bedrock as jobs_bedrock
 from nova_pipeline.jobs.naming import client_request_token, resource_name
 
@@ -215,7 +215,29 @@ def test_start_reuses_the_job_a_previous_attempt_started() -> None:
         job = jobs_bedrock.start_bedrock_job(client, request, wait_seconds=30)
 
         stub.assert_no_pending_responses()
-    assert (job.job_arn, job.started_by_this_execution, job.done) == (JOB_ARN, False, False)
+    assert (job.job_arn, job.started_by_this_execution, job.adopted, job.done) == (JOB_ARN, True, True, False)
+
+
+def test_a_create_accepted_then_answered_503_is_this_executions_job_on_the_retry() -> None:
+    # Given: the first attempt's create was accepted by Bedrock but answered 503
+    client = bedrock()
+    request = jobs_bedrock.bedrock_job_request(run(), DATA, EXECUTION, RESOURCES)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_model_customization_job", "ResourceNotFoundException")
+        stub.add_client_error("create_model_customization_job", "ServiceUnavailableException", http_status_code=503)
+        with pytest.raises(TransientServiceError):
+            jobs_bedrock.start_bedrock_job(client, request, wait_seconds=30)
+        # When: the state retries and finds the job by its name
+        found = {"jobArn": JOB_ARN, "jobName": request["jobName"], "status": "InProgress", "roleArn": ROLE}
+        found |= {"creationTime": "2026-11-24T00:00:00Z", "baseModelArn": BASE, "outputModelName": "m"}
+        found |= {"trainingDataConfig": {"s3Uri": "s3://d/t"}, "outputDataConfig": {"s3Uri": "s3://a/"}}
+        found |= {"hyperParameters": {}, "validationDataConfig": {"validators": []}}
+        stub.add_response("get_model_customization_job", found, expected_params={"jobIdentifier": request["jobName"]})
+        job = jobs_bedrock.start_bedrock_job(client, request, wait_seconds=30)
+
+        stub.assert_no_pending_responses()
+    # Then: it is recorded as this execution's, so Cleanup stops it
+    assert (job.job_arn, job.started_by_this_execution) == (JOB_ARN, True)
 
 
 def test_throttling_becomes_the_retryable_error_and_validation_the_final_one() -> None:

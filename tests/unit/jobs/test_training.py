@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from nova_pipeline.contract.catalog import MODELS, SAGEMAKER_TRAINING, Method, RecipeFamily
 from nova_pipeline.contract.execution_input import parse_execution_input
 from nova_pipeline.contract.run_state import ExecutionRef, PreparedData
-from nova_pipeline.core.errors import AwsRequestFailed
+from nova_pipeline.core.errors import AwsRequestFailed, TransientServiceError
 from nova_pipeline.core.problems import InputProblemsError
 from nova_pipeline.core.settings import SettingsError, TrainingJobSettings, load_settings
 from nova_pipeline.jobs import training
@@ -296,6 +296,36 @@ def test_training_job_request_uses_the_nova_image_recipe_channel_and_converse_da
     assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 21600}
     assert request["OutputDataConfig"] == {"S3OutputPath": "s3://artifacts/jobs/"}
     assert job.output_uri == f"s3://artifacts/jobs/{request['TrainingJobName']}/output/output.tar.gz"
+
+
+def test_a_create_accepted_then_answered_503_is_this_executions_job_on_the_retry() -> None:
+    # Given: CreateTrainingJob was accepted but answered 503; the state retries
+    _, request = request_for(sagemaker_run())
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{request['TrainingJobName']}"
+    described = {
+        "TrainingJobName": request["TrainingJobName"],
+        "TrainingJobArn": arn,
+        "TrainingJobStatus": "InProgress",
+        "SecondaryStatus": "Training",
+        "AlgorithmSpecification": {"TrainingInputMode": "File"},
+        "ResourceConfig": {"InstanceType": "ml.g5.48xlarge", "InstanceCount": 1, "VolumeSizeInGB": 200},
+        "StoppingCondition": {},
+        "CreationTime": "2026-01-01T00:00:00Z",
+        "ModelArtifacts": {"S3ModelArtifacts": "s3://a/b"},
+    }
+    with Stubber(client) as stub:
+        stub.add_client_error("create_training_job", "ServiceUnavailable", http_status_code=503)
+        with pytest.raises(TransientServiceError):
+            training.start_training_job(client, request, wait_seconds=9)
+        # When: the retry meets the job it created
+        stub.add_client_error("create_training_job", "ResourceInUse", "Training job names must be unique")
+        stub.add_response("describe_training_job", described, {"TrainingJobName": request["TrainingJobName"]})
+        job = training.start_training_job(client, request, wait_seconds=9)
+
+        stub.assert_no_pending_responses()
+    # Then: it is this execution's job
+    assert (job.job_arn, job.started_by_this_execution) == (arn, True)
 
 
 def test_the_validation_channel_is_named_validation() -> None:
