@@ -83,7 +83,13 @@ class PreflightSettings(FunctionSettings):
 
 
 class PlanEvaluationSettings(DataSettings):
-    evaluation_rpm: int = Field(alias="NOVA_EVALUATION_RPM", ge=1)
+    # Optional ceiling (empty or unset: evaluation adapts to the account's quota with no ceiling).
+    evaluation_rpm: int | None = Field(default=None, alias="NOVA_EVALUATION_RPM", ge=1)
+
+    @field_validator("evaluation_rpm", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class AggregateSettings(DataSettings):
