@@ -22,7 +22,7 @@ class SettingsError(RuntimeError):
 class FunctionSettings(BaseModel):
     """What every pipeline function reads: its environment's name; Lambda itself sets AWS_REGION."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     environment: str = Field(alias="NOVA_ENVIRONMENT", min_length=1)
     region: str = Field(alias="AWS_REGION", default="us-east-1")
