@@ -90,8 +90,8 @@ class EvaluationSettings(_Settings):
     """Maximum cost per 1,000 requests (unset: no limit)."""
     max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.05
     """Maximum share of failed evaluation requests."""
-    requests_per_minute: Annotated[int, Field(ge=1)] = 200
-    """Requests-per-minute budget evaluation may use (sets the Distributed Map concurrency)."""
+    requests_per_minute: Annotated[int | None, Field(ge=1)] = None
+    """Optional ceiling on evaluation's requests per minute (unset: the rate adapts to the account's quota)."""
     delete_rejected_deployment: bool = True
     """Delete the new deployment when the gate rejects it (so it costs nothing)."""
 

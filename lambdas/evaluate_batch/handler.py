@@ -21,6 +21,6 @@ SETTINGS = load_settings(FunctionSettings)
 @tracer.capture_lambda_handler
 @event_parser(model=BatchRequest)
 def lambda_handler(request: BatchRequest, context: LambdaContext) -> dict[str, Any]:
-    result = run_batch(request, s3=client("s3"), runtime=client("bedrock-runtime"))
+    result = run_batch(request, s3=client("s3"), runtime=client("bedrock-runtime", retries=False))
     logger.info("Batch evaluated", extra=result.dump())
     return result.dump()

@@ -70,7 +70,7 @@ class Evaluation(Construct):
             resources,
             {
                 "NOVA_DATA_BUCKET": data.bucket_name,
-                "NOVA_EVALUATION_RPM": str(settings.evaluation.requests_per_minute),
+                "NOVA_EVALUATION_RPM": str(settings.evaluation.requests_per_minute or ""),
                 "NOVA_GATE_DEFAULTS": json.dumps(gate_defaults(settings)),
                 "NOVA_KMS_KEY_ARN": key.key_arn,
                 "NOVA_DELETE_REJECTED": str(settings.evaluation.delete_rejected_deployment).lower(),

@@ -136,7 +136,11 @@ class EvaluationPlan(_State):
     rows: int
     batches: int
     max_concurrency: int
-    per_worker_requests_per_minute: float
+    # Each worker's adaptive rate starts at `per_worker_start_requests_per_minute` and never exceeds
+    # `per_worker_requests_per_minute` (the configured ceiling's fair share; None: no ceiling).
+    per_worker_requests_per_minute: float | None = None
+    per_worker_start_requests_per_minute: float = 6.0
+    slots_per_worker: int = 1
     requests_per_row: int
     candidate: str
     baseline: str | None = None

@@ -18,10 +18,19 @@ ClientFactory = Callable[[str], Any]
 _RETRIES = {"mode": "standard", "max_attempts": 6}
 
 
+# Clients whose caller retries itself: evaluation's adaptive rate must hear every ThrottlingException, which
+# botocore's own retries would hide.
+UNRETRIED = "+unretried"
+
+
 def _boto3_client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
+    if service.endswith(UNRETRIED):
+        return boto3.client(
+            service.removesuffix(UNRETRIED), config=Config(retries={"mode": "standard", "max_attempts": 1})
+        )
     return boto3.client(service, config=Config(retries=_RETRIES))
 
 
@@ -29,11 +38,13 @@ _factory: ClientFactory = _boto3_client
 _clients: dict[str, Any] = {}
 
 
-def client(service: str) -> Any:
-    """The container's client for `service` (created on first use)."""
-    if service not in _clients:
-        _clients[service] = _factory(service)
-    return _clients[service]
+def client(service: str, *, retries: bool = True) -> Any:
+    """The container's client for `service` (created on first use); `retries=False`: botocore makes one attempt
+    (test and twin factories receive the plain service name)."""
+    key = service if retries else service + UNRETRIED
+    if key not in _clients:
+        _clients[key] = _factory(key) if _factory is _boto3_client else _factory(service)
+    return _clients[key]
 
 
 @contextmanager

@@ -30,7 +30,7 @@ GateDefaults = Annotated[dict[str, float | None], BeforeValidator(_json)]
 class FunctionSettings(BaseModel):
     """What every pipeline function reads: its environment's name; Lambda itself sets AWS_REGION."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     environment: str = Field(alias="NOVA_ENVIRONMENT", min_length=1)
     region: str = Field(alias="AWS_REGION", default="us-east-1")
@@ -93,7 +93,13 @@ class PreflightSettings(FunctionSettings):
 
 
 class PlanEvaluationSettings(DataSettings):
-    evaluation_rpm: int = Field(alias="NOVA_EVALUATION_RPM", ge=1)
+    # Optional ceiling (empty or unset: evaluation adapts to the account's quota with no ceiling).
+    evaluation_rpm: int | None = Field(default=None, alias="NOVA_EVALUATION_RPM", ge=1)
+
+    @field_validator("evaluation_rpm", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class AggregateSettings(DataSettings):

@@ -1,8 +1,9 @@
 """Running the test split against a model: batches, pacing to the account's quota, ConverseStream with TTFT.
 
-The Evaluate stage fans batches out with a Distributed Map. `concurrency_for` sizes the map from the requests-per-
-minute budget, and every worker paces its own requests to its share of the budget, so evaluation runs as fast as the
-quota allows and no faster; throttling that still happens is retried with exponential backoff and full jitter.
+The Evaluate stage fans batches out with a Distributed Map. Every worker paces its requests with a rate control:
+`adaptive.AdaptiveRate` (the default: it discovers the account's quota from ThrottlingException, capped by an
+optional configured ceiling) or the fixed `Pacer`. Throttled requests are retried with exponential backoff and full
+jitter; the rate control hears of every throttle and every success.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from nova_pipeline.core.errors import THROTTLING_CODES, TRANSIENT_CODES, error_code
 from nova_pipeline.evaluation.predictions import PredictionRow
@@ -32,8 +34,16 @@ def batches(rows: Sequence[dict[str, Any]], size: int) -> list[list[dict[str, An
     return [list(rows[i : i + size]) for i in range(0, len(rows), size)]
 
 
+class RateControl(Protocol):
+    """Paces request starts and hears their outcome (`Pacer`, `adaptive.AdaptiveRate`)."""
+
+    def wait(self) -> None: ...
+    def succeeded(self) -> None: ...
+    def throttled(self) -> None: ...
+
+
 class Pacer:
-    """At most `per_minute` request starts per minute from this worker (evenly spaced)."""
+    """At most `per_minute` request starts per minute from this worker (evenly spaced); outcomes do not change it."""
 
     def __init__(
         self,
@@ -53,6 +63,12 @@ class Pacer:
                 self.sleep(self._next - now)
                 now = self._next
             self._next = now + self.interval
+
+    def succeeded(self) -> None:
+        """A fixed pace ignores outcomes."""
+
+    def throttled(self) -> None:
+        """A fixed pace ignores outcomes."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,7 @@ def converse_row(
     target: Target,
     row: dict[str, Any],
     *,
-    pacer: Pacer,
+    pacer: RateControl,
     rng: random.Random,
     sleep: Callable[[float], None] = time.sleep,
     attempts: int = MAX_ATTEMPTS,
@@ -111,6 +127,7 @@ def converse_row(
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage", {})
             ended = time.perf_counter()
+            pacer.succeeded()
             output_tokens = int(usage.get("outputTokens", 0))
             generation = max(ended - (first or ended), 1e-6)
             return PredictionRow.model_validate(
@@ -126,13 +143,15 @@ def converse_row(
             )
         except ClientError as error:
             code = error_code(error) or "Unknown"
+            if code in THROTTLING_CODES:
+                pacer.throttled()
             if code not in RETRYABLE or attempt == attempts - 1:
                 return PredictionRow.model_validate({**base, "prediction": "", "error": f"{code}: {error}"})
             sleep(rng.uniform(0, min(20.0, 0.5 * 2**attempt)))
     raise AssertionError("unreachable")
 
 
-def judge_with(runtime: Any, judge_model: str, pacer: Pacer) -> Callable[[str], tuple[str, int, int]]:
+def judge_with(runtime: Any, judge_model: str, pacer: RateControl) -> Callable[[str], tuple[str, int, int]]:
     """The judge's converse(prompt) -> (text, input tokens, output tokens), paced like every other request."""
 
     def converse(prompt: str) -> tuple[str, int, int]:
@@ -142,6 +161,7 @@ def judge_with(runtime: Any, judge_model: str, pacer: Pacer) -> Callable[[str], 
             messages=[{"role": "user", "content": [{"text": prompt}]}],
             inferenceConfig={"maxTokens": 300, "temperature": 0.0},
         )
+        pacer.succeeded()
         usage = response.get("usage", {})
         text = "".join(block.get("text", "") for block in response["output"]["message"]["content"])
         return text, int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0))
@@ -155,7 +175,7 @@ def evaluate_batch(
     *,
     candidate: Target,
     baseline: Target | None,
-    pacer: Pacer,
+    pacer: RateControl,
     seed: int = 0,
     sleep: Callable[[float], None] = time.sleep,
     judge_model: str | None = None,
@@ -184,3 +204,19 @@ def evaluate_batch(
         if baseline is not None:
             baseline_rows.append(converse_row(runtime, baseline, row, pacer=pacer, rng=rng, sleep=sleep))
     return candidate_rows, baseline_rows
+
+
+def evaluate_rows(
+    rows: Sequence[dict[str, Any]],
+    *,
+    slots: int,
+    evaluate: Callable[[dict[str, Any]], tuple[list[PredictionRow], list[PredictionRow]]],
+) -> tuple[list[PredictionRow], list[PredictionRow]]:
+    """`evaluate(row)` for every row with up to `slots` rows in flight (the rate control paces the starts);
+    results in row order."""
+    if slots <= 1 or len(rows) <= 1:
+        results = [evaluate(row) for row in rows]
+    else:
+        with ThreadPoolExecutor(max_workers=min(slots, len(rows))) as pool:
+            results = list(pool.map(evaluate, rows))
+    return [r for c, _ in results for r in c], [r for _, b in results for r in b]

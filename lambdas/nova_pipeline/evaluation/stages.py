@@ -7,6 +7,8 @@ Each function takes its clients as parameters; the handlers pass `core.clients.c
 from __future__ import annotations
 
 import json
+import math
+import zlib
 from typing import Any
 
 from nova_pipeline.contract.catalog import MODELS, TaskType
@@ -16,15 +18,21 @@ from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, R
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.evaluation.adaptive import START_REQUESTS_PER_MINUTE, AdaptiveRate, fair_share
 from nova_pipeline.evaluation.cost import load_prices
 from nova_pipeline.evaluation.gate import Thresholds
 from nova_pipeline.evaluation.predictions import PredictionRow, parse_lines
 from nova_pipeline.evaluation.report import parse_loss_csv, render_html
-from nova_pipeline.evaluation.runner import Pacer, Target, batches, concurrency_for, evaluate_batch
+from nova_pipeline.evaluation.runner import Target, batches, concurrency_for, evaluate_batch, evaluate_rows
 from nova_pipeline.evaluation.service import evaluation_report
 from nova_pipeline.promotion.store import read_active
 
 BATCH_ROWS = 10
+# A worker's controller lives as long as its item, so items are large: one per worker, up to this many rows.
+MAX_ROWS_PER_ITEM = 200
+# Without a ceiling the map runs this many workers, each with up to SLOTS_PER_WORKER requests in flight.
+DEFAULT_WORKERS = 10
+SLOTS_PER_WORKER = 10
 REPORT_URL_SECONDS = 7 * 24 * 3600
 
 
@@ -44,15 +52,18 @@ def _put(s3: Any, bucket: str, key: str, body: str, content_type: str) -> None:
 
 
 def plan_evaluation(
-    state: RunState, *, data_bucket: str, environment: str, requests_per_minute: int, s3: Any, ssm: Any
+    state: RunState, *, data_bucket: str, environment: str, requests_per_minute: int | None, s3: Any, ssm: Any
 ) -> EvaluationPlan:
-    """Write the test split in batches under `evaluation/<execution>/batches/` and size the map to the quota."""
+    """Write the test split in batches under `evaluation/<execution>/batches/` and size the map; every worker gets
+    a fair share of the safe starting rate and of the ceiling `requests_per_minute` (None: no ceiling)."""
     run, data, deployment = state.input, state.data, state.deployment
     assert run is not None and data is not None and deployment is not None and data.test is not None
     text = _read_text(s3, data.test.uri)
     rows = [json.loads(line) for line in text.splitlines() if line.strip()][: run.evaluation.max_rows]
     prefix = layout.evaluation(state.execution.name)
-    row_batches = batches(rows, BATCH_ROWS)
+    wanted = concurrency_for(requests_per_minute) if requests_per_minute else DEFAULT_WORKERS
+    size = min(MAX_ROWS_PER_ITEM, max(BATCH_ROWS, math.ceil(len(rows) / wanted)))
+    row_batches = batches(rows, size)
     for index, batch in enumerate(row_batches):
         _put(s3, data_bucket, f"{layout.evaluation_batches(state.execution.name)}batch-{index:05d}.json",
              json.dumps(batch), "application/json")  # fmt: skip
@@ -62,7 +73,12 @@ def plan_evaluation(
     elif run.evaluation.baseline == "promoted":
         active, _ = read_active(ssm, environment)
         baseline = active.deployment_arn if active else None
-    workers = min(concurrency_for(requests_per_minute), max(1, len(row_batches)))
+    workers = min(wanted, max(1, len(row_batches)))
+    start = (
+        START_REQUESTS_PER_MINUTE
+        if requests_per_minute is None
+        else min(START_REQUESTS_PER_MINUTE, requests_per_minute)
+    )
     return EvaluationPlan(
         bucket=data_bucket,
         prefix=prefix,
@@ -70,7 +86,9 @@ def plan_evaluation(
         rows=len(rows),
         batches=len(row_batches),
         max_concurrency=workers,
-        per_worker_requests_per_minute=requests_per_minute / workers,
+        per_worker_requests_per_minute=fair_share(requests_per_minute, workers),
+        per_worker_start_requests_per_minute=start / workers,
+        slots_per_worker=SLOTS_PER_WORKER,
         requests_per_row=(2 if baseline else 1) + (1 if run.evaluation.judge_model else 0),
         candidate=deployment.deployment_arn,
         baseline=baseline,
@@ -84,24 +102,24 @@ def _target(model_id: str, system: str | None, config: InferenceConfig) -> Targe
 
 
 def run_batch(request: BatchRequest, *, s3: Any, runtime: Any) -> BatchResult:
-    """Candidate (and baseline) answers for one batch, paced to this worker's share; predictions as JSON lines."""
+    """Candidate (and baseline) answers for one batch at this worker's adaptive rate; predictions as JSON lines."""
     plan, key = request.plan, request.item.key
     rows = json.loads(_read_text(s3, f"s3://{plan.bucket}/{key}"))
-    pacer = Pacer(plan.per_worker_requests_per_minute)
-    candidate_rows: list[PredictionRow] = []
-    baseline_rows: list[PredictionRow] = []
-    for row in rows:  # each row carries its own system prompt (templates are filled per record)
-        system = row.get("system")
-        one_candidate, one_baseline = evaluate_batch(
+    pacer = AdaptiveRate(plan.per_worker_start_requests_per_minute, ceiling=plan.per_worker_requests_per_minute)
+
+    def evaluate(row: dict[str, Any]) -> tuple[list[PredictionRow], list[PredictionRow]]:
+        system = row.get("system")  # each row carries its own system prompt (templates are filled per record)
+        return evaluate_batch(
             runtime,
             [row],
             candidate=_target(plan.candidate, system, plan.inference_config),
             baseline=_target(plan.baseline, system, plan.inference_config) if plan.baseline else None,
             pacer=pacer,
+            seed=zlib.crc32(str(row.get("id", "")).encode()),
             judge_model=plan.judge_model,
         )
-        candidate_rows += one_candidate
-        baseline_rows += one_baseline
+
+    candidate_rows, baseline_rows = evaluate_rows(rows, slots=plan.slots_per_worker, evaluate=evaluate)
     name = key.rsplit("/", 1)[-1].replace(".json", ".jsonl")
     for kind, predictions in (("candidate", candidate_rows), ("baseline", baseline_rows)):
         if predictions:

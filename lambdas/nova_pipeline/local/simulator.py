@@ -20,7 +20,8 @@ Simulated behaviour:
   `checkpoint_s3_bucket` `CreateCustomModel` accepts.
 - custom models and deployments: `Creating` for `deployment_seconds`, then `Active` (or `Failed` when injected).
 - Converse / ConverseStream: the deployment's customized model or the simulated base model; optional TTFT and
-  output-token rate; optional requests-per-minute quota.
+  output-token rate; an optional account quota the caller does not know: requests and tokens (input + output)
+  per minute, metered over a sliding window as Bedrock meters them, answered with ThrottlingException (429).
 - throttling: every operation's first call (`throttle_first_calls`) and/or a share of all calls (`throttle_rate`).
 """
 
@@ -34,6 +35,7 @@ import tarfile
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -119,6 +121,8 @@ class SimulatorSettings:
     ttft_ms: float = 0.0
     output_tokens_per_second: float = 0.0
     requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    quota_window_seconds: float = 60.0
     fail_converse_every: int = 0
     rft_prompts: int = 32
     rft_batch_size: int = 16
@@ -134,6 +138,7 @@ class BedrockSimulator:
     # With an authorizer, what a simulated job reads, writes and invokes is checked as the service role passed to it.
     authorizer: Authorizer | None = None
     clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
     jobs: dict[str, _Job] = field(default_factory=dict)
     training_jobs: dict[str, _Job] = field(default_factory=dict)
     models: dict[str, _Model] = field(default_factory=dict)
@@ -141,7 +146,10 @@ class BedrockSimulator:
     calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     _seen_operations: set[str] = field(default_factory=set)
     _call_count: int = 0
-    _minute_window: list[float] = field(default_factory=list)
+    _minute_window: deque[float] = field(default_factory=deque)
+    _token_window: deque[tuple[float, int]] = field(default_factory=deque)
+    _window_tokens: int = 0
+    quota_throttles: int = 0
     _escrow_sources: dict[str, str] = field(default_factory=dict)
     _converse_count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -180,12 +188,29 @@ class BedrockSimulator:
         self._call_count += 1
         if rate > 0 and int((count + 1) * rate) > int(count * rate):
             raise SimulatedError("ThrottlingException", f"Rate exceeded (simulated {rate:.0%} of calls)", 429)
-        if service == "bedrock-runtime" and self.settings.requests_per_minute:
-            now = self.clock()
-            self._minute_window = [t for t in self._minute_window if now - t < 60.0]
-            if len(self._minute_window) >= self.settings.requests_per_minute:
-                raise SimulatedError("ThrottlingException", "Too many requests, please wait (simulated quota)", 429)
-            self._minute_window.append(now)
+        if service == "bedrock-runtime":
+            self._admit()
+
+    def _admit(self) -> None:
+        """The account quota: refuse a request when the window holds the quota's requests or tokens."""
+        rpm, tpm = self.settings.requests_per_minute, self.settings.tokens_per_minute
+        if not rpm and not tpm:
+            return
+        now, window = self.clock(), self.settings.quota_window_seconds
+        while self._minute_window and now - self._minute_window[0] >= window:
+            self._minute_window.popleft()
+        while self._token_window and now - self._token_window[0][0] >= window:
+            self._window_tokens -= self._token_window.popleft()[1]
+        if (rpm and len(self._minute_window) >= rpm) or (tpm and self._window_tokens >= tpm):
+            self.quota_throttles += 1
+            raise SimulatedError("ThrottlingException", "Too many requests, please wait (simulated quota)", 429)
+        self._minute_window.append(now)
+
+    def _meter_tokens(self, tokens: int) -> None:
+        if self.settings.tokens_per_minute:
+            with self._lock:
+                self._token_window.append((self.clock(), tokens))
+                self._window_tokens += tokens
 
     # ------------------------------------------------------ customization jobs
     def _bedrock_CreateModelCustomizationJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -672,9 +697,10 @@ class BedrockSimulator:
     def _bedrock_runtime_Converse(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         text, stop, input_tokens = self._answer(params)
         output_tokens = estimate_tokens(text)
+        self._meter_tokens(input_tokens + output_tokens)
         ttft, generation = self._generation_seconds(output_tokens)
         if ttft + generation:
-            time.sleep(ttft + generation)
+            self.sleep(ttft + generation)
         return {
             "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
             "stopReason": stop,
@@ -689,9 +715,11 @@ class BedrockSimulator:
     def _bedrock_runtime_ConverseStream(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         text, stop, input_tokens = self._answer(params)
         output_tokens = estimate_tokens(text)
+        self._meter_tokens(input_tokens + output_tokens)
         ttft, generation = self._generation_seconds(output_tokens)
         return {
             "stream": _stream(
+                sleep=self.sleep,
                 text=text,
                 stop=stop,
                 input_tokens=input_tokens,
@@ -763,16 +791,23 @@ class BedrockSimulator:
 
 
 def _stream(
-    *, text: str, stop: str, input_tokens: int, output_tokens: int, ttft: float, generation: float
+    *,
+    sleep: Callable[[float], None],
+    text: str,
+    stop: str,
+    input_tokens: int,
+    output_tokens: int,
+    ttft: float,
+    generation: float,
 ) -> Iterator[dict[str, Any]]:
     started = time.monotonic()
     yield {"messageStart": {"role": "assistant"}}
     if ttft:
-        time.sleep(ttft)
+        sleep(ttft)
     chunks = [text[i : i + 16] for i in range(0, len(text), 16)] or [""]
     for chunk in chunks:
         if generation:
-            time.sleep(generation / len(chunks))
+            sleep(generation / len(chunks))
         yield {"contentBlockDelta": {"delta": {"text": chunk}, "contentBlockIndex": 0}}
     yield {"contentBlockStop": {"contentBlockIndex": 0}}
     yield {"messageStop": {"stopReason": stop}}
