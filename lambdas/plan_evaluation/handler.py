@@ -26,6 +26,7 @@ def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
         data_bucket=SETTINGS.data_bucket,
         environment=SETTINGS.environment,
         requests_per_minute=SETTINGS.evaluation_rpm,
+        start_requests_per_minute=SETTINGS.evaluation_start_rpm,
         s3=client("s3"),
         ssm=client("ssm"),
     )

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 
 class SettingsError(RuntimeError):
@@ -95,6 +95,8 @@ class PreflightSettings(FunctionSettings):
 class PlanEvaluationSettings(DataSettings):
     # Optional ceiling (empty or unset: evaluation adapts to the account's quota with no ceiling).
     evaluation_rpm: int | None = Field(default=None, alias="NOVA_EVALUATION_RPM", ge=1)
+    # The map's safe starting rate (a tuning knob; the offline twin, whose simulated quota it knows, starts higher).
+    evaluation_start_rpm: float = Field(default=60.0, alias="NOVA_EVALUATION_START_RPM", gt=0)
 
     @field_validator("evaluation_rpm", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable
 
 START_REQUESTS_PER_MINUTE = 60.0
+MIN_REQUESTS_TO_MEASURE = 10
 
 
 class AdaptiveRate:
@@ -62,6 +63,7 @@ class AdaptiveRate:
         self.recheck_seconds = recheck_seconds
         self.window_seconds = window_seconds
         self._accepted: deque[float] = deque()
+        self._first: float | None = None  # when this worker's first request went out
         self.clock, self.sleep = clock, sleep
         self.rate = self._bounded(start)
         self.slow_start = True
@@ -95,6 +97,8 @@ class AdaptiveRate:
                 if now >= due:
                     self._last = due if now - due < interval else now
                     self._accepted.append(now)
+                    if self._first is None:
+                        self._first = now
                     return
                 self._limited = True  # the rate, not the work, sets the pace: growing it is meaningful
                 delay = min(due - now, self.recheck_seconds)
@@ -125,7 +129,11 @@ class AdaptiveRate:
             while self._accepted and now - self._accepted[0] >= self.window_seconds:
                 self._accepted.popleft()
             let_through = len(self._accepted) * 60.0 / self.window_seconds
-            current = min(self.rate, let_through) if let_through > 0 else self.rate
+            # The window tells the quota's share once it holds a whole window or enough requests: a throttle on the
+            # first calls (a deployment warming up) must not collapse the rate to the one or two requests sent.
+            window_full = self._first is not None and now - self._first >= self.window_seconds
+            trusted = window_full or len(self._accepted) >= MIN_REQUESTS_TO_MEASURE
+            current = min(self.rate, let_through) if trusted and let_through > 0 else self.rate
             if self._accepted:
                 self._accepted.pop()  # the refused request's start: the quota did not count it
             if self.slow_start:

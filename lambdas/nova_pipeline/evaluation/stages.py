@@ -28,8 +28,10 @@ from nova_pipeline.evaluation.service import evaluation_report
 from nova_pipeline.promotion.store import read_active
 
 BATCH_ROWS = 10
-# A worker's controller lives as long as its item, so items are large: one per worker, up to this many rows.
-MAX_ROWS_PER_ITEM = 200
+# A worker's controller lives as long as its item, so items are large: one per worker, up to this many rows. The
+# bound keeps an item well inside EvaluateBatch's 15-minute timeout: 50 rows with a baseline and a judge are 150
+# requests, 15 minutes at 10 requests/minute for the worker.
+MAX_ROWS_PER_ITEM = 50
 # Without a ceiling the map runs this many workers, each with up to SLOTS_PER_WORKER requests in flight.
 DEFAULT_WORKERS = 10
 SLOTS_PER_WORKER = 10
@@ -52,7 +54,14 @@ def _put(s3: Any, bucket: str, key: str, body: str, content_type: str) -> None:
 
 
 def plan_evaluation(
-    state: RunState, *, data_bucket: str, environment: str, requests_per_minute: int | None, s3: Any, ssm: Any
+    state: RunState,
+    *,
+    data_bucket: str,
+    environment: str,
+    requests_per_minute: int | None,
+    s3: Any,
+    ssm: Any,
+    start_requests_per_minute: float = START_REQUESTS_PER_MINUTE,
 ) -> EvaluationPlan:
     """Write the test split in batches under `evaluation/<execution>/batches/` and size the map; every worker gets
     a fair share of the safe starting rate and of the ceiling `requests_per_minute` (None: no ceiling)."""
@@ -75,9 +84,9 @@ def plan_evaluation(
         baseline = active.deployment_arn if active else None
     workers = min(wanted, max(1, len(row_batches)))
     start = (
-        START_REQUESTS_PER_MINUTE
+        start_requests_per_minute
         if requests_per_minute is None
-        else min(START_REQUESTS_PER_MINUTE, requests_per_minute)
+        else min(start_requests_per_minute, requests_per_minute)
     )
     return EvaluationPlan(
         bucket=data_bucket,

@@ -251,6 +251,7 @@ class OfflineTwin:
             variables["POWERTOOLS_LOG_LEVEL"] = self.options.log_level
             variables["NOVA_SIMULATED"] = "true"
             variables["NOVA_EVALUATION_RPM"] = str(self.options.evaluation_requests_per_minute)
+            variables["NOVA_EVALUATION_START_RPM"] = str(self.options.evaluation_requests_per_minute)
             variables.update(self.options.function_environment)
             handler_name = str(function.properties["Handler"]).split(".", 1)[1]
             logging = self.assembly.resolve(function.stack, function.properties.get("LoggingConfig", {}))

@@ -178,3 +178,15 @@ def test_the_runner_reports_throttles_and_successes_to_the_controller() -> None:
     # Then the row succeeded after its retries and the controller heard both throttles
     assert rows[0].error is None and rows[0].prediction == "ok"
     assert rate.throttles == 2 and rate.cuts >= 1 and rate.rate < 600.0
+
+
+def test_a_throttle_on_the_first_calls_does_not_collapse_the_rate() -> None:
+    # Given a controller that has sent one request (a deployment warming up answers the first calls 429)
+    clock = FakeClock()
+    rate = controller(clock, start=600.0)
+    run_requests(rate, clock, 0.1)
+    before = rate.rate
+    # When that request is throttled
+    rate.throttled()
+    # Then the rate is cut multiplicatively, not to the one request the window holds
+    assert rate.rate == pytest.approx(0.95 * before, rel=0.01)
