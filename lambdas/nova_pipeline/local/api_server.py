@@ -134,6 +134,12 @@ def api_gateway_event(
     }
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog of 5 resets connections when many clients connect at once (a load test, a burst).
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
     lock = threading.Lock()
     # One invocation at a time, as in one Lambda execution environment: the resolver and the metrics object keep
@@ -177,7 +183,7 @@ def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
         do_GET = _dispatch  # noqa: N815 - BaseHTTPRequestHandler's naming
         do_POST = _dispatch  # noqa: N815
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = _Server(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     server.handled = 0  # type: ignore[attr-defined]
     return server
