@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from nova_pipeline.local.iam import Decision, PolicyBook, Statement
+from nova_pipeline.local.iam import Decision, PolicyBook, Statement, sole_grants
 from nova_pipeline.local.twin import OfflineTwin
 from tests.workflow.conftest import ROOT, example
 
@@ -110,10 +110,7 @@ def test_no_call_of_the_battery_is_denied(battery: tuple[list[Decision], PolicyB
 
 def test_every_allow_statement_is_needed_by_some_call(battery: tuple[list[Decision], PolicyBook, list[str]]) -> None:
     decisions, book, _ = battery
-    sole: dict[str, int] = {s.source: 0 for statements in book.statements.values() for s in statements}
-    for decision in decisions:
-        if len(decision.granted_by) == 1:
-            sole[decision.granted_by[0]] += 1
+    sole = sole_grants(book, decisions)
     described = {s.source: s.describe() for statements in book.statements.values() for s in statements}
 
     unneeded = sorted(described[source] for source, count in sole.items() if count == 0)

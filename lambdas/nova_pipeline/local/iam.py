@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import contextvars
 import fnmatch
-import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -144,17 +143,15 @@ class PolicyBook:
             book.role_names[role.arn] = f"{stack}/{logical_id}"
             trust = assembly.resolve(stack, role.properties.get("AssumeRolePolicyDocument", {}))
             book.trust[role.arn] = list(trust.get("Statement", []))
-            for index, policy in enumerate(role.properties.get("Policies", [])):
-                book._add(role.arn, f"{stack}/{logical_id}.{policy['PolicyName']}", policy, assembly, stack, index)
+            for policy in role.properties.get("Policies", []):
+                book._add(role.arn, f"{stack}/{logical_id}.{policy['PolicyName']}", policy, assembly, stack)
         for policy in assembly.of_type("AWS::IAM::Policy"):
             for reference in policy.properties.get("Roles", []):
                 role = roles[(policy.stack, reference["Ref"])]
                 book._add(role.arn, f"{policy.stack}/{policy.logical_id}", policy.properties, assembly, policy.stack)
         return book
 
-    def _add(
-        self, role_arn: str, source: str, policy: Mapping[str, Any], assembly: CloudAssembly, stack: str, _: int = 0
-    ) -> None:
+    def _add(self, role_arn: str, source: str, policy: Mapping[str, Any], assembly: CloudAssembly, stack: str) -> None:
         document = assembly.resolve(stack, policy["PolicyDocument"])
         for index, statement in enumerate(document["Statement"]):
             if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
@@ -459,14 +456,6 @@ class Authorizer:
         role = principal.rsplit("/", 1)[-1]
         return f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/twin"
 
-    def sole_grants(self) -> dict[str, int]:
-        """For each statement, how many checked needs it alone allowed (0: removing it breaks nothing tested)."""
-        counts = {s.source: 0 for statements in self.book.statements.values() for s in statements}
-        for decision in self.decisions:
-            if len(decision.granted_by) == 1:
-                counts[decision.granted_by[0]] += 1
-        return counts
-
 
 def parameter_key_from_request(params: Mapping[str, Any]) -> tuple[str, str] | None:
     """A PutParameter's SecureString key, remembered so that later reads know what they decrypt."""
@@ -475,8 +464,10 @@ def parameter_key_from_request(params: Mapping[str, Any]) -> tuple[str, str] | N
     return None
 
 
-_ROLE_ARN = re.compile(r"^arn:aws:iam::\d{12}:role/.+$")
-
-
-def is_role(principal: str) -> bool:
-    return bool(_ROLE_ARN.match(principal))
+def sole_grants(book: PolicyBook, decisions: Iterable[Decision]) -> dict[str, int]:
+    """For each statement of `book`, how many of `decisions` it alone allowed (0: removing it breaks nothing tested)."""
+    counts = {s.source: 0 for statements in book.statements.values() for s in statements}
+    for decision in decisions:
+        if len(decision.granted_by) == 1:
+            counts[decision.granted_by[0]] += 1
+    return counts

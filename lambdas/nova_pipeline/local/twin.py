@@ -35,7 +35,7 @@ from nova_pipeline.local.iam import (
 from nova_pipeline.local.result_writer import results_written_to_s3
 from nova_pipeline.local.simulated_model import SIMULATED_LABEL
 from nova_pipeline.local.simulator import BedrockSimulator, SimulatorSettings
-from nova_pipeline.local.template import REGION, CloudAssembly
+from nova_pipeline.local.template import ACCOUNT, REGION, CloudAssembly
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
@@ -256,7 +256,7 @@ class OfflineTwin:
             handler_name = str(function.properties["Handler"]).split(".", 1)[1]
             logging = self.assembly.resolve(function.stack, function.properties.get("LoggingConfig", {}))
             log_group = logging.get("LogGroup")
-            log_group_arn = f"arn:aws:logs:{REGION}:123456789012:log-group:{log_group}:*" if log_group else ""
+            log_group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{log_group}:*" if log_group else ""
             local = LocalFunction(
                 name=function.physical_id,
                 arn=function.arn,
@@ -273,7 +273,7 @@ class OfflineTwin:
         assert self.authorizer is not None
         self.authorizer.state_machine_role = role_arn
         deployed_name = self.assembly.resolve(machine.stack, machine.properties.get("StateMachineName"))
-        self.authorizer.state_machine_arn = f"arn:aws:states:{REGION}:123456789012:stateMachine:{deployed_name}"
+        self.authorizer.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{deployed_name}"
         self._state_machine_platform_checks(machine, role_arn)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         self.state_machine_arn = sfn.create_state_machine(
