@@ -35,10 +35,6 @@ _ENVIRONMENT = {
 }
 
 
-def available() -> bool:
-    return importlib.util.find_spec("sagemaker") is not None
-
-
 class UnexpectedCallError(RuntimeError):
     """The SDK called an AWS operation the oracle has no answer for."""
 

@@ -23,7 +23,6 @@ from nova_pipeline.jobs import training
 from tests.contract import sdk_oracle
 
 pytestmark = [
-    pytest.mark.skipif(not sdk_oracle.available(), reason="sagemaker SDK not installed (requirements-dev)"),
     pytest.mark.filterwarnings("ignore:register_new_resolver:UserWarning"),  # the SDK's OmegaConf use
     pytest.mark.filterwarnings("ignore:sagemaker.train.configs has been moved:DeprecationWarning"),
 ]
