@@ -88,7 +88,8 @@ class PromptInput(_Model):
     """The prompts the model is trained with. The same system prompt is used at evaluation and inference."""
 
     system: str | None = None
-    """System prompt template; `{column}` placeholders are filled from the record (e.g. `{context}`)."""
+    """System prompt template. A `{column}` placeholder (e.g. `{context}`) names a record column whose value opens
+    the user turn between `<context>` lines; the system block keeps a fixed pointer to it (never per-record text)."""
     user_template: Annotated[str, Field(min_length=1)] = "{question}"
     """User turn template with `{column}` placeholders."""
 

@@ -87,7 +87,8 @@ class CustomizedModel:
             if score > best_score:
                 best, best_score = example, score
         answer = best.answer
-        learned_table, asked_table = _table_name(best.system), _table_name(system)
+        learned_table = _table_name(f"{best.system}\n{best.prompt}")
+        asked_table = _table_name(f"{system}\n{prompt}")
         if learned_table and asked_table and learned_table != asked_table:
             answer = re.sub(rf"\b{re.escape(learned_table)}\b", asked_table, answer)
         return answer
@@ -99,7 +100,7 @@ class BaseModel:
     def answer(self, system: str, prompt: str) -> str:
         if "<SCORE>" in prompt and "Candidate answer:" in prompt:
             return self._judge(prompt)
-        table = _table_name(system)
+        table = _table_name(f"{system}\n{prompt}")  # the schema: in the user turn's context
         if table or "sql" in system.lower():
             return (
                 "Sure! Here is a SQL query that should answer your question:\n\n"
