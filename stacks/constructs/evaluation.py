@@ -16,6 +16,7 @@ from nova_pipeline.core.settings import AggregateSettings, PlanEvaluationSetting
 from nova_pipeline.promotion.record import active_model_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.customization_roles import grant_prefix_read, grant_prefix_write
+from stacks.constructs.guardrail import grant_apply_guardrail, guardrail_variables
 from stacks.constructs.stage import (
     PipelineResources,
     add_functions,
@@ -52,6 +53,7 @@ def gate_defaults(settings: EnvironmentSettings) -> dict[str, float | None]:
         "max_ttft_p90_ms": evaluation.max_ttft_p90_ms,
         "max_cost_per_1k_requests_usd": evaluation.max_cost_per_1k_requests_usd,
         "max_error_rate": evaluation.max_error_rate,
+        "max_guardrail_intervention_rate": evaluation.max_guardrail_intervention_rate,
     }
 
 
@@ -74,6 +76,7 @@ class Evaluation(Construct):
                 "NOVA_GATE_DEFAULTS": json.dumps(gate_defaults(settings)),
                 "NOVA_KMS_KEY_ARN": key.key_arn,
                 "NOVA_DELETE_REJECTED": str(settings.evaluation.delete_rejected_deployment).lower(),
+                **guardrail_variables(settings),
             },
         )
         plan, batch, aggregate, promote, reject = (
@@ -102,6 +105,7 @@ class Evaluation(Construct):
                 actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=invoke_resources
             )
         )
+        grant_apply_guardrail(self, settings, batch)
         reject.add_to_policy(
             iam.PolicyStatement(
                 actions=["bedrock:DeleteCustomModelDeployment"],

@@ -161,6 +161,9 @@ class GateInput(_Model):
     """Maximum cost of 1,000 requests at the measured token counts."""
     max_error_rate: Annotated[float | None, Field(ge=0, le=1)] = None
     """Maximum share of evaluation requests that failed."""
+    max_guardrail_intervention_rate: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum share of the candidate's answers the environment's guardrail intervened on (a run in an environment
+    without a guardrail is rejected when this is set: nothing measured it)."""
 
 
 class SageMakerInput(_Model):
@@ -291,11 +294,13 @@ def parse_execution_input(
     default_base_model: str = "nova-micro",
     region: str | None = None,
     gate_defaults: dict[str, float | None] | None = None,
+    guardrail: bool | None = None,
 ) -> ExecutionInput:
     """Validate an execution input and return it with defaults and resolved hyperparameters.
 
     `region`, when known, is where the jobs will run (SageMaker training images exist in a few regions only).
     `gate_defaults`, when known, is the environment's quality gate: the input's `gate` may only make it stricter.
+    `guardrail`, when known, says whether the environment applies a guardrail (a gate on its rate needs one).
     Raises `InputProblemsError` with every problem found, each with its JSON path.
     """
     if not isinstance(document, dict):
@@ -319,6 +324,14 @@ def parse_execution_input(
     if gate_defaults is not None:
         overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
         problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
+    if guardrail is False and parsed.gate.max_guardrail_intervention_rate is not None:
+        problems.append(
+            Problem(
+                "$.gate.maxGuardrailInterventionRate",
+                "this environment applies no guardrail, so nothing would measure the rate: set `guardrail` in its "
+                "cdk.json block, or remove the threshold",
+            )
+        )
     if problems:
         raise InputProblemsError("execution input", problems)
     return parsed.model_copy(update={"hyperparameters": hyperparameters, "sagemaker": sagemaker})

@@ -127,6 +127,21 @@ class DeploymentState(_State):
     wait_seconds: Annotated[int, Field(ge=1)] = 60
 
 
+class GuardrailRef(_State):
+    """An Amazon Bedrock guardrail applied to Converse calls (`guardrailConfig`)."""
+
+    identifier: str
+    version: str
+
+    def converse_config(self, *, stream: bool) -> dict[str, str]:
+        """`guardrailConfig` of Converse / ConverseStream (the stream variant processes chunks synchronously, so a
+        blocked answer is never streamed before the guardrail has seen it)."""
+        config = {"guardrailIdentifier": self.identifier, "guardrailVersion": self.version, "trace": "disabled"}
+        if stream:
+            config["streamProcessingMode"] = "sync"
+        return config
+
+
 class EvaluationPlan(_State):
     """PlanEvaluation: where the batches are, how wide the EvaluateBatches map runs, and what is compared."""
 
@@ -146,6 +161,7 @@ class EvaluationPlan(_State):
     baseline: str | None = None
     judge_model: str | None = None
     inference_config: InferenceConfig
+    guardrail: GuardrailRef | None = None
 
 
 class EvaluatedBatch(_State):

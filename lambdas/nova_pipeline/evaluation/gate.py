@@ -13,6 +13,7 @@ INPUT_NAMES = {
     "max_ttft_p90_ms": "maxTtftP90Ms",
     "max_cost_per_1k_requests_usd": "maxCostPer1kRequestsUsd",
     "max_error_rate": "maxErrorRate",
+    "max_guardrail_intervention_rate": "maxGuardrailInterventionRate",
 }
 
 
@@ -44,6 +45,7 @@ class Thresholds:
     max_ttft_p90_ms: float | None = None
     max_cost_per_1k_requests_usd: float | None = None
     max_error_rate: float | None = None
+    max_guardrail_intervention_rate: float | None = None
 
     @classmethod
     def merged(cls, defaults: dict[str, Any], overrides: dict[str, Any]) -> Thresholds:
@@ -95,6 +97,7 @@ def decide(
     error_rate: float,
     thresholds: Thresholds,
     rows: int = 1,
+    guardrail_intervention_rate: float | None = None,
 ) -> Verdict:
     checks: list[Check] = []
     if rows <= 0:
@@ -153,6 +156,18 @@ def decide(
         checks.append(
             Check(
                 "maxErrorRate", ok, f"error rate {error_rate:.2%} {'<=' if ok else '>'} maximum {t.max_error_rate:.2%}"
+            )
+        )
+    if t.max_guardrail_intervention_rate is not None:
+        rate = guardrail_intervention_rate
+        ok = rate is not None and rate <= t.max_guardrail_intervention_rate
+        shown = "not measured (no guardrail applied)" if rate is None else f"{rate:.2%}"
+        checks.append(
+            Check(
+                "maxGuardrailInterventionRate",
+                ok,
+                f"guardrail intervention rate {shown} {'<=' if ok else '>'} maximum "
+                f"{t.max_guardrail_intervention_rate:.2%}",
             )
         )
     verdict = "promoted" if all(check.passed for check in checks) else "rejected"

@@ -5,7 +5,8 @@ corpus BLEU-4 (Papineni et al. with brevity penalty and sacrebleu's default "exp
 whitespace tokens). Classification: the label extracted from verbose answers, accuracy, per-class precision /
 recall / F1, macro-F1, confusion matrix, the rate of answers with no valid label. Text-to-SQL: execution accuracy
 on an in-memory SQLite database built from the record's schema, normalized SQL match, the share that does not parse.
-Latency: TTFT and total latency p50/p90/p99 (nearest rank), output tokens per second; error rate.
+Latency: TTFT and total latency p50/p90/p99 (nearest rank), output tokens per second; error rate; the share of
+answers a guardrail intervened on.
 
 These are plain Python: the usual libraries (rouge-score ships only a source distribution, sacrebleu needs numpy)
 have no wheels for the Lambda runtime's platform tags, and the metrics must be identical on both sides.
@@ -30,6 +31,7 @@ PRIMARY_METRIC = {
     TaskType.GENERATION: "tokenF1",
 }
 NO_LABEL = "(none)"
+GUARDRAIL_INTERVENED = "guardrail_intervened"  # Converse `stopReason` when the guardrail blocked input or output
 
 
 def _tokens(text: str) -> list[str]:
@@ -223,6 +225,11 @@ def evaluate_rows(rows: Sequence[PredictionRow], task: TaskType, labels: Sequenc
             "outputTokens": sum(r.judge_output_tokens or 0 for r in judged),
         }
         metrics["judgeScore"] = metrics["judge"]["meanScore"]
+    # Converse's stop reason is recorded per answer; predictions files without it have no intervention rate.
+    stopped = [r.stop_reason for r in rows if r.error is None and r.stop_reason is not None]
+    metrics["guardrailInterventionRate"] = (
+        _mean([float(reason == GUARDRAIL_INTERVENED) for reason in stopped]) if stopped else None
+    )
     metrics["primaryMetric"] = PRIMARY_METRIC[task]
     metrics["primary"] = metrics[PRIMARY_METRIC[task]]
     return metrics

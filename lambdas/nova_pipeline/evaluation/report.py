@@ -38,6 +38,7 @@ def build_report(
     loss_curves: dict[str, list[tuple[float, float]]] | None = None,
     simulated: bool = False,
     latencies_ms: Sequence[float] = (),
+    guardrail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "schemaVersion": SCHEMA_VERSION,
@@ -56,6 +57,8 @@ def build_report(
         "evaluationCost": evaluation_cost,
         "lossCurves": {name: [list(point) for point in points] for name, points in (loss_curves or {}).items()},
         "latencyHistogramMs": list(latencies_ms),
+        # The environment's guardrail and the share of answers it intervened on (None: no guardrail applied).
+        "guardrail": guardrail,
     }
 
 
@@ -224,6 +227,11 @@ def render_html(report: dict[str, Any]) -> str:
         summary += f", baseline {baseline['primary']:.4f}"
     if report.get("promotedPrimary") is not None:
         summary += f", promoted {report['promotedPrimary']:.4f}"
+    if report.get("guardrail"):
+        rates = report["guardrail"]
+        summary += f"; the guardrail intervened on {rates['candidate']:.1%} of the candidate's answers"
+        if rates.get("baseline") is not None:
+            summary += f" ({rates['baseline']:.1%} of the baseline's)"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Nova evaluation report</title>
 <style>

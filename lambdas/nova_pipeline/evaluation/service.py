@@ -30,6 +30,7 @@ def evaluation_report(
     simulated: bool = False,
     baseline_is_promoted: bool = False,
     judge_model: str | None = None,
+    guardrail: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Metrics of both models, costs and the verdict. With `baseline_is_promoted` the baseline rows come from the
     currently promoted deployment, so "not worse than the promoted model" is judged on the same rows."""
@@ -79,6 +80,8 @@ def evaluation_report(
         error_rate=candidate["errorRate"],
         thresholds=thresholds,
         rows=len(candidate_rows),
+        # Measured only when a guardrail was applied (without one every answer "passes" trivially).
+        guardrail_intervention_rate=candidate["guardrailInterventionRate"] if guardrail else None,
     )
     latencies = [r.latency_ms for r in answered if r.latency_ms is not None]
     return build_report(
@@ -97,4 +100,11 @@ def evaluation_report(
         loss_curves=loss_curves,
         simulated=simulated,
         latencies_ms=latencies,
+        guardrail={
+            **guardrail,
+            "candidate": candidate["guardrailInterventionRate"],
+            "baseline": baseline["guardrailInterventionRate"] if baseline else None,
+        }
+        if guardrail
+        else None,
     )

@@ -14,7 +14,7 @@ from typing import Any
 from nova_pipeline.contract.catalog import MODELS, TaskType
 from nova_pipeline.contract.events import BatchRequest, BatchResult
 from nova_pipeline.contract.execution_input import InferenceConfig
-from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, RunState
+from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, GuardrailRef, RunState
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.s3 import split_s3
@@ -62,6 +62,7 @@ def plan_evaluation(
     s3: Any,
     ssm: Any,
     start_requests_per_minute: float = START_REQUESTS_PER_MINUTE,
+    guardrail: GuardrailRef | None = None,
 ) -> EvaluationPlan:
     """Write the test split in batches under `evaluation/<execution>/batches/` and size the map; every worker gets
     a fair share of the safe starting rate and of the ceiling `requests_per_minute` (None: no ceiling)."""
@@ -103,11 +104,12 @@ def plan_evaluation(
         baseline=baseline,
         judge_model=run.evaluation.judge_model,
         inference_config=run.evaluation.inference_config,
+        guardrail=guardrail,
     )
 
 
-def _target(model_id: str, system: str | None, config: InferenceConfig) -> Target:
-    return Target(model_id, system, config.max_tokens, config.temperature, config.top_p)
+def _target(model_id: str, system: str | None, config: InferenceConfig, guardrail: GuardrailRef | None) -> Target:
+    return Target(model_id, system, config.max_tokens, config.temperature, config.top_p, guardrail)
 
 
 def run_batch(request: BatchRequest, *, s3: Any, runtime: Any) -> BatchResult:
@@ -121,8 +123,8 @@ def run_batch(request: BatchRequest, *, s3: Any, runtime: Any) -> BatchResult:
         return evaluate_batch(
             runtime,
             [row],
-            candidate=_target(plan.candidate, system, plan.inference_config),
-            baseline=_target(plan.baseline, system, plan.inference_config) if plan.baseline else None,
+            candidate=_target(plan.candidate, system, plan.inference_config, plan.guardrail),
+            baseline=_target(plan.baseline, system, plan.inference_config, plan.guardrail) if plan.baseline else None,
             pacer=pacer,
             seed=zlib.crc32(str(row.get("id", "")).encode()),
             judge_model=plan.judge_model,
@@ -219,6 +221,7 @@ def aggregate_evaluation(
         loss_curves=_loss_curves(state, s3),
         simulated=simulated,
         judge_model=run.evaluation.judge_model,
+        guardrail=plan.guardrail.model_dump(by_alias=True) if plan.guardrail else None,
     )
     key = layout.report(state.execution.name)
     _put(s3, data_bucket, key + "report.json", json.dumps(report, indent=2), "application/json")

@@ -63,6 +63,8 @@ class Limits:
     max_input_chars: int
     max_output_tokens: int = 4096
     allow_context: bool = True
+    guardrail: tuple[str, str] | None = None
+    """The environment's guardrail (identifier, version), applied to every call."""
 
 
 def system_prompt(record: ActiveModelRecord) -> str | None:
@@ -116,6 +118,9 @@ def converse_request(record: ActiveModelRecord, request: GenerateRequest, limits
     system = system_prompt(record)
     if system:
         converse["system"] = [{"text": system}]
+    if limits.guardrail is not None:
+        identifier, version = limits.guardrail
+        converse["guardrailConfig"] = {"guardrailIdentifier": identifier, "guardrailVersion": version}
     return converse
 
 

@@ -126,6 +126,13 @@ class SimulatorSettings:
     fail_converse_every: int = 0
     rft_prompts: int = 32
     rft_batch_size: int = 16
+    # Simulated guardrails by identifier: each blocks a user turn or an answer holding one of its denied words
+    # (case-insensitive), as a Bedrock guardrail's word filter does. An unknown identifier is refused.
+    guardrails: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+# What a simulated guardrail answers instead (Bedrock's default blocked messaging).
+GUARDRAIL_BLOCKED = "Sorry, the model cannot answer this question."
 
 
 @dataclass
@@ -679,15 +686,32 @@ class BedrockSimulator:
         system = " ".join(block.get("text", "") for block in params.get("system", []))
         user_turns = [m for m in params["messages"] if m["role"] == "user"]
         prompt = " ".join(block.get("text", "") for block in user_turns[-1]["content"]) if user_turns else ""
+        denied = self._guardrail(params.get("guardrailConfig"))
+        input_tokens = estimate_tokens(system) + sum(
+            estimate_tokens(block.get("text", "")) for m in params["messages"] for block in m["content"]
+        )
+        if _blocked(prompt, denied):
+            return GUARDRAIL_BLOCKED, "guardrail_intervened", input_tokens
         text = model.answer(system, prompt)
+        if _blocked(text, denied):
+            return GUARDRAIL_BLOCKED, "guardrail_intervened", input_tokens
         max_tokens = params.get("inferenceConfig", {}).get("maxTokens")
         stop = "end_turn"
         if max_tokens and estimate_tokens(text) > max_tokens:
             text, stop = text[: max_tokens * 4], "max_tokens"
-        input_tokens = estimate_tokens(system) + sum(
-            estimate_tokens(block.get("text", "")) for m in params["messages"] for block in m["content"]
-        )
         return text, stop, input_tokens
+
+    def _guardrail(self, config: dict[str, Any] | None) -> tuple[str, ...]:
+        if not config:
+            return ()
+        identifier = str(config.get("guardrailIdentifier", "")).rsplit("/", 1)[-1]
+        if identifier not in self.settings.guardrails:
+            raise SimulatedError(
+                "ValidationException",
+                "The guardrail identifier or version provided in the request does not exist.",
+                400,
+            )
+        return self.settings.guardrails[identifier]
 
     def _generation_seconds(self, output_tokens: int) -> tuple[float, float]:
         ttft = self.settings.ttft_ms / 1000
@@ -860,3 +884,8 @@ def _denied(error: Exception) -> bool:
     """Whether a botocore error is an authorization failure the twin raised."""
     code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
     return code in ("AccessDenied", "AccessDeniedException", "AuthorizationError")
+
+
+def _blocked(text: str, denied: tuple[str, ...]) -> bool:
+    lowered = text.lower()
+    return any(word.lower() in lowered for word in denied)
