@@ -42,7 +42,12 @@ def _dataset_flags(args: argparse.Namespace, document: dict[str, Any]) -> dict[s
         if getattr(args, flag):
             columns[key] = getattr(args, flag)
     dataset["columns"] = columns
-    for flag, key in (("format", "format"), ("delimiter", "delimiter"), ("sanitize", "sanitize")):
+    for flag, key in (
+        ("format", "format"),
+        ("delimiter", "delimiter"),
+        ("sanitize", "sanitize"),
+        ("label_variants", "labelVariants"),
+    ):
         if getattr(args, flag):
             dataset[key] = getattr(args, flag)
     if args.skip_invalid:
@@ -110,6 +115,8 @@ def prepare_command(args: argparse.Namespace) -> int:
     )
     for problem in result.stats.problems:
         print(f"  skipped: {problem}")
+    for item in result.manifest.get("labelVariants", []):
+        print(f"warning: {item['warning']} (or stop on them: --label-variants fail)", file=sys.stderr)
     print(f"  manifest: {result.manifest_uri}")
     return EXIT_OK
 
@@ -208,6 +215,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-train", type=int, help="cap on training records (deterministic sample)")
     parser.add_argument("--sanitize", choices=("fix", "reject"))
     parser.add_argument("--skip-invalid", action="store_true", help="drop invalid records and report them")
+    parser.add_argument(
+        "--label-variants",
+        choices=("warn", "fail"),
+        help="labels differing only by case/whitespace/punctuation: warn (default) or fail",
+    )
     _workers_flag(parser)
     parser.set_defaults(handler=prepare_command)
 
