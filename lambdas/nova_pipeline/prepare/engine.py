@@ -228,9 +228,14 @@ def _offsets(chunks: list[ChunkResult]) -> tuple[np.ndarray[Any, Any], int]:
 
 def check_duplicates(normalized: Normalized, run: ExecutionInput, directory: Path) -> int:
     """Exact duplicates among the accepted examples (what `nova-pipeline validate` reports)."""
+    return check_dataset(normalized, run, directory)[0]
+
+
+def check_dataset(normalized: Normalized, run: ExecutionInput, directory: Path) -> tuple[int, list[dict[str, Any]]]:
+    """Exact duplicates and class-label variants among the accepted examples (what `validate` reports)."""
     index = phase2.build_index(normalized.parts, directory / "partitions", run)
     phase2.count(index)
-    return index.duplicates
+    return index.duplicates, label_variants(phase2.label_counts(index), run.prompt.system)
 
 
 def finalize(

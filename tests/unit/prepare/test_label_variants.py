@@ -3,6 +3,7 @@ the manifest and on the command line, or refused with `dataset.labelVariants: fa
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,31 @@ def test_the_cli_warns_and_fails_on_request(
 
     assert main([*flags, "--output-dir", str(tmp_path / "failed"), "--label-variants", "fail"]) == 2
     assert f"  - {WARNING}" in capsys.readouterr().err
+
+
+def test_validate_warns_about_variants_in_a_training_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def record(text: str, label: str) -> str:
+        return json.dumps(
+            {
+                "schemaVersion": "bedrock-conversation-2024",
+                "system": [{"text": SYSTEM}],
+                "messages": [
+                    {"role": "user", "content": [{"text": text}]},
+                    {"role": "assistant", "content": [{"text": label}]},
+                ],
+            }
+        )
+
+    labels = ["bug"] * 20 + ["feature_request"] * 19 + ["Feature_Request"]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(record(f"ticket {i}", label) + "\n" for i, label in enumerate(labels)))
+
+    code = main(["validate", str(train), "--model", "nova-micro", "--method", "sft", "--task", "classification"])
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.err.splitlines()[-1] == (
+        "warning: labels 'feature_request' (19 examples), 'Feature_Request' (1 example) differ only by case, "
+        "whitespace or punctuation and are counted as 2 separate classes; correct the labels in the data so each "
+        "class has one spelling"
+    )

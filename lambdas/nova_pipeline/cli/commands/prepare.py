@@ -11,7 +11,7 @@ from typing import Any
 from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
 from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS, MODELS, RFT_MIN_TRAIN_RECORDS, Method, TaskType
 from nova_pipeline.contract.execution_input import ExecutionInput, parse_execution_input
-from nova_pipeline.prepare.engine import InvalidDataset, check_duplicates, normalize, prepare
+from nova_pipeline.prepare.engine import InvalidDataset, check_dataset, normalize, prepare
 from nova_pipeline.prepare.records import ConfigurationProblem
 from nova_pipeline.prepare.sources import OutputLocation, SourceError, list_sources
 
@@ -145,7 +145,7 @@ def validate_command(args: argparse.Namespace) -> int:
             normalized = normalize(
                 list_sources(args.file, s3), run, Path(work), s3=s3, progress=_progress, workers=args.workers
             )
-            duplicates = check_duplicates(normalized, run, Path(work))
+            duplicates, variants = check_dataset(normalized, run, Path(work))
         except (SourceError, ConfigurationProblem) as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_INVALID
@@ -160,6 +160,8 @@ def validate_command(args: argparse.Namespace) -> int:
     unique = stats.accepted - duplicates
     if unique > model.max_train_records:
         problems.append(f"{args.file}: {unique} records; at most {model.max_train_records} are accepted")
+    for item in variants:
+        print(f"warning: {item['warning']}", file=sys.stderr)
     if stats.rejected or problems:
         total = stats.rejected + len(problems) - len(stats.problems)
         print(f"{args.file}: {total} problem(s)", file=sys.stderr)
