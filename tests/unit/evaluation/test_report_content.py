@@ -4,7 +4,7 @@ labelled axes, the per-class table, wrong answers and the data summary. The HTML
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, ClassVar
 
 from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.evaluation.cost import load_prices
@@ -66,7 +66,7 @@ class Node:
 class Page(HTMLParser):
     """The page as a tree of nodes, for structural assertions."""
 
-    VOID = {"meta", "br", "rect", "line", "polyline", "img", "link"}
+    VOID: ClassVar[set[str]] = {"meta", "br", "rect", "line", "polyline", "img", "link"}
 
     def __init__(self, text: str) -> None:
         super().__init__()
