@@ -428,7 +428,13 @@ def _training(training: dict[str, Any] | None, curves: dict[str, list[list[float
     if training and training.get("finalTrainingLoss") is not None:
         line = (
             f"<p class='final-loss'>Final training loss {training['finalTrainingLoss']:.4f} "
-            f"({html.escape(str(training.get('source')))}).</p>"
+            f"({html.escape(str(training.get('source')))})"
+            + (
+                f"; the loss curve's last point differs: {training['curveLastPoint']:.4f}"
+                if training.get("curveLastPoint") is not None
+                else ""
+            )
+            + ".</p>"
         )
     return line + (_curves(curves) or "<p>no loss curves found</p>")
 

@@ -258,7 +258,10 @@ def aggregate_evaluation(
             "kind": kind,
             "model": plan.baseline,
             "prompting": _prompting(run),
-            "note": "evaluation.baseline is none" if kind == "none" else "no promoted model to compare with",
+            "note": {
+                "none": "evaluation.baseline is none",
+                "promoted": "no model was promoted yet to compare with",
+            }.get(kind, "the baseline gave no predictions"),
         },
         traffic_source=(
             "the default traffic (evaluation.traffic of the execution input left at its defaults)"

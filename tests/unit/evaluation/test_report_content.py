@@ -7,12 +7,14 @@ from html.parser import HTMLParser
 from typing import Any, ClassVar
 
 from nova_pipeline.contract.catalog import TaskType
+from nova_pipeline.contract.run_state import ExecutionRef, JobState, RunState
 from nova_pipeline.evaluation.cost import load_prices
 from nova_pipeline.evaluation.gate import Thresholds
 from nova_pipeline.evaluation.metrics import WRONG_ANSWER_SAMPLE
 from nova_pipeline.evaluation.predictions import PredictionRow
 from nova_pipeline.evaluation.report import data_summary, render_html
 from nova_pipeline.evaluation.service import evaluation_report
+from nova_pipeline.evaluation.stages import _training
 from nova_pipeline.local.simulated_model import BaseModel
 
 TRAFFIC = {"queriesPerMonth": 22000, "inputTokens": 800, "outputTokens": 60}
@@ -300,3 +302,41 @@ def test_no_gate_gives_no_verdict() -> None:
     assert report["gate"]["verdict"] == "no gate"
     headline = Page(render_html(report)).find("p", "verdict")[0].text
     assert headline == "No gate: no verdict (no thresholds were given)"
+
+
+def test_the_final_training_loss_is_the_jobs_and_a_disagreeing_curve_is_shown() -> None:
+    curves = {"training": [(1.0, 2.0), (2.0, 0.5)]}
+
+    def state(loss: float) -> RunState:
+        job = JobState(platform="bedrock", job_arn="arn", job_name="job", status="Completed", training_loss=loss)
+        return RunState(execution=ExecutionRef(name="run", arn="arn"), job=job)
+
+    agreeing, disagreeing = _training(state(0.5), curves), _training(state(0.12), curves)
+
+    assert agreeing == {"finalTrainingLoss": 0.5, "source": agreeing["source"]}
+    assert "trainingMetrics.trainingLoss" in agreeing["source"]
+    assert disagreeing is not None and disagreeing["curveLastPoint"] == 0.5
+    rows = [PredictionRow(prediction="bug", reference="bug", label="bug")]
+    page = Page(render_html(classification_report(rows, training=disagreeing)))
+    assert page.find("p", "final-loss")[0].text.startswith("Final training loss 0.1200 (reported by the job")
+    assert page.find("p", "final-loss")[0].text.endswith("the loss curve's last point differs: 0.5000.")
+
+
+def test_a_missing_baseline_says_why() -> None:
+    report = evaluation_report(
+        candidate_rows=sql_rows(["SELECT 1"]),
+        baseline_rows=None,
+        task=TaskType.TEXT_TO_SQL,
+        model="nova-micro",
+        prices=load_prices(),
+        traffic=TRAFFIC,
+        thresholds=Thresholds(),
+        baseline_info={"kind": "promoted", "note": "no model was promoted yet to compare with"},
+    )
+
+    assert report["baselineInfo"] == {
+        "kind": "none",
+        "model": None,
+        "note": "no model was promoted yet to compare with",
+    }
+    assert "No baseline: no model was promoted yet to compare with." in Page(render_html(report)).section("Baseline")
