@@ -83,7 +83,8 @@ class Evaluation(Construct):
             self.functions[s.construct_id].role
             for s in (PLAN_EVALUATION, EVALUATE_BATCH, AGGREGATE_EVALUATION, PROMOTE, REJECT_CANDIDATE)
         )
-        grant_prefix_read(plan, data, layout.PREPARED, listing=False)
+        for role in (plan, aggregate):  # the test split; the manifest for the report's data summary
+            grant_prefix_read(role, data, layout.PREPARED, listing=False)
         for role in (plan, batch, aggregate):
             grant_prefix_write(role, data, layout.EVALUATION, listing=role is aggregate)  # it lists predictions
         grant_prefix_write(aggregate, data, layout.REPORTS, listing=False)

@@ -82,6 +82,10 @@ class DatasetInput(_Model):
     sanitize: Literal["fix", "reject"] = "fix"
     """Reserved strings (`Assistant:`, `[EOS]`, ...) and control characters: `fix` rewrites and counts them,
     `reject` treats the record as invalid."""
+    label_variants: Literal["warn", "fail"] = "warn"
+    """Classification labels that differ only by case, whitespace or punctuation (`Feature_Request`,
+    `feature_request`): `warn` keeps them as separate classes and names them with their counts in the manifest;
+    `fail` stops before any paid job."""
 
 
 class PromptInput(_Model):

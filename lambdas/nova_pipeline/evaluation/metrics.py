@@ -25,6 +25,9 @@ from nova_pipeline.evaluation.predictions import PredictionRow
 from nova_pipeline.grading.rewards import extract_label, normalize_text
 from nova_pipeline.grading.sql import execution_match, extract_sql, parses
 
+# Wrong answers sampled into the report (in test-split order), and the characters kept of each text.
+WRONG_ANSWER_SAMPLE = 10
+EXCERPT_CHARS = 240
 PRIMARY_METRIC = {
     TaskType.CLASSIFICATION: "accuracy",
     TaskType.TEXT_TO_SQL: "executionAccuracy",
@@ -137,6 +140,12 @@ def text_metrics(rows: Sequence[PredictionRow]) -> dict[str, float]:
 
 
 def classification_metrics(rows: Sequence[PredictionRow], labels: Sequence[str] | None = None) -> dict[str, Any]:
+    metrics, _ = _classification(rows, labels)
+    return metrics
+
+
+def _classification(rows: Sequence[PredictionRow], labels: Sequence[str] | None) -> tuple[dict[str, Any], list[str]]:
+    """The metrics and the label extracted from each answer (`NO_LABEL` when it names none)."""
     references = [row.label if row.label is not None else row.reference for row in rows]
     label_set = sorted(set(labels or []) | set(references))
     extracted = [extract_label(row.prediction, label_set) for row in rows]
@@ -156,7 +165,7 @@ def classification_metrics(rows: Sequence[PredictionRow], labels: Sequence[str] 
         for row in label_set
     ]
     supported = [c for c in per_class.values() if c["support"]]
-    return {
+    metrics = {
         "accuracy": _mean([float(p == r) for p, r in zip(predicted, references, strict=True)]),
         "exactLabelMatch": _mean(
             [float(row.prediction.strip() == ref) for row, ref in zip(rows, references, strict=True)]
@@ -166,6 +175,7 @@ def classification_metrics(rows: Sequence[PredictionRow], labels: Sequence[str] 
         "perClass": per_class,
         "confusionMatrix": {"labels": label_set, "predicted": columns, "counts": matrix},
     }
+    return metrics, predicted
 
 
 def _normalized_sql(sql: str) -> str:
@@ -173,14 +183,50 @@ def _normalized_sql(sql: str) -> str:
 
 
 def sql_metrics(rows: Sequence[PredictionRow]) -> dict[str, float]:
+    metrics, _ = _sql(rows)
+    return metrics
+
+
+def _sql(rows: Sequence[PredictionRow]) -> tuple[dict[str, float], list[bool]]:
+    """The metrics and whether each answer's result set equals the reference's."""
     executed = [execution_match(row.prediction, row.reference, row.context or "").equal for row in rows]
-    return {
+    metrics = {
         "executionAccuracy": _mean([float(match) for match in executed]),
         "normalizedSqlMatch": _mean(
             [float(_normalized_sql(r.prediction) == _normalized_sql(r.reference)) for r in rows]
         ),
         "unparseableRate": _mean([float(not parses(row.prediction, row.context or "")) for row in rows]),
     }
+    return metrics, executed
+
+
+def _excerpt(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def wrong_answers(
+    rows: Sequence[PredictionRow], correct: Sequence[bool], got: Sequence[str | None], limit: int = WRONG_ANSWER_SAMPLE
+) -> dict[str, Any]:
+    """How many answers were wrong, and the first `limit` of them (input, expected, got; texts cut to an excerpt).
+    `got` is what was graded when it differs from the raw answer (the extracted label)."""
+    wrong = [i for i, ok in enumerate(correct) if not ok]
+    sample = []
+    for i in wrong[:limit]:
+        row = rows[i]
+        sample.append(
+            {
+                "id": row.id,
+                "input": _excerpt(row.prompt),
+                "expected": _excerpt(row.label if row.label is not None else row.reference),
+                "got": _excerpt(row.prediction),
+                "graded": got[i],
+                "error": _excerpt(row.error),
+            }
+        )
+    return {"total": len(wrong), "limit": limit, "sample": sample}
 
 
 def latency_metrics(rows: Sequence[PredictionRow]) -> dict[str, float | None]:
@@ -206,10 +252,19 @@ def evaluate_rows(rows: Sequence[PredictionRow], task: TaskType, labels: Sequenc
         "errorRate": _mean([float(r.error is not None) for r in rows]),
         **text_metrics(answered),
     }
+    got: list[str | None] = [None] * len(rows)
     if task is TaskType.CLASSIFICATION:
-        metrics.update(classification_metrics(answered, labels))
+        classified, predicted = _classification(answered, labels)
+        metrics.update(classified)
+        references = [row.label if row.label is not None else row.reference for row in answered]
+        correct = [p == r for p, r in zip(predicted, references, strict=True)]
+        got = list(predicted)
     elif task is TaskType.TEXT_TO_SQL:
-        metrics.update(sql_metrics(answered))
+        sql, correct = _sql(answered)
+        metrics.update(sql)
+    else:
+        correct = [normalize_text(r.prediction) == normalize_text(r.reference) for r in answered]
+    metrics["wrongAnswers"] = wrong_answers(rows, correct, got)
     metrics["latency"] = latency_metrics([r for r in rows if r.error is None])
     metrics["tokens"] = {
         "input": sum(r.input_tokens or 0 for r in rows),

@@ -13,7 +13,7 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import MODELS, TaskType
 from nova_pipeline.contract.events import BatchRequest, BatchResult
-from nova_pipeline.contract.execution_input import InferenceConfig
+from nova_pipeline.contract.execution_input import InferenceConfig, TrafficInput
 from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, GuardrailRef, RunState
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import aws_call
@@ -22,7 +22,7 @@ from nova_pipeline.evaluation.adaptive import START_REQUESTS_PER_MINUTE, Adaptiv
 from nova_pipeline.evaluation.cost import load_prices
 from nova_pipeline.evaluation.gate import Thresholds
 from nova_pipeline.evaluation.predictions import PredictionRow, parse_lines
-from nova_pipeline.evaluation.report import parse_loss_csv, render_html
+from nova_pipeline.evaluation.report import data_summary, parse_loss_csv, render_html
 from nova_pipeline.evaluation.runner import Target, batches, concurrency_for, evaluate_batch, evaluate_rows
 from nova_pipeline.evaluation.service import evaluation_report
 from nova_pipeline.promotion.store import read_active
@@ -169,6 +169,39 @@ def _loss_curves(state: RunState, s3: Any) -> dict[str, list[tuple[float, float]
     return curves
 
 
+def _data_summary(state: RunState, s3: Any) -> dict[str, Any] | None:
+    """What preparation read, dropped and fixed: its manifest.json, summarized."""
+    if state.data is None:
+        return None
+    return data_summary(json.loads(_read_text(s3, state.data.manifest_uri)), state.data.manifest_uri)
+
+
+def _training(state: RunState, curves: dict[str, list[tuple[float, float]]]) -> dict[str, Any] | None:
+    """The final training loss: the job's own figure (the run output's `job.trainingLoss`), else the curve's last
+    point; both are shown when they disagree."""
+    reported = state.job.training_loss if state.job else None
+    last = curves["training"][-1][1] if curves.get("training") else None
+    if reported is None and last is None:
+        return None
+    if reported is None:
+        return {"finalTrainingLoss": last, "source": "the last point of the training loss curve"}
+    training: dict[str, Any] = {
+        "finalTrainingLoss": reported,
+        "source": "reported by the job (trainingMetrics.trainingLoss), the run output's job.trainingLoss",
+    }
+    if last is not None and abs(last - reported) > 1e-9:
+        training["curveLastPoint"] = last
+    return training
+
+
+def _prompting(run: Any) -> str:
+    config = run.evaluation.inference_config
+    return (
+        "each test row's own system prompt and user turn, the same as the candidate's, through ConverseStream with "
+        f"maxTokens {config.max_tokens}, temperature {config.temperature:g}, topP {config.top_p:g}"
+    )
+
+
 def aggregate_evaluation(
     state: RunState,
     plan: EvaluationPlan,
@@ -195,6 +228,8 @@ def aggregate_evaluation(
     promoted_primary = active.metrics.candidate if active and active.metrics and not baseline_is_promoted else None
     gate_overrides = {name: getattr(run.gate, name) for name in Thresholds.__dataclass_fields__}
     traffic = run.evaluation.traffic
+    curves = _loss_curves(state, s3)
+    kind = run.evaluation.baseline
     report = evaluation_report(
         candidate_rows=candidate,
         baseline_rows=baseline or None,
@@ -218,10 +253,26 @@ def aggregate_evaluation(
             "deployment": state.deployment.deployment_arn if state.deployment else None,
             "baselineModel": plan.baseline,
         },
-        loss_curves=_loss_curves(state, s3),
+        loss_curves=curves,
         simulated=simulated,
         judge_model=run.evaluation.judge_model,
         guardrail=plan.guardrail.model_dump(by_alias=True) if plan.guardrail else None,
+        baseline_info={
+            "kind": kind,
+            "model": plan.baseline,
+            "prompting": _prompting(run),
+            "note": {
+                "none": "evaluation.baseline is none",
+                "promoted": "no model was promoted yet to compare with",
+            }.get(kind, "the baseline gave no predictions"),
+        },
+        traffic_source=(
+            "the default traffic (evaluation.traffic of the execution input left at its defaults)"
+            if traffic == TrafficInput()
+            else "the execution input's evaluation.traffic"
+        ),
+        data_summary=_data_summary(state, s3),
+        training=_training(state, curves),
     )
     key = layout.report(state.execution.name)
     _put(s3, data_bucket, key + "report.json", json.dumps(report, indent=2), "application/json")

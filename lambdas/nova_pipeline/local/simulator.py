@@ -78,6 +78,8 @@ class _Job:
     stopped: bool = False
     # RFT: mean grader reward of the rollouts of the base model (start of training) and of the trained model.
     rewards: dict[str, float] = field(default_factory=dict)
+    # The last points of the loss curves the job wrote: what GetModelCustomizationJob reports as its final losses.
+    final_losses: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -266,7 +268,11 @@ class BedrockSimulator:
             response["failureMessage"] = job.failure
         if job.output_model_arn:
             response["outputModelArn"] = job.output_model_arn
-            response["trainingMetrics"] = {"trainingLoss": 0.12}
+            # The final losses are the last points of the curves the job wrote, as one run reports one figure.
+            if "training" in job.final_losses:
+                response["trainingMetrics"] = {"trainingLoss": job.final_losses["training"]}
+            if "validation" in job.final_losses and request.get("validationDataConfig", {}).get("validators"):
+                response["validationMetrics"] = [{"validationLoss": job.final_losses["validation"]}]
         return response
 
     def _bedrock_StopModelCustomizationJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -456,11 +462,14 @@ class BedrockSimulator:
         for step in range(stride, steps + 1, stride):
             progress = step / steps
             noise = ((seed * step) % 97) / 97 * 0.05
-            line = f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.08**progress) + 0.1 + noise:.4f}"
+            training_loss = round(2.4 * (0.08**progress) + 0.1 + noise, 4)
+            validation_loss = round(2.4 * (0.12**progress) + 0.18, 4)
+            line = f"{step},{int(progress * epochs - 1e-9)},{training_loss:.4f}"
             if reward:  # RFT: from the base model's measured mean reward to the trained model's
                 line += f",{reward['base'] + (reward['trained'] - reward['base']) * progress:.4f}"
             lines.append(line)
-            validation.append(f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.12**progress) + 0.18:.4f}")
+            validation.append(f"{step},{int(progress * epochs - 1e-9)},{validation_loss:.4f}")
+            job.final_losses = {"training": training_loss, "validation": validation_loss}
         prefix = f"{output_uri.rstrip('/')}/{job.arn.rsplit('/', 1)[-1]}/training_artifacts/"
         self._write(prefix + "step_wise_training_metrics.csv", "\n".join(lines) + "\n")
         self._write(prefix + "validation_metrics.csv", "\n".join(validation) + "\n")
