@@ -224,6 +224,8 @@ def render_html(report: dict[str, Any]) -> str:
         summary += f", baseline {baseline['primary']:.4f}"
     if report.get("promotedPrimary") is not None:
         summary += f", promoted {report['promotedPrimary']:.4f}"
+    if "executionFallbackRows" in candidate:  # rows whose reference is empty on every test database
+        summary += f"; {candidate['executionFallbackRows']} of {candidate['rows']} rows graded by canonical SQL"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Nova evaluation report</title>
 <style>
