@@ -17,12 +17,12 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer import optimize
 
-MAX_SQL_CHARS = 20_000
+from nova_pipeline.grading.sql_values import MAX_PARSED_CHARS
 
 
 def canonical_sql(sql: str, schema: Mapping[str, Mapping[str, str]]) -> str | None:
     """The canonical text of one read-only query, or None; `schema` maps table → column → SQL type."""
-    if not sql.strip() or len(sql) > MAX_SQL_CHARS:
+    if not sql.strip() or len(sql) > MAX_PARSED_CHARS:
         return None
     try:
         trees = [tree for tree in sqlglot.parse(sql, read="sqlite") if tree is not None]

@@ -15,7 +15,7 @@ from nova_pipeline.evaluation.predictions import PredictionRow
 from nova_pipeline.evaluation.report import render_html
 from nova_pipeline.grading.rewards import grade, score_samples
 from nova_pipeline.grading.sql import DATABASES, build_database, execution_match, normalized_match, schema_tables
-from nova_pipeline.grading.sql_values import query_literals
+from nova_pipeline.grading.sql_values import MAX_PARSED_CHARS, Literals, query_literals
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = list(csv.DictReader((ROOT / "examples" / "data" / "text-to-sql" / "train.csv").open(encoding="utf-8")))
@@ -200,3 +200,14 @@ def test_the_databases_are_deterministic_hold_the_literals_and_differ_in_size() 
     cities = {row[1] for rows in first for row in rows}
     ages = {row[2] for rows in first for row in rows}
     assert {"Paris", "PARIS", "paris", "Paris x"} <= cities and {29, 30, 31} <= ages
+
+
+def test_long_or_deeply_nested_sql_is_graded_without_parsing_and_never_raises() -> None:
+    long_equivalent = FILTERED.replace("SELECT", "SELECT /*" + "x" * MAX_PARSED_CHARS + "*/")  # SQLite runs it
+    nested = "SELECT " + "(" * 5_000 + "1" + ")" * 5_000
+
+    assert len(long_equivalent) > MAX_PARSED_CHARS
+    assert query_literals(long_equivalent, (("people", ("name", "city", "age", "score")),)) == Literals()
+    assert grade("sql-execution", long_equivalent, FILTERED, {"context": PEOPLE}) == 1.0
+    assert grade("sql-execution", nested, FILTERED, {"context": PEOPLE}) == 0.0
+    assert execution_match(nested, NEVER, PEOPLE).equal is False
