@@ -33,7 +33,7 @@ class Profile(NamedTuple):
     domain: int  # distinct generated values per column: small repeats values (GROUP BY, joins on ids), large keeps
     # COUNT(DISTINCT) and ORDER BY ... LIMIT from saturating
     side: int  # numeric neighbours: all (0), at most the literal (-1), at least it (+1): `x > 3` vs `x >= 3`
-    repeated: int  # the first rows repeated at the end: DISTINCT, UNION vs UNION ALL, COUNT vs COUNT(DISTINCT)
+    repeated: int  # rows holding the most literals, repeated: DISTINCT, UNION vs UNION ALL, COUNT(DISTINCT)
 
 
 # The test suite: a constant answer cannot match every database, nor can a query that differs on the literals.
@@ -200,7 +200,7 @@ def build_database(
         try:
             connection.execute(f"CREATE TABLE {_quoted(table.name)} ({definition})")
             connection.executemany(f"INSERT INTO {_quoted(table.name)} VALUES ({placeholders})", rows)  # noqa: S608
-        except sqlite3.Error:
+        except (sqlite3.Error, OverflowError):
             continue
     _limit(connection)
     # SQLite's printf fills a width of 1e9 one character at a time before its length limit stops it (seconds, no

@@ -17,6 +17,8 @@ still run it).
 from __future__ import annotations
 
 import functools
+import logging
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,7 +26,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # sqlglot is imported on the first SQL graded: functions that never grade SQL do not load it
     from sqlglot import exp
 
+# Model-written SQL makes sqlglot warn ("Cannot traverse scope", "unsupported syntax"): a grader batch would log one
+# line per odd answer. Its errors still surface as exceptions, which the grader turns into a score of 0.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
 Value = int | float | str
+_INT64 = range(-(2**63), 2**63)
 MAX_PARSED_CHARS = 20_000  # longer model-written SQL is not parsed (no literals, no canonical form); SQLite may run it
 ColumnKey = tuple[str, str]  # (table, column), lower case
 
@@ -54,8 +61,13 @@ def neighbours(value: Value, kind: str) -> list[Value]:
             return list(dict.fromkeys([core, value.replace("%", "zz").replace("_", "a"), core[1:], value]))
         return list(dict.fromkeys([value, value.upper(), value.lower(), f"{value} x"]))
     if kind == "int":
+        if isinstance(value, float) and not math.isfinite(value):
+            return [value]
         low, high = (value, value) if isinstance(value, int) else (int(value // 1), int(value // 1) + 1)
-        return list(dict.fromkeys([low, high, low - 1, high + 1, low - 2, high + 2]))
+        values: list[Value] = [
+            v for v in dict.fromkeys([low, high, low - 1, high + 1, low - 2, high + 2]) if v in _INT64
+        ]
+        return values or [value]
     if kind == "real":
         return list(dict.fromkeys([value, value - 0.5, value + 0.5, value - 2, value + 2]))
     return [value]
@@ -108,6 +120,8 @@ def _value(literal: exp.Literal) -> Value | None:
         number: int | float = int(text) if text.lstrip("-").isdigit() else float(text)
     except ValueError:
         return None
+    if isinstance(number, int) and number not in _INT64:  # SQLite's integers are 64-bit: store it as a real
+        number = float(number)
     return -number if isinstance(literal.parent, exp.Neg) else number
 
 

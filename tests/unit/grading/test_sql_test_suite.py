@@ -211,3 +211,13 @@ def test_long_or_deeply_nested_sql_is_graded_without_parsing_and_never_raises() 
     assert grade("sql-execution", long_equivalent, FILTERED, {"context": PEOPLE}) == 1.0
     assert grade("sql-execution", nested, FILTERED, {"context": PEOPLE}) == 0.0
     assert execution_match(nested, NEVER, PEOPLE).equal is False
+
+
+@pytest.mark.parametrize(
+    "literal", ["99999999999999999999", "9223372036854775807", "-9223372036854775808", "1e400", "-1e400", "0x10"]
+)
+def test_numbers_sqlite_cannot_store_as_integers_are_graded_never_raised(literal: str) -> None:
+    reference = f"SELECT name FROM people WHERE age > {literal} OR score > {literal}"
+
+    assert grade("sql-execution", reference, reference, {"context": PEOPLE}) == 1.0
+    assert grade("sql-execution", "SELECT 1 WHERE 0", reference, {"context": PEOPLE}) == 0.0
