@@ -531,6 +531,8 @@ def render_html(report: dict[str, Any]) -> str:
         summary += f"; the guardrail intervened on {rates['candidate']:.1%} of the candidate's answers"
         if rates.get("baseline") is not None:
             summary += f" ({rates['baseline']:.1%} of the baseline's)"
+    if "executionFallbackRows" in candidate:  # rows whose reference is empty on every test database
+        summary += f"; {candidate['executionFallbackRows']} of {candidate['rows']} rows graded by canonical SQL"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Nova evaluation report</title>
 <style>
