@@ -54,6 +54,7 @@ def gate_defaults(settings: EnvironmentSettings) -> dict[str, float | None]:
         "max_cost_per_1k_requests_usd": evaluation.max_cost_per_1k_requests_usd,
         "max_error_rate": evaluation.max_error_rate,
         "max_guardrail_intervention_rate": evaluation.max_guardrail_intervention_rate,
+        "max_general_regression": evaluation.max_general_regression,
     }
 
 

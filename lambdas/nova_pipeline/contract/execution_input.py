@@ -135,6 +135,17 @@ class TrafficInput(_Model):
     """Average output tokens per request."""
 
 
+class GeneralSetInput(_Model):
+    """A general-capability set answered by the candidate and the base model beside the test split (the forgetting
+    guard): multiple-choice rows in MMLU's format, `{"question", "choices", "answer"}`, one JSON object per line."""
+
+    uri: Annotated[str, Field(min_length=1, pattern=r"^(builtin:[a-z0-9-]+|s3://.+|[^:]+)$")] = "builtin:general-v1"
+    """`builtin:general-v1` (120 questions the project writes itself), or a JSONL file in the data bucket: a key
+    under `raw/` or an `s3://` URI of that bucket."""
+    max_rows: Annotated[int, Field(ge=1, le=5_000)] = 200
+    """Questions evaluated (the first ones of the set)."""
+
+
 class EvaluationInput(_Model):
     """How the candidate is evaluated against the baseline."""
 
@@ -150,6 +161,8 @@ class EvaluationInput(_Model):
     """Inference settings for candidate and baseline."""
     traffic: TrafficInput = TrafficInput()
     """Traffic used to project the monthly cost."""
+    general: GeneralSetInput | None = None
+    """General-capability set (forgetting guard): e.g. `{"uri": "builtin:general-v1"}`; unset: not measured."""
 
 
 class GateInput(_Model):
@@ -168,6 +181,9 @@ class GateInput(_Model):
     max_guardrail_intervention_rate: Annotated[float | None, Field(ge=0, le=1)] = None
     """Maximum share of the candidate's answers the environment's guardrail intervened on (a run in an environment
     without a guardrail is rejected when this is set: nothing measured it)."""
+    max_general_regression: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum drop of accuracy on the general set (`evaluation.general`) from the base model to the candidate
+    (absolute, e.g. 0.02): the forgetting guard."""
 
 
 class SageMakerInput(_Model):
@@ -328,6 +344,7 @@ def parse_execution_input(
     if gate_defaults is not None:
         overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
         problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
+    problems += _general_problems(parsed, gate_defaults)
     if guardrail is False and parsed.gate.max_guardrail_intervention_rate is not None:
         problems.append(
             Problem(
@@ -339,6 +356,24 @@ def parse_execution_input(
     if problems:
         raise InputProblemsError("execution input", problems)
     return parsed.model_copy(update={"hyperparameters": hyperparameters, "sagemaker": sagemaker})
+
+
+def _general_problems(parsed: ExecutionInput, gate_defaults: dict[str, float | None] | None) -> list[Problem]:
+    """A gate on the general regression needs a general set to measure it, before anything costs money."""
+    general = parsed.evaluation.general
+    if general is not None and general.uri.startswith("builtin:"):
+        from nova_pipeline.evaluation.general import BUILTIN_SETS
+
+        if general.uri.removeprefix("builtin:") not in BUILTIN_SETS:
+            return [Problem("$.evaluation.general.uri", f"unknown built-in set; known: {', '.join(BUILTIN_SETS)}")]
+    if general is not None:
+        return []
+    example = 'add `evaluation.general` (e.g. {"uri": "builtin:general-v1"})'
+    if parsed.gate.max_general_regression is not None:
+        return [Problem("$.gate.maxGeneralRegression", f"needs a general set to measure it: {example}")]
+    if gate_defaults and gate_defaults.get("max_general_regression") is not None:
+        return [Problem("$.evaluation.general", f"this environment gates on the general-set regression: {example}")]
+    return []
 
 
 def _resolve_sagemaker(parsed: ExecutionInput, region: str | None) -> tuple[SageMakerInput, list[Problem]]:
