@@ -162,6 +162,9 @@ class EvaluationPlan(_State):
     judge_model: str | None = None
     inference_config: InferenceConfig
     guardrail: GuardrailRef | None = None
+    # The forgetting guard: rows of the general set among `rows` (candidate and base model answer them).
+    general_rows: int = 0
+    general_baseline: str | None = None
 
 
 class EvaluatedBatch(_State):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_pipeline.core.problems import InputProblemsError, Problem
+from nova_pipeline.evaluation.predictions import PredictionRow
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_SETS = ("general-v1",)
@@ -134,6 +135,26 @@ def general_accuracy(predictions: Sequence[tuple[str, str, int, bool]]) -> dict[
         "rows": len(predictions),
         "accuracy": sum(p == ref for p, (_, ref, _, _) in zip(picked, predictions, strict=True)) / rows,
         "noChoiceRate": sum(p is None for p in picked) / rows,
+    }
+
+
+def general_summary(
+    candidate: Sequence[PredictionRow], base: Sequence[PredictionRow], *, uri: str | None, base_model: str | None
+) -> dict[str, Any] | None:
+    """The forgetting guard's figures: accuracy of candidate and base model on the general set, and the drop."""
+    if not candidate:
+        return None
+
+    def scored(rows: Sequence[PredictionRow]) -> dict[str, float | int]:
+        return general_accuracy([(r.prediction, r.reference, r.choices or 4, r.error is not None) for r in rows])
+
+    mine, theirs = scored(candidate), scored(base) if base else None
+    return {
+        "set": uri,
+        "baseModel": base_model,
+        "candidate": mine,
+        "base": theirs,
+        "regression": round(float(theirs["accuracy"]) - float(mine["accuracy"]), 6) if theirs else None,
     }
 
 

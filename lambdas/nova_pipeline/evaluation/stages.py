@@ -21,6 +21,14 @@ from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.evaluation.adaptive import START_REQUESTS_PER_MINUTE, AdaptiveRate, fair_share
 from nova_pipeline.evaluation.cost import load_prices
 from nova_pipeline.evaluation.gate import Thresholds
+from nova_pipeline.evaluation.general import (
+    BUILTIN_PREFIX,
+    builtin_set,
+    general_rows,
+    general_summary,
+    parse_general_set,
+)
+from nova_pipeline.evaluation.general import KIND as GENERAL
 from nova_pipeline.evaluation.predictions import PredictionRow, parse_lines
 from nova_pipeline.evaluation.report import data_summary, parse_loss_csv, render_html
 from nova_pipeline.evaluation.runner import Target, batches, concurrency_for, evaluate_batch, evaluate_rows
@@ -70,6 +78,9 @@ def plan_evaluation(
     assert run is not None and data is not None and deployment is not None and data.test is not None
     text = _read_text(s3, data.test.uri)
     rows = [json.loads(line) for line in text.splitlines() if line.strip()][: run.evaluation.max_rows]
+    general = run.evaluation.general
+    general_rows = general_rows_for(general.uri, general.max_rows, s3=s3, data_bucket=data_bucket) if general else []
+    rows += general_rows
     prefix = layout.evaluation(state.execution.name)
     wanted = concurrency_for(requests_per_minute) if requests_per_minute else DEFAULT_WORKERS
     size = min(MAX_ROWS_PER_ITEM, max(BATCH_ROWS, math.ceil(len(rows) / wanted)))
@@ -105,7 +116,17 @@ def plan_evaluation(
         judge_model=run.evaluation.judge_model,
         inference_config=run.evaluation.inference_config,
         guardrail=guardrail,
+        general_rows=len(general_rows),
+        general_baseline=MODELS[run.base_model or ""].inference_profile_id if general_rows else None,
     )
+
+
+def general_rows_for(uri: str, max_rows: int, *, s3: Any, data_bucket: str) -> list[dict[str, Any]]:
+    """The general set's evaluation rows: the built-in set, or a JSONL object of the data bucket."""
+    if uri.startswith(BUILTIN_PREFIX):
+        return general_rows(builtin_set(uri.removeprefix(BUILTIN_PREFIX)), max_rows)
+    location = uri if uri.startswith("s3://") else f"s3://{data_bucket}/{uri}"
+    return general_rows(parse_general_set(_read_text(s3, location), location), max_rows)
 
 
 def _target(model_id: str, system: str | None, config: InferenceConfig, guardrail: GuardrailRef | None) -> Target:
@@ -120,11 +141,13 @@ def run_batch(request: BatchRequest, *, s3: Any, runtime: Any) -> BatchResult:
 
     def evaluate(row: dict[str, Any]) -> tuple[list[PredictionRow], list[PredictionRow]]:
         system = row.get("system")  # each row carries its own system prompt (templates are filled per record)
+        # A general-set row is asked as it is (no task prompt), of the candidate and of the base model.
+        baseline_model = plan.general_baseline if row.get("kind") == GENERAL else plan.baseline
         return evaluate_batch(
             runtime,
             [row],
             candidate=_target(plan.candidate, system, plan.inference_config, plan.guardrail),
-            baseline=_target(plan.baseline, system, plan.inference_config, plan.guardrail) if plan.baseline else None,
+            baseline=_target(baseline_model, system, plan.inference_config, plan.guardrail) if baseline_model else None,
             pacer=pacer,
             seed=zlib.crc32(str(row.get("id", "")).encode()),
             judge_model=plan.judge_model,
@@ -223,6 +246,14 @@ def aggregate_evaluation(
             "(see the EvaluateBatches map run)"
         )
     baseline = _predictions(s3, plan.bucket, f"{plan.prefix}predictions/baseline/")
+    general = general_summary(
+        [row for row in candidate if row.kind == GENERAL],
+        [row for row in baseline if row.kind == GENERAL],
+        uri=run.evaluation.general.uri if run.evaluation.general else None,
+        base_model=plan.general_baseline,
+    )
+    candidate = [row for row in candidate if row.kind != GENERAL]
+    baseline = [row for row in baseline if row.kind != GENERAL]
     active, _ = read_active(ssm, environment)
     baseline_is_promoted = run.evaluation.baseline == "promoted" and bool(baseline)
     promoted_primary = active.metrics.candidate if active and active.metrics and not baseline_is_promoted else None
@@ -257,6 +288,7 @@ def aggregate_evaluation(
         simulated=simulated,
         judge_model=run.evaluation.judge_model,
         guardrail=plan.guardrail.model_dump(by_alias=True) if plan.guardrail else None,
+        general=general,
         baseline_info={
             "kind": kind,
             "model": plan.baseline,
