@@ -86,6 +86,7 @@ class Evaluation(Construct):
         )
         for role in (plan, aggregate):  # the test split; the manifest for the report's data summary
             grant_prefix_read(role, data, layout.PREPARED, listing=False)
+        grant_prefix_read(plan, data, layout.RAW, listing=False)  # a general set (the forgetting guard)
         for role in (plan, batch, aggregate):
             grant_prefix_write(role, data, layout.EVALUATION, listing=role is aggregate)  # it lists predictions
         grant_prefix_write(aggregate, data, layout.REPORTS, listing=False)
@@ -118,10 +119,11 @@ class Evaluation(Construct):
             key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         allow_wildcards(
             (plan, batch, aggregate, promote, reject),
-            "Evaluation reads and writes per-run objects under prepared/, evaluation/, reports/ and jobs/; "
+            "Evaluation reads and writes per-run objects under prepared/, evaluation/, reports/ and jobs/ (and reads "
+            "a user's general set under raw/); "
             "deployments are created per execution; cross-region inference profiles route a base model to its "
             "foundation model in any US region.",
-            rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS})\*$/g",
+            rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS}|{layout.RAW})\*$/g",
             r"/^Resource::arn:.*:bedrock:.*:custom-model-deployment\/\*$/g",
             r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g",
         )
