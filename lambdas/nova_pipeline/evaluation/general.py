@@ -173,37 +173,58 @@ def _choices(rng: random.Random, correct: int | str, wrong: Sequence[int | str])
 
 
 def write_builtin(seed: int = 2026, per_kind: int = 15) -> list[dict[str, Any]]:
-    """`builtin:general-v1`: 120 questions of eight kinds, deterministic for the seed."""
+    """`builtin:general-v1`: 120 distinct questions of eight kinds, deterministic for the seed."""
     rng = random.Random(seed)  # noqa: S311 - reproducible questions, not a secret
-    records: list[dict[str, Any]] = []
 
-    def add(question: str, correct: int | str, wrong: Sequence[int | str]) -> None:
-        options, answer = _choices(rng, correct, wrong)
-        records.append({"question": question, "choices": options, "answer": answer})
-
-    for _ in range(per_kind):
+    def addition() -> tuple[str, int | str, list[int | str]]:
         a, b = rng.randint(11, 89), rng.randint(11, 89)
-        add(f"What is {a} + {b}?", a + b, [a + b + 1, a + b - 10, a + b + 10, a + b - 1])
-        a, b = rng.randint(3, 12), rng.randint(3, 12)
-        add(f"What is {a} times {b}?", a * b, [a * b + a, a * b - b, a * b + 1, (a + 1) * (b + 1)])
+        return f"What is {a} + {b}?", a + b, [a + b + 1, a + b - 10, a + b + 10, a + b - 1]
+
+    def times() -> tuple[str, int | str, list[int | str]]:
+        a, b = rng.randint(3, 19), rng.randint(3, 12)
+        return f"What is {a} times {b}?", a * b, [a * b + a, a * b - b, a * b + 1, (a + 1) * (b + 1)]
+
+    def minus() -> tuple[str, int | str, list[int | str]]:
         a, b = rng.randint(50, 99), rng.randint(11, 49)
-        add(f"What is {a} minus {b}?", a - b, [a - b + 1, a - b - 1, a + b, a - b + 10])
+        return f"What is {a} minus {b}?", a - b, [a - b + 1, a - b - 1, a + b, a - b + 10]
+
+    def largest() -> tuple[str, int | str, list[int | str]]:
         numbers = rng.sample(range(100, 999), 4)
-        add(f"Which of these numbers is the largest: {', '.join(map(str, numbers))}?", max(numbers), sorted(numbers))
-        hours = rng.randint(2, 9)
-        add(f"How many minutes are in {hours} hours?", hours * 60, [hours * 100, hours * 30, hours * 60 + 60, hours])
+        return f"Which of these numbers is the largest: {', '.join(map(str, numbers))}?", max(numbers), list(numbers)
+
+    def minutes() -> tuple[str, int | str, list[int | str]]:
+        hours = rng.randint(2, 30)
+        return f"How many minutes are in {hours} hours?", hours * 60, [hours * 100, hours * 30, hours * 60 + 60, hours]
+
+    def letters() -> tuple[str, int | str, list[int | str]]:
         word = rng.choice(_WORDS)
-        add(f"How many letters are in the word '{word}'?", len(word), [len(word) + 1, len(word) - 1, len(word) + 2])
+        return f"How many letters are in the word '{word}'?", len(word), [len(word) + 1, len(word) - 1, len(word) + 2]
+
+    def sequence() -> tuple[str, int | str, list[int | str]]:
         start, step = rng.randint(1, 20), rng.randint(2, 9)
-        sequence = [start + step * i for i in range(4)]
-        following = start + step * 4
-        add(f"What number comes next: {', '.join(map(str, sequence))}, ...?", following,
-            [following + 1, following - step, following + step, following - 1])  # fmt: skip
+        shown, following = [start + step * i for i in range(4)], start + step * 4
+        question = f"What number comes next: {', '.join(map(str, shown))}, ...?"
+        return question, following, [following + 1, following - step, following + step, following - 1]
+
+    def alphabet() -> tuple[str, int | str, list[int | str]]:
         letter = rng.choice(string.ascii_uppercase[:-1])
         after = chr(ord(letter) + 1)
         before = chr(ord(letter) - 1) if letter != "A" else "Z"
         beyond = chr(ord(after) + 1) if after != "Z" else "Y"
-        add(f"Which letter comes right after '{letter}' in the English alphabet?", after, [before, beyond, letter])
+        return f"Which letter comes right after '{letter}' in the English alphabet?", after, [before, beyond, letter]
+
+    records: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for kind in (addition, times, minus, largest, minutes, letters, sequence, alphabet):
+        made = 0
+        while made < per_kind:
+            question, correct, wrong = kind()
+            if question in seen:
+                continue
+            seen.add(question)
+            options, answer = _choices(rng, correct, wrong)
+            records.append({"question": question, "choices": options, "answer": answer})
+            made += 1
     return records
 
 
