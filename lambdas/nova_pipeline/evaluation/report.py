@@ -10,6 +10,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from nova_pipeline.evaluation.progression import render_progression
+
 SCHEMA_VERSION = "1"
 COMPARED = (
     "exactMatch",
@@ -239,6 +241,7 @@ svg{{max-width:100%;height:auto;background:#fafafa}}
 <p class="verdict">Verdict: {html.escape(verdict)}</p>
 <p>{html.escape(summary)}</p>
 <ul>{reasons}</ul>
+{render_progression(report.get("stages"))}
 <h2>Run</h2>{_table(run_rows)}
 <h2>Candidate vs baseline</h2>{_bars(candidate, baseline)}
 <h2>Confusion matrix (candidate)</h2>{_confusion(candidate.get("confusionMatrix")) or "<p>not classification</p>"}
