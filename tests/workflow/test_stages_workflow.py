@@ -82,6 +82,8 @@ def test_sagemaker_sft_then_rft_trains_the_second_job_from_the_first_checkpoint(
         assert [row["stage"] for row in rows] == ["baseline", "stage 1", "stage 2"]
         assert set(rows[1]["perClassF1"]) == {"HQ", "LQ_CLOSE", "LQ_EDIT"}
         assert rows[1]["trainingSeconds"] is not None and rows[2]["formatErrors"] is not None
+        # The base model's right answers are all wrapped in prose; the stages answer with the label alone.
+        assert rows[0]["verboseAnswers"] == round(rows[0]["primary"], 4) and rows[1]["verboseAnswers"] == 0.0
         assert report["stages"]["chosenStage"] == chosen["index"] + 1
         page = _read(evaluation["reportHtmlUri"])
         assert "<h2>Stages</h2>" in page and "★ chosen" in page and "F1 LQ_EDIT" in page

@@ -184,6 +184,8 @@ class StageOutcome(_State):
     primary: float | None = None
     per_class: dict[str, float] = Field(default_factory=dict)
     format_errors: float | None = None
+    verbose_answers: float | None = None
+    """Classification: the share of answers right only once the label is extracted from prose (verbosity)."""
     error_rate: float | None = None
     training_seconds: float | None = None
     training_cost_usd: float | None = None

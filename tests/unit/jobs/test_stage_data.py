@@ -120,13 +120,22 @@ def test_the_best_stage_that_passed_is_chosen_ties_going_to_the_earlier() -> Non
 
 def test_the_progression_table_lists_baseline_and_stages_and_marks_the_chosen_one() -> None:
     stages = [outcome(0, "promoted", 0.8), outcome(1, "promoted", 0.9)]
-    baseline = {"primary": 0.3, "errorRate": 0.0, "noValidLabelRate": 0.4, "perClass": {"HQ": {"f1": 0.2}}}
+    baseline = {
+        "primary": 0.3,
+        "accuracy": 0.3,
+        "errorRate": 0.0,
+        "noValidLabelRate": 0.4,
+        "exactLabelMatch": 0.13,
+        "perClass": {"HQ": {"f1": 0.2}},
+    }
 
     section = progression(stages, baseline, stages[1], 0.01)
     page = render_progression(section)
 
     assert [row["stage"] for row in section["rows"]] == ["baseline", "stage 1", "stage 2"]
-    assert section["rows"][0]["formatErrors"] == 0.4 and section["chosenStage"] == 2
+    assert section["rows"][0]["formatErrors"] == 0.4 and section["rows"][0]["verboseAnswers"] == 0.17
+    assert section["chosenStage"] == 2
+    assert "<th>right but verbose</th>" in page
     assert "<th>F1 HQ</th><th>F1 LQ_EDIT</th>" in page
     assert "<td>stage 2 ★ chosen</td><td>rft</td><td>0.9000</td>" in page
     assert render_progression(None) == ""
