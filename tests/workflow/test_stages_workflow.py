@@ -115,6 +115,7 @@ def test_bedrock_sft_then_sft_starts_from_the_first_custom_model(offline_twin: A
         # The second stage keeps the first stage's training file: same split, same format.
         assert second["trainingDataConfig"]["s3Uri"].endswith(f"/prepared/{result.name}/stage-2/train.jsonl")
         assert second_job["modelArn"] != first_job["modelArn"]
+        assert first_job["trainingSeconds"] is not None  # GetModelCustomizationJob's endTime - creationTime
 
 
 def test_bedrock_rft_after_sft_is_refused_before_anything_starts(offline_twin: Any) -> None:
