@@ -109,12 +109,15 @@ class Evaluation(Construct):
             )
         )
         grant_apply_guardrail(self, settings, batch)
-        reject.add_to_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:DeleteCustomModelDeployment"],
-                resources=[bedrock_arn(self, "custom-model-deployment")],
+        # RejectCandidate deletes the rejected deployment; in a multi-stage run both outcomes of the gate also delete
+        # every stage but the chosen one (its deployment, then its custom model).
+        for role in (promote, reject):
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["bedrock:DeleteCustomModelDeployment", "bedrock:DeleteCustomModel"],
+                    resources=[bedrock_arn(self, "custom-model-deployment"), bedrock_arn(self, "custom-model")],
+                )
             )
-        )
         for role in (plan, batch, aggregate, promote):
             key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         allow_wildcards(
@@ -124,6 +127,6 @@ class Evaluation(Construct):
             "deployments are created per execution; cross-region inference profiles route a base model to its "
             "foundation model in any US region.",
             rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS}|{layout.RAW})\*$/g",
-            r"/^Resource::arn:.*:bedrock:.*:custom-model-deployment\/\*$/g",
+            r"/^Resource::arn:.*:bedrock:.*:custom-model(-deployment)?\/\*$/g",
             r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g",
         )

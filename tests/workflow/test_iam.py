@@ -71,6 +71,11 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         premier["distillation"]["teacherModel"] = "nova-premier"
         result = record(main.run(premier), "premier teacher")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
+        bedrock_stages = {**example("sft-classification-nova-micro.json"), **REJECTING_GATE}
+        del bedrock_stages["method"], bedrock_stages["hyperparameters"]
+        bedrock_stages["stages"] = [{"method": "sft"}, {"method": "sft", "dataShare": 0.5}]
+        result = record(main.run(bedrock_stages), "bedrock stages rejected")
+        assert len(result.output["promotion"]["discardedStages"]) == 2, result.output["promotion"]
         sagemaker_rft = {**example("rft-text-to-sql-nova-2-lite.json"), "platform": "sagemaker", "hyperparameters": {}}
         result = record(main.run(sagemaker_rft), "sagemaker rft")
         assert result.status == "SUCCEEDED", (result.error, result.cause)

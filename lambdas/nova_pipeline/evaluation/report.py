@@ -12,6 +12,7 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.evaluation.predictions import PredictionRow
+from nova_pipeline.evaluation.progression import render_progression
 
 SCHEMA_VERSION = "2"
 MAX_LISTED = 10  # rejection reasons listed in the data summary
@@ -574,6 +575,7 @@ svg{{max-width:100%;height:auto;background:#fafafa}}
 <p class="verdict">{html.escape(headline)}</p>
 <p>{html.escape(summary)}</p>
 {reasons}
+{render_progression(report.get("stages"))}
 <h2>Baseline</h2>{_baseline_section(report.get("baselineInfo"))}
 <h2>Run</h2>{_table(run_rows)}
 <h2>Candidate vs baseline</h2>{_bars(candidate, baseline, info.get("model"))}

@@ -14,7 +14,7 @@ from typing import Any
 from nova_pipeline.contract.catalog import MODELS, TaskType
 from nova_pipeline.contract.events import BatchRequest, BatchResult
 from nova_pipeline.contract.execution_input import InferenceConfig, TrafficInput
-from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, GuardrailRef, RunState
+from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, GuardrailRef, RunState, StageOutcome
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.s3 import split_s3
@@ -30,6 +30,7 @@ from nova_pipeline.evaluation.general import (
 )
 from nova_pipeline.evaluation.general import KIND as GENERAL
 from nova_pipeline.evaluation.predictions import PredictionRow, parse_lines
+from nova_pipeline.evaluation.progression import choose, progression, stage_outcome
 from nova_pipeline.evaluation.report import data_summary, parse_loss_csv, render_html
 from nova_pipeline.evaluation.runner import Target, batches, concurrency_for, evaluate_batch, evaluate_rows
 from nova_pipeline.evaluation.service import evaluation_report
@@ -44,6 +45,12 @@ MAX_ROWS_PER_ITEM = 50
 DEFAULT_WORKERS = 10
 SLOTS_PER_WORKER = 10
 REPORT_URL_SECONDS = 7 * 24 * 3600
+
+
+def scope(state: RunState) -> str:
+    """Where a stage's evaluation and report go: the execution's name, `<execution>/stage-<n>` for later stages."""
+    index = state.stage.index
+    return state.execution.name if index == 0 else f"{state.execution.name}/stage-{index + 1}"
 
 
 class EvaluationIncomplete(Exception):  # noqa: N818 - the Step Functions error name a user reads
@@ -81,12 +88,12 @@ def plan_evaluation(
     general = run.evaluation.general
     general_rows = general_rows_for(general.uri, general.max_rows, s3=s3, data_bucket=data_bucket) if general else []
     rows += general_rows
-    prefix = layout.evaluation(state.execution.name)
+    prefix = layout.evaluation(scope(state))
     wanted = concurrency_for(requests_per_minute) if requests_per_minute else DEFAULT_WORKERS
     size = min(MAX_ROWS_PER_ITEM, max(BATCH_ROWS, math.ceil(len(rows) / wanted)))
     row_batches = batches(rows, size)
     for index, batch in enumerate(row_batches):
-        _put(s3, data_bucket, f"{layout.evaluation_batches(state.execution.name)}batch-{index:05d}.json",
+        _put(s3, data_bucket, f"{layout.evaluation_batches(scope(state))}batch-{index:05d}.json",
              json.dumps(batch), "application/json")  # fmt: skip
     baseline: str | None = None
     if run.evaluation.baseline == "base-model":
@@ -103,7 +110,7 @@ def plan_evaluation(
     return EvaluationPlan(
         bucket=data_bucket,
         prefix=prefix,
-        batches_prefix=layout.evaluation_batches(state.execution.name),
+        batches_prefix=layout.evaluation_batches(scope(state)),
         rows=len(rows),
         batches=len(row_batches),
         max_concurrency=workers,
@@ -279,7 +286,8 @@ def aggregate_evaluation(
             "execution": state.execution.arn,
             "environment": environment,
             "baseModel": run.base_model,
-            "method": run.method.value,
+            "method": (run.stages[state.stage.index].method if run.stages else run.method).value,
+            **({"stage": state.stage.index + 1, "stages": len(run.stages)} if run.stages else {}),
             "platform": run.platform.value,
             "deployment": state.deployment.deployment_arn if state.deployment else None,
             "baselineModel": plan.baseline,
@@ -306,14 +314,19 @@ def aggregate_evaluation(
         data_summary=_data_summary(state, s3),
         training=_training(state, curves),
     )
-    key = layout.report(state.execution.name)
+    key = layout.report(scope(state))
+    outcomes, chosen = _stage_outcomes(state, report, f"s3://{data_bucket}/{key}report.json")
+    if outcomes:
+        baseline_metrics = report["baseline"]
+        measured = report["run"].get("measuredCostPer1kRequests")
+        report["stages"] = progression(outcomes, baseline_metrics, chosen, measured)
     _put(s3, data_bucket, key + "report.json", json.dumps(report, indent=2), "application/json")
     _put(s3, data_bucket, key + "report.html", render_html(report), "text/html; charset=utf-8")
     with aws_call("s3", "GeneratePresignedUrl"):
         url = s3.generate_presigned_url(
             "get_object", Params={"Bucket": data_bucket, "Key": key + "report.html"}, ExpiresIn=REPORT_URL_SECONDS
         )
-    return EvaluationResult(
+    result = EvaluationResult(
         verdict=report["gate"]["verdict"],
         failed=report["gate"]["failed"],
         primary_metric=report["primaryMetric"],
@@ -325,4 +338,42 @@ def aggregate_evaluation(
         report_html_uri=f"s3://{data_bucket}/{key}report.html",
         report_url=url,
         simulated=simulated,
+        stages=outcomes,
+        chosen=chosen,
     )
+    if chosen is None:
+        return result
+    # The gate acts on the chosen stage (its deployment replaces $.deployment in UseChosenStage).
+    return result.model_copy(
+        update={
+            "verdict": chosen.verdict,
+            "failed": chosen.failed,
+            "candidate": chosen.primary,
+            "error_rate": chosen.error_rate,
+        }
+    )
+
+
+def _stage_outcomes(
+    state: RunState, report: dict[str, Any], report_uri: str
+) -> tuple[list[StageOutcome], StageOutcome | None]:
+    """Multi-stage runs: the stages evaluated so far (this one appended) and, after the last, the chosen one."""
+    run, deployment = state.input, state.deployment
+    assert run is not None
+    if len(run.stages) < 2 or deployment is None:
+        return [], None
+    index = state.stage.index
+    earlier = state.evaluation.stages if state.evaluation is not None and index > 0 else []
+    outcome = stage_outcome(
+        index=index,
+        method=run.stages[index].method.value,
+        job=state.job,
+        model_arn=deployment.model_arn,
+        deployment_arn=deployment.deployment_arn,
+        deployment_name=deployment.deployment_name,
+        report=report,
+        report_uri=report_uri,
+    )
+    outcomes = [*earlier, outcome]
+    last = index == len(run.stages) - 1
+    return outcomes, choose(outcomes) if last else None
