@@ -200,6 +200,8 @@ class _Gunzipped(io.RawIOBase):
         try:
             data = self._gzip.read1(len(buffer))  # one read of compressed input at a time: the line is exact
         except gzip.BadGzipFile as error:
+            if self._produced:  # a bad CRC or length after good data
+                raise SourceError(f"{self._where()}: corrupt gzip data ({error})") from None
             raise SourceError(
                 f"{self._where()}: not gzip data ({error}); the name ends in .gz, so the file must be gzip-compressed "
                 "(rename it or compress it)"
