@@ -115,9 +115,10 @@ class PromptInput(_Model):
     """The prompts the model is trained with. The same system prompt is used at evaluation and inference."""
 
     system: str | None = None
-    """System prompt template; `{column}` placeholders are filled from the record (e.g. `{context}`)."""
+    """System prompt template; `{column}` placeholders are filled from the record (e.g. `{context}`). Plain fields
+    only (no format specification, conversion, attribute or index); `{{` and `}}` write a brace."""
     user_template: Annotated[str, Field(min_length=1)] = "{question}"
-    """User turn template with `{column}` placeholders."""
+    """User turn template with plain `{column}` placeholders."""
 
     @field_validator("system", "user_template")
     @classmethod

@@ -180,6 +180,7 @@ class Normalizer:
         self._plans: dict[tuple[bool, tuple[str, ...]], RawPlan | None] = {}
         self._raw_only = run.dataset.record_format == "raw"
         self._auto = run.dataset.record_format == "auto"
+        self._last: dict[str, Any] | None = None  # the last JSON record, when it was kept or dropped as a copy
 
     def _raw(self, names: Iterable[str]) -> bool:
         """Whether rows with these fields are raw rows (what `records.record_format` decides for each record)."""
@@ -268,22 +269,32 @@ class Normalizer:
     def _json_batch(self, lines: Sequence[int], records: list[dict[str, Any]], where: str, result: ChunkResult) -> None:
         result.records += len(records)
         for line, record in zip(lines, records, strict=True):
-            if self._raw(record):
-                plan = self._plan(tuple(record), positional=False)
-                if plan is not None:
-                    values = plan.values(record)
-                    if all(type(value) is str for value in values) and values_are_clean(plan.rendered(values)):
-                        self._fast(
-                            plan,
-                            [values],
-                            clean=None,
-                            record=lambda _, record=record: record,  # type: ignore[misc]
-                            lines=[line],
-                            where=where,
-                            result=result,
-                        )
-                        continue
-            self._reference(record, f"{where}{line}", result)
+            if record is self._last:
+                # The reader hands the same object for a line identical to the one before (`reading._jsonl_batches`);
+                # that one was kept or dropped as a copy, so its digest is the most recent: this is a copy too.
+                result.duplicates += 1
+                continue
+            before = result.accepted + result.duplicates
+            self._json_record(line, record, where, result)
+            self._last = record if result.accepted + result.duplicates > before else None
+
+    def _json_record(self, line: int, record: dict[str, Any], where: str, result: ChunkResult) -> None:
+        if self._raw(record):
+            plan = self._plan(tuple(record), positional=False)
+            if plan is not None:
+                values = plan.values(record)
+                if all(type(value) is str for value in values) and values_are_clean(plan.rendered(values)):
+                    self._fast(
+                        plan,
+                        [values],
+                        clean=None,
+                        record=lambda _: record,
+                        lines=[line],
+                        where=where,
+                        result=result,
+                    )
+                    return
+        self._reference(record, f"{where}{line}", result)
 
     def _fast(
         self,

@@ -62,7 +62,7 @@ class RecordLimit:
         )
 
 
-DEFAULT_LIMIT = RecordLimit.of_context("the model", 32_000)
+DEFAULT_LIMIT = RecordLimit.of_context("a Nova model", 32_000)  # every model's (csv.field_size_limit is global)
 csv.field_size_limit(DEFAULT_LIMIT.bytes)
 
 
@@ -266,6 +266,8 @@ def _csv_problem(error: csv.Error, line_num: int, source: str, base: int, total_
             f"{source}: a chunk ended inside a quoted field (a quote inside an unquoted field, such as "
             '5" screen, defeats counting quotes to find where records end)'
         )
+    if "field larger than field limit" in str(error):  # csv.field_size_limit: a quoted field of many lines
+        return DEFAULT_LIMIT.problem(f"{source} line {base + line_num}", "field")
     return SourceError(f"{source} line {base + line_num}: {error}")
 
 
@@ -317,6 +319,7 @@ def _jsonl_batches(
     lines: Iterator[bytes], source: str, base: int = 0, limit: RecordLimit = DEFAULT_LIMIT
 ) -> Iterator[Batch]:
     numbered = enumerate(lines, start=base + 1)
+    previous_raw, previous = b"", None
     while batch := list(islice(numbered, BATCH)):
         numbers, records = [], []
         for number, raw in batch:
@@ -324,7 +327,9 @@ def _jsonl_batches(
                 raise limit.problem(f"{source} line {number}")
             if raw.strip():
                 numbers.append(number)
-                records.append(_json_value(raw, source, number))
+                if raw != previous_raw or previous is None:  # a line like the one before: the same object, unparsed
+                    previous_raw, previous = raw, _json_value(raw, source, number)
+                records.append(previous)
         yield numbers, records
 
 

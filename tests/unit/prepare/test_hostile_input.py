@@ -79,6 +79,21 @@ def test_a_huge_line_is_refused_with_its_line_before_it_is_read_whole(
 
 
 @WORKERS
+def test_a_huge_quoted_csv_field_of_many_short_lines_is_refused(tmp_path: Path, workers: int) -> None:
+    source = tmp_path / "data.csv"
+    source.write_bytes(b"question,answer\nq,a\n" + b'"' + (b"x" * 99 + b"\n") * 50_000 + b'",a\n')
+
+    found = problems(source, tmp_path, workers)
+
+    assert len(found) == 1
+    assert found[0].startswith("data.csv line ")
+    assert found[0].endswith(
+        f"field longer than {LIMIT:,} bytes; a record must fit a Nova model's context of 32,000 tokens, and no such "
+        "record needs more than 128 bytes a token (check for a missing line break, or shorten the record)"
+    )
+
+
+@WORKERS
 def test_a_line_at_the_limit_is_read_and_judged_by_its_tokens(tmp_path: Path, workers: int) -> None:
     source = tmp_path / "data.jsonl"
     long_row = {"question": "x" * (LIMIT - 40), "answer": "a"}
@@ -324,3 +339,18 @@ def test_a_folder_with_only_links_out_says_what_it_skipped(tmp_path: Path) -> No
         f"no .csv, .json or .jsonl files (optionally .gz) in {folder} "
         "(skipped passwd.csv: symbolic link to a file outside the input folder)"
     )
+
+
+def test_consecutive_copies_of_a_rejected_record_are_each_reported(tmp_path: Path) -> None:
+    source = tmp_path / "data.jsonl"
+    empty = {"question": "", "answer": "x"}
+    source.write_bytes(jsonl(qa_rows(20)) + jsonl([empty]) * 3 + jsonl(qa_rows(20, prefix="r")))
+
+    result = prepare(
+        list_sources(str(source)), run_config(dataset={"onInvalid": "skip"}), OutputLocation(str(tmp_path / "out"))
+    )
+
+    assert result.manifest["records"]["rejected"] == 3
+    assert result.manifest["problems"]["first"] == [
+        f"data.jsonl line {line}: messages[0].content[0].text: is empty" for line in (21, 22, 23)
+    ]
