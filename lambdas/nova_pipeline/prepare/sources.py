@@ -28,8 +28,8 @@ from nova_pipeline.core.s3 import split_s3
 
 DATA_SUFFIXES = (".csv", ".json", ".jsonl")
 FORMATS = ("csv", "json", "jsonl")
-# Decompression-bomb guard. Text datasets gzip 3-20x (repeated JSON keys and CREATE TABLE contexts at most ~50x);
-# gzip cannot exceed ~1,032x, which only runs of identical bytes reach. Below the floor nothing is checked (such an
+# Decompression-bomb guard. Datasets gzip far less than 200x (the shipped examples 11x, generated records with
+# repeated JSON keys 14-32x); gzip cannot exceed ~1,032x, which only runs of identical bytes approach. Below the floor nothing is checked (such an
 # input is small whatever its ratio); the absolute cap is PrepareData's /tmp (10 GiB), which holds about the
 # decompressed size again as spool.
 MAX_GZIP_RATIO = 200
