@@ -268,33 +268,33 @@ class Normalizer:
 
     def _json_batch(self, lines: Sequence[int], records: list[dict[str, Any]], where: str, result: ChunkResult) -> None:
         result.records += len(records)
+        last = self._last
         for line, record in zip(lines, records, strict=True):
-            if record is self._last:
+            if record is last:
                 # The reader hands the same object for a line identical to the one before (`reading._jsonl_batches`);
                 # that one was kept or dropped as a copy, so its digest is the most recent: this is a copy too.
                 result.duplicates += 1
                 continue
             before = result.accepted + result.duplicates
-            self._json_record(line, record, where, result)
-            self._last = record if result.accepted + result.duplicates > before else None
-
-    def _json_record(self, line: int, record: dict[str, Any], where: str, result: ChunkResult) -> None:
-        if self._raw(record):
-            plan = self._plan(tuple(record), positional=False)
-            if plan is not None:
-                values = plan.values(record)
-                if all(type(value) is str for value in values) and values_are_clean(plan.rendered(values)):
-                    self._fast(
-                        plan,
-                        [values],
-                        clean=None,
-                        record=lambda _: record,
-                        lines=[line],
-                        where=where,
-                        result=result,
-                    )
-                    return
-        self._reference(record, f"{where}{line}", result)
+            if self._raw(record):
+                plan = self._plan(tuple(record), positional=False)
+                if plan is not None:
+                    values = plan.values(record)
+                    if all(type(value) is str for value in values) and values_are_clean(plan.rendered(values)):
+                        self._fast(
+                            plan,
+                            [values],
+                            clean=None,
+                            record=lambda _, record=record: record,  # type: ignore[misc]
+                            lines=[line],
+                            where=where,
+                            result=result,
+                        )
+                        last = record if result.accepted + result.duplicates > before else None
+                        continue
+            self._reference(record, f"{where}{line}", result)
+            last = record if result.accepted + result.duplicates > before else None
+        self._last = last
 
     def _fast(
         self,
@@ -310,8 +310,7 @@ class Normalizer:
         """Rows whose rendered values are proven clean (all of them, or those flagged in `clean`), written without
         the reference path; the others (and any over the token limit or not NFC) go through it, in input order."""
         part = self.part
-        spool, index, pack, label_id = part.lines, part.rows, INDEX_ROW.pack, part.label_id
-        is_copy = part.is_recent_copy
+        spool, index, pack, label_id, recent = part.lines, part.rows, INDEX_ROW.pack, part.label_id, part.recent
         user_template, system_template, system_column = plan.user, plan.system, plan.system_column
         answer_slot, label_slot, context_slot, limit = plan.answer, plan.label, plan.context, plan.limit
         chunk_bits = result.index << 32
@@ -337,9 +336,12 @@ class Normalizer:
                         ]
                     )
                     digest = sha256(canonical).digest()
-                    if is_copy(digest):
+                    if digest in recent:  # Part.is_recent_copy, inlined
                         result.duplicates += 1
                         continue
+                    if len(recent) >= RECENT_DIGESTS:
+                        recent.clear()
+                    recent[digest] = None
                     tokens = tokens_for(characters)
                     index += pack(digest, chunk_bits | result.accepted, label_id(label), tokens, 0, 0, 0, 0)
                     spool += canonical

@@ -29,9 +29,9 @@ from nova_pipeline.core.s3 import split_s3
 DATA_SUFFIXES = (".csv", ".json", ".jsonl")
 FORMATS = ("csv", "json", "jsonl")
 # Decompression-bomb guard. Datasets gzip far less than 200x (the shipped examples 11x, generated records with
-# repeated JSON keys 14-32x); gzip cannot exceed ~1,032x, which only runs of identical bytes approach. Below the floor nothing is checked (such an
-# input is small whatever its ratio); the absolute cap is PrepareData's /tmp (10 GiB), which holds about the
-# decompressed size again as spool.
+# repeated JSON keys 14-32x); gzip cannot exceed ~1,032x, which only runs of identical bytes approach. Below the
+# floor nothing is checked (such an input is small whatever its ratio); the absolute cap is PrepareData's /tmp
+# (10 GiB), which holds about the decompressed size again as spool.
 MAX_GZIP_RATIO = 200
 GZIP_RATIO_FLOOR = 256 << 20
 MAX_DECOMPRESSED_BYTES = 10 << 30
