@@ -61,6 +61,10 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         against_promoted = example("sft-classification-nova-micro.json")
         against_promoted["evaluation"] = {"baseline": "promoted"}
         record(main.run(against_promoted), "baseline promoted")
+        guarded = example("sft-classification-nova-micro.json")  # a general set read from raw/ (forgetting guard)
+        guarded["evaluation"] = {"general": {"uri": "raw/general/general-v1.jsonl", "maxRows": 20}}
+        result = record(main.run(guarded), "general set")
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
         rejected = record(main.run({**example("sft-text-to-sql-nova-micro.json"), **REJECTING_GATE}), "rejected")
         assert rejected.output["promotion"] == {"promoted": False, "deletedDeployment": True}
         premier = example("distillation-nova-pro-to-micro.json")

@@ -84,6 +84,10 @@ class DatasetInput(_Model):
     sanitize: Literal["fix", "reject"] = "fix"
     """Reserved strings (`Assistant:`, `[EOS]`, ...) and control characters: `fix` rewrites and counts them,
     `reject` treats the record as invalid."""
+    label_variants: Literal["warn", "fail"] = "warn"
+    """Classification labels that differ only by case, whitespace or punctuation (`Feature_Request`,
+    `feature_request`): `warn` keeps them as separate classes and names them with their counts in the manifest;
+    `fail` stops before any paid job."""
 
 
 def template_problem(template: str) -> str | None:
@@ -115,8 +119,9 @@ class PromptInput(_Model):
     """The prompts the model is trained with. The same system prompt is used at evaluation and inference."""
 
     system: str | None = None
-    """System prompt template; `{column}` placeholders are filled from the record (e.g. `{context}`). Plain fields
-    only (no format specification, conversion, attribute or index); `{{` and `}}` write a brace."""
+    """System prompt template. A `{column}` placeholder (e.g. `{context}`) names a record column whose value opens
+    the user turn between `<context>` lines; the system block keeps a fixed pointer to it (never per-record text).
+    Plain fields only (no format specification, conversion, attribute or index); `{{` and `}}` write a brace."""
     user_template: Annotated[str, Field(min_length=1)] = "{question}"
     """User turn template with plain `{column}` placeholders."""
 
@@ -167,6 +172,17 @@ class TrafficInput(_Model):
     """Average output tokens per request."""
 
 
+class GeneralSetInput(_Model):
+    """A general-capability set answered by the candidate and the base model beside the test split (the forgetting
+    guard): multiple-choice rows in MMLU's format, `{"question", "choices", "answer"}`, one JSON object per line."""
+
+    uri: Annotated[str, Field(min_length=1, pattern=r"^(builtin:[a-z0-9-]+|s3://.+|[^:]+)$")] = "builtin:general-v1"
+    """`builtin:general-v1` (120 questions the project writes itself), or a JSONL file in the data bucket: a key
+    under `raw/` or an `s3://` URI of that bucket."""
+    max_rows: Annotated[int, Field(ge=1, le=5_000)] = 200
+    """Questions evaluated (the first ones of the set)."""
+
+
 class EvaluationInput(_Model):
     """How the candidate is evaluated against the baseline."""
 
@@ -182,6 +198,8 @@ class EvaluationInput(_Model):
     """Inference settings for candidate and baseline."""
     traffic: TrafficInput = TrafficInput()
     """Traffic used to project the monthly cost."""
+    general: GeneralSetInput | None = None
+    """General-capability set (forgetting guard): e.g. `{"uri": "builtin:general-v1"}`; unset: not measured."""
 
 
 class GateInput(_Model):
@@ -197,6 +215,12 @@ class GateInput(_Model):
     """Maximum cost of 1,000 requests at the measured token counts."""
     max_error_rate: Annotated[float | None, Field(ge=0, le=1)] = None
     """Maximum share of evaluation requests that failed."""
+    max_guardrail_intervention_rate: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum share of the candidate's answers the environment's guardrail intervened on (a run in an environment
+    without a guardrail is rejected when this is set: nothing measured it)."""
+    max_general_regression: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum drop of accuracy on the general set (`evaluation.general`) from the base model to the candidate
+    (absolute, e.g. 0.02): the forgetting guard."""
 
 
 class SageMakerInput(_Model):
@@ -327,11 +351,13 @@ def parse_execution_input(
     default_base_model: str = "nova-micro",
     region: str | None = None,
     gate_defaults: dict[str, float | None] | None = None,
+    guardrail: bool | None = None,
 ) -> ExecutionInput:
     """Validate an execution input and return it with defaults and resolved hyperparameters.
 
     `region`, when known, is where the jobs will run (SageMaker training images exist in a few regions only).
     `gate_defaults`, when known, is the environment's quality gate: the input's `gate` may only make it stricter.
+    `guardrail`, when known, says whether the environment applies a guardrail (a gate on its rate needs one).
     Raises `InputProblemsError` with every problem found, each with its JSON path.
     """
     if not isinstance(document, dict):
@@ -355,9 +381,36 @@ def parse_execution_input(
     if gate_defaults is not None:
         overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
         problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
+    problems += _general_problems(parsed, gate_defaults)
+    if guardrail is False and parsed.gate.max_guardrail_intervention_rate is not None:
+        problems.append(
+            Problem(
+                "$.gate.maxGuardrailInterventionRate",
+                "this environment applies no guardrail, so nothing would measure the rate: set `guardrail` in its "
+                "cdk.json block, or remove the threshold",
+            )
+        )
     if problems:
         raise InputProblemsError("execution input", problems)
     return parsed.model_copy(update={"hyperparameters": hyperparameters, "sagemaker": sagemaker})
+
+
+def _general_problems(parsed: ExecutionInput, gate_defaults: dict[str, float | None] | None) -> list[Problem]:
+    """A gate on the general regression needs a general set to measure it, before anything costs money."""
+    general = parsed.evaluation.general
+    if general is not None and general.uri.startswith("builtin:"):
+        from nova_pipeline.evaluation.general import BUILTIN_SETS
+
+        if general.uri.removeprefix("builtin:") not in BUILTIN_SETS:
+            return [Problem("$.evaluation.general.uri", f"unknown built-in set; known: {', '.join(BUILTIN_SETS)}")]
+    if general is not None:
+        return []
+    example = 'add `evaluation.general` (e.g. {"uri": "builtin:general-v1"})'
+    if parsed.gate.max_general_regression is not None:
+        return [Problem("$.gate.maxGeneralRegression", f"needs a general set to measure it: {example}")]
+    if gate_defaults and gate_defaults.get("max_general_regression") is not None:
+        return [Problem("$.evaluation.general", f"this environment gates on the general-set regression: {example}")]
+    return []
 
 
 def _resolve_sagemaker(parsed: ExecutionInput, region: str | None) -> tuple[SageMakerInput, list[Problem]]:

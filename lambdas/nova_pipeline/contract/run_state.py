@@ -127,6 +127,21 @@ class DeploymentState(_State):
     wait_seconds: Annotated[int, Field(ge=1)] = 60
 
 
+class GuardrailRef(_State):
+    """An Amazon Bedrock guardrail applied to Converse calls (`guardrailConfig`)."""
+
+    identifier: str
+    version: str
+
+    def converse_config(self, *, stream: bool) -> dict[str, str]:
+        """`guardrailConfig` of Converse / ConverseStream (the stream variant processes chunks synchronously, so a
+        blocked answer is never streamed before the guardrail has seen it)."""
+        config = {"guardrailIdentifier": self.identifier, "guardrailVersion": self.version, "trace": "disabled"}
+        if stream:
+            config["streamProcessingMode"] = "sync"
+        return config
+
+
 class EvaluationPlan(_State):
     """PlanEvaluation: where the batches are, how wide the EvaluateBatches map runs, and what is compared."""
 
@@ -146,6 +161,10 @@ class EvaluationPlan(_State):
     baseline: str | None = None
     judge_model: str | None = None
     inference_config: InferenceConfig
+    guardrail: GuardrailRef | None = None
+    # The forgetting guard: rows of the general set among `rows` (candidate and base model answer them).
+    general_rows: int = 0
+    general_baseline: str | None = None
 
 
 class EvaluatedBatch(_State):

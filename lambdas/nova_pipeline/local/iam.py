@@ -312,6 +312,10 @@ def requirements(service: str, operation: str, params: Mapping[str, Any], keys: 
         key_arn = keys.models.get(model_id)
         if key_arn:  # an encrypted custom model (Nova user guide, "Encryption of custom models": invokers)
             needs += [need("kms:Decrypt", key_arn), need("kms:GenerateDataKey", key_arn)]
+        guardrail = (params.get("guardrailConfig") or {}).get("guardrailIdentifier")
+        if guardrail:  # Bedrock user guide, "Set up permissions to use Amazon Bedrock Guardrails"
+            arn = str(guardrail) if str(guardrail).startswith("arn:") else bedrock_arn(f"guardrail/{guardrail}")
+            needs.append(need("bedrock:ApplyGuardrail", arn))
         return needs
     if service == "sagemaker":
         return _sagemaker(operation, params)

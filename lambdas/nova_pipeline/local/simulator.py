@@ -78,6 +78,8 @@ class _Job:
     stopped: bool = False
     # RFT: mean grader reward of the rollouts of the base model (start of training) and of the trained model.
     rewards: dict[str, float] = field(default_factory=dict)
+    # The last points of the loss curves the job wrote: what GetModelCustomizationJob reports as its final losses.
+    final_losses: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,6 +128,13 @@ class SimulatorSettings:
     fail_converse_every: int = 0
     rft_prompts: int = 32
     rft_batch_size: int = 16
+    # Simulated guardrails by identifier: each blocks a user turn or an answer holding one of its denied words
+    # (case-insensitive), as a Bedrock guardrail's word filter does. An unknown identifier is refused.
+    guardrails: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+# What a simulated guardrail answers instead (Bedrock's default blocked messaging).
+GUARDRAIL_BLOCKED = "Sorry, the model cannot answer this question."
 
 
 @dataclass
@@ -259,7 +268,11 @@ class BedrockSimulator:
             response["failureMessage"] = job.failure
         if job.output_model_arn:
             response["outputModelArn"] = job.output_model_arn
-            response["trainingMetrics"] = {"trainingLoss": 0.12}
+            # The final losses are the last points of the curves the job wrote, as one run reports one figure.
+            if "training" in job.final_losses:
+                response["trainingMetrics"] = {"trainingLoss": job.final_losses["training"]}
+            if "validation" in job.final_losses and request.get("validationDataConfig", {}).get("validators"):
+                response["validationMetrics"] = [{"validationLoss": job.final_losses["validation"]}]
         return response
 
     def _bedrock_StopModelCustomizationJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -449,11 +462,14 @@ class BedrockSimulator:
         for step in range(stride, steps + 1, stride):
             progress = step / steps
             noise = ((seed * step) % 97) / 97 * 0.05
-            line = f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.08**progress) + 0.1 + noise:.4f}"
+            training_loss = round(2.4 * (0.08**progress) + 0.1 + noise, 4)
+            validation_loss = round(2.4 * (0.12**progress) + 0.18, 4)
+            line = f"{step},{int(progress * epochs - 1e-9)},{training_loss:.4f}"
             if reward:  # RFT: from the base model's measured mean reward to the trained model's
                 line += f",{reward['base'] + (reward['trained'] - reward['base']) * progress:.4f}"
             lines.append(line)
-            validation.append(f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.12**progress) + 0.18:.4f}")
+            validation.append(f"{step},{int(progress * epochs - 1e-9)},{validation_loss:.4f}")
+            job.final_losses = {"training": training_loss, "validation": validation_loss}
         prefix = f"{output_uri.rstrip('/')}/{job.arn.rsplit('/', 1)[-1]}/training_artifacts/"
         self._write(prefix + "step_wise_training_metrics.csv", "\n".join(lines) + "\n")
         self._write(prefix + "validation_metrics.csv", "\n".join(validation) + "\n")
@@ -679,15 +695,32 @@ class BedrockSimulator:
         system = " ".join(block.get("text", "") for block in params.get("system", []))
         user_turns = [m for m in params["messages"] if m["role"] == "user"]
         prompt = " ".join(block.get("text", "") for block in user_turns[-1]["content"]) if user_turns else ""
+        denied = self._guardrail(params.get("guardrailConfig"))
+        input_tokens = estimate_tokens(system) + sum(
+            estimate_tokens(block.get("text", "")) for m in params["messages"] for block in m["content"]
+        )
+        if _blocked(prompt, denied):
+            return GUARDRAIL_BLOCKED, "guardrail_intervened", input_tokens
         text = model.answer(system, prompt)
+        if _blocked(text, denied):
+            return GUARDRAIL_BLOCKED, "guardrail_intervened", input_tokens
         max_tokens = params.get("inferenceConfig", {}).get("maxTokens")
         stop = "end_turn"
         if max_tokens and estimate_tokens(text) > max_tokens:
             text, stop = text[: max_tokens * 4], "max_tokens"
-        input_tokens = estimate_tokens(system) + sum(
-            estimate_tokens(block.get("text", "")) for m in params["messages"] for block in m["content"]
-        )
         return text, stop, input_tokens
+
+    def _guardrail(self, config: dict[str, Any] | None) -> tuple[str, ...]:
+        if not config:
+            return ()
+        identifier = str(config.get("guardrailIdentifier", "")).rsplit("/", 1)[-1]
+        if identifier not in self.settings.guardrails:
+            raise SimulatedError(
+                "ValidationException",
+                "The guardrail identifier or version provided in the request does not exist.",
+                400,
+            )
+        return self.settings.guardrails[identifier]
 
     def _generation_seconds(self, output_tokens: int) -> tuple[float, float]:
         ttft = self.settings.ttft_ms / 1000
@@ -860,3 +893,8 @@ def _denied(error: Exception) -> bool:
     """Whether a botocore error is an authorization failure the twin raised."""
     code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
     return code in ("AccessDenied", "AccessDeniedException", "AuthorizationError")
+
+
+def _blocked(text: str, denied: tuple[str, ...]) -> bool:
+    lowered = text.lower()
+    return any(word.lower() in lowered for word in denied)
