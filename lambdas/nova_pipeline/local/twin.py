@@ -15,14 +15,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nova_pipeline.core import layout
-from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.local.iam import (
     ADMIN,
     Authorizer,
@@ -54,7 +53,8 @@ class TwinOptions:
     function_environment: dict[str, str] = field(default_factory=dict)
     # The simulated quota: evaluation is paced to it, as it is to the account's quota in AWS.
     evaluation_requests_per_minute: int = 6000
-    reports_dir: Path = REPO_ROOT / ".build" / "twin-reports"
+    # Called with a line for each long step (synthesis on a cold cache, set-up), for a progress display.
+    progress: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -106,13 +106,15 @@ def _is_source(path: Path) -> bool:
     return "__pycache__" not in path.parts and ".egg-info" not in str(path) and path.suffix != ".pyc"
 
 
-def cached_synthesis(environment: str) -> SynthesizedApp:
+def cached_synthesis(environment: str, progress: Callable[[str], None] | None = None) -> SynthesizedApp:
     """The synthesized app for `environment`, from `.build/twin-assembly/` when none of its inputs changed (a warm
     `run-local` skips the 10-50 s of synthesis), else synthesized and cached."""
     cache = SYNTH_CACHE / f"{environment}-{synthesis_key(environment)}.json"
     if cache.is_file():
         document = json.loads(cache.read_text(encoding="utf-8"))
         return SynthesizedApp(document["templates"], document["json_assets"])
+    if progress is not None:
+        progress(f"synthesizing the {environment} app: its sources changed since the last run (10-60 s, once) ...")
     with tempfile.TemporaryDirectory(prefix="nova-twin-cdk-") as outdir:
         app = synthesize(environment, Path(outdir))
     SYNTH_CACHE.mkdir(parents=True, exist_ok=True)
@@ -167,7 +169,9 @@ class OfflineTwin:
     # ------------------------------------------------------------------------------------------ set-up
     def __enter__(self) -> OfflineTwin:
         if self._app is None:
-            self._app = cached_synthesis(self.options.environment)
+            self._app = cached_synthesis(self.options.environment, self.options.progress)
+        if self.options.progress is not None:
+            self.options.progress("starting simulated AWS (moto, the Bedrock simulator, IAM from the templates) ...")
         self.assembly = CloudAssembly(self._app.templates)
         os.environ.update(
             {
@@ -367,22 +371,6 @@ class OfflineTwin:
         target = prefix if local.is_dir() else prefix + local.name
         return {**execution_input, "dataset": {**dataset, "uri": target}}
 
-    def download_report(self, result: ExecutionResult) -> Path | None:
-        """Copy the execution's report.html/json from the simulated bucket to a local folder."""
-        import boto3
-
-        evaluation = (result.output or {}).get("evaluation") or {}
-        if "reportHtmlUri" not in evaluation:
-            return None
-        s3 = boto3.client("s3", region_name=REGION)
-        folder = self.options.reports_dir / result.name
-        folder.mkdir(parents=True, exist_ok=True)
-        for key in ("reportHtmlUri", "reportUri"):
-            bucket, object_key = split_s3(evaluation[key])
-            target = folder / object_key.rsplit("/", 1)[-1]
-            target.write_bytes(s3.get_object(Bucket=bucket, Key=object_key)["Body"].read())
-        return folder / "report.html"
-
     def invoke_api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call the deployed inference API's function as API Gateway does (a REST proxy event), under its role."""
         [function] = [f for f in self.dispatcher.functions.values() if f.handler_dir.name == "inference"][:1]
@@ -466,8 +454,9 @@ def _trace(history: list[dict[str, Any]]) -> list[TraceEntry]:
     return entries
 
 
-def format_trace(result: ExecutionResult, report: Path | None = None) -> str:
-    """The state-by-state trace a user reads after `run-local`."""
+def format_trace(result: ExecutionResult, report: Path | None = None, why: list[str] | None = None) -> str:
+    """The state-by-state trace a user reads after `run-local`; `why`: the lines that say why a run failed
+    (default: its error and cause as Step Functions gives them)."""
     lines = [f"execution {result.name}: {result.status} in {result.seconds:.1f} s", ""]
     lines.append(f"  {'state':<24} {'seconds':>8}  notes")
     for entry in result.trace:
@@ -481,8 +470,7 @@ def format_trace(result: ExecutionResult, report: Path | None = None) -> str:
         lines.append("output:")
         lines.append(json.dumps(result.output, indent=2))
     else:
-        lines.append(f"error: {result.error}")
-        lines.append(f"cause: {result.cause}")
+        lines += why or [f"error: {result.error}", f"cause: {result.cause}"]
     lines.append("")
     evaluation = (result.output or {}).get("evaluation") or {}
     if evaluation.get("verdict"):
