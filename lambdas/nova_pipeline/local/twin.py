@@ -9,6 +9,7 @@ exactly as it would in AWS. Only the poll interval is shortened (about a second 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -151,6 +152,29 @@ def synthesize(environment: str, outdir: Path) -> SynthesizedApp:
     return SynthesizedApp(templates, json_assets)
 
 
+def defer_moto_batch() -> None:
+    """moto's Step Functions interpreter imports `moto.batch.utils` for its Batch task integration, and the package's
+    `__init__` imports the Batch and EC2 models: 1-3 s of every run, which uses neither. The package is registered
+    without running its `__init__`; `batch_backends` is imported when first asked for (a PEP 562 module
+    `__getattr__`), so moto's backend lookup and `from moto.batch import models` work as before."""
+    if "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or spec.submodule_search_locations is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+
+    def batch_attribute(name: str) -> Any:
+        if name == "batch_backends":
+            from moto.batch.models import batch_backends
+
+            return batch_backends
+        raise AttributeError(f"module 'moto.batch' has no attribute {name!r}")
+
+    module.__getattr__ = batch_attribute  # type: ignore[method-assign]
+    sys.modules["moto.batch"] = module
+
+
 class OfflineTwin:
     """Use as a context manager; `run()` executes one input and returns the result with a state-by-state trace."""
 
@@ -189,6 +213,7 @@ class OfflineTwin:
 
         from moto import mock_aws
 
+        defer_moto_batch()
         warnings.filterwarnings("ignore", message="No application metrics to publish")
 
         # moto's interpreter logs every state failure with its internals; the trace says it better.
