@@ -115,7 +115,10 @@ def cached_synthesis(environment: str, progress: Callable[[str], None] | None = 
         document = json.loads(cache.read_text(encoding="utf-8"))
         return SynthesizedApp(document["templates"], document["json_assets"])
     if progress is not None:
-        progress(f"synthesizing the {environment} app: its sources changed since the last run (10-60 s, once) ...")
+        why = (
+            "its sources changed since the last run" if any(SYNTH_CACHE.glob(f"{environment}-*.json")) else "first run"
+        )
+        progress(f"synthesizing the {environment} app ({why}; 10-60 s, once) ...")
     with tempfile.TemporaryDirectory(prefix="nova-twin-cdk-") as outdir:
         app = synthesize(environment, Path(outdir))
     SYNTH_CACHE.mkdir(parents=True, exist_ok=True)
