@@ -34,6 +34,10 @@ def _first_line(source: Source, s3: Any) -> bytes:
     return b""
 
 
+def _progress(message: str) -> None:
+    print(f"  ... {message}", file=sys.stderr, flush=True)
+
+
 def _refuse(message: str, hint: str | None = None) -> int:
     print(f"error: {message}", file=sys.stderr)
     if hint:
@@ -139,10 +143,9 @@ def _check_training(args: argparse.Namespace, sources: list[Source], kind: FileK
         run = parse_execution_input(document)
     except InputProblemsError as error:
         return _refuse(str(error))
-    progress = (lambda message: print(f"  ... {message}", file=sys.stderr, flush=True)) if args.verbose else None
     with tempfile.TemporaryDirectory(prefix="nova-validate-") as work:
         try:
-            normalized = normalize(sources, run, Path(work), s3=s3, progress=progress, workers=args.workers)
+            normalized = normalize(sources, run, Path(work), s3=s3, progress=_progress, workers=args.workers)
             duplicates, variants = check_dataset(normalized, run, Path(work))
         except (SourceError, ConfigurationProblem) as error:
             return _refuse(str(error))
@@ -179,6 +182,5 @@ def register(subparsers: Any) -> None:
         help="the kind the file must be (default: told from its first record); a file of another kind is refused",
     )
     parser.add_argument("--task", default="generation", choices=[t.value for t in TaskType])
-    parser.add_argument("--verbose", action="store_true", help="show progress while reading large files")
     workers_flag(parser)
     parser.set_defaults(handler=validate_command)
