@@ -71,7 +71,8 @@ def test_no_promoted_run_means_the_example_and_an_unknown_run_is_named(tmp_path:
 @pytest.fixture
 def cli_twin(synthesized: SynthesizedApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`run-local` with the session's synthesized app and its run folders under tmp_path."""
-    monkeypatch.setattr(twin, "cached_synthesis", lambda environment, progress=None: synthesized)
+    monkeypatch.setattr(twin, "cached_synthesis", lambda environment: synthesized)
+    monkeypatch.setattr(twin, "synthesis_progress", lambda environment: None)
     monkeypatch.setattr(runs, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.chdir(tmp_path)
     return tmp_path / "runs"

@@ -107,18 +107,22 @@ def _is_source(path: Path) -> bool:
     return "__pycache__" not in path.parts and ".egg-info" not in str(path) and path.suffix != ".pyc"
 
 
-def cached_synthesis(environment: str, progress: Callable[[str], None] | None = None) -> SynthesizedApp:
+def synthesis_progress(environment: str) -> str | None:
+    """What to tell the user before `cached_synthesis` when it will synthesize (None when the cache holds the app)."""
+    if (SYNTH_CACHE / f"{environment}-{synthesis_key(environment)}.json").is_file():
+        return None
+    changed = any(SYNTH_CACHE.glob(f"{environment}-*.json"))
+    why = "its sources changed since the last run" if changed else "first run"
+    return f"synthesizing the {environment} app ({why}; 10-60 s, once) ..."
+
+
+def cached_synthesis(environment: str) -> SynthesizedApp:
     """The synthesized app for `environment`, from `.build/twin-assembly/` when none of its inputs changed (a warm
     `run-local` skips the 10-50 s of synthesis), else synthesized and cached."""
     cache = SYNTH_CACHE / f"{environment}-{synthesis_key(environment)}.json"
     if cache.is_file():
         document = json.loads(cache.read_text(encoding="utf-8"))
         return SynthesizedApp(document["templates"], document["json_assets"])
-    if progress is not None:
-        why = (
-            "its sources changed since the last run" if any(SYNTH_CACHE.glob(f"{environment}-*.json")) else "first run"
-        )
-        progress(f"synthesizing the {environment} app ({why}; 10-60 s, once) ...")
     with tempfile.TemporaryDirectory(prefix="nova-twin-cdk-") as outdir:
         app = synthesize(environment, Path(outdir))
     SYNTH_CACHE.mkdir(parents=True, exist_ok=True)
@@ -196,7 +200,10 @@ class OfflineTwin:
     # ------------------------------------------------------------------------------------------ set-up
     def __enter__(self) -> OfflineTwin:
         if self._app is None:
-            self._app = cached_synthesis(self.options.environment, self.options.progress)
+            message = synthesis_progress(self.options.environment) if self.options.progress else None
+            if self.options.progress is not None and message is not None:
+                self.options.progress(message)
+            self._app = cached_synthesis(self.options.environment)
         if self.options.progress is not None:
             self.options.progress("starting simulated AWS (moto, the Bedrock simulator, IAM from the templates) ...")
         self.assembly = CloudAssembly(self._app.templates)

@@ -41,3 +41,20 @@ def test_only_the_program_skips_the_shutdown_collection(monkeypatch: pytest.Monk
     monkeypatch.setattr(sys, "argv", ["nova-pipeline", "input-reference"])
     assert cli.main() == 0
     assert frozen == [True]
+
+
+def test_a_synthesis_is_announced_with_its_reason_and_a_cache_hit_is_silent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from nova_pipeline.local import twin
+
+    monkeypatch.setattr(twin, "SYNTH_CACHE", tmp_path)
+    monkeypatch.setattr(twin, "synthesis_key", lambda environment: "new")
+
+    assert twin.synthesis_progress("dev") == "synthesizing the dev app (first run; 10-60 s, once) ..."
+    (tmp_path / "dev-old.json").write_text("{}")
+    assert twin.synthesis_progress("dev") == (
+        "synthesizing the dev app (its sources changed since the last run; 10-60 s, once) ..."
+    )
+    (tmp_path / "dev-new.json").write_text("{}")
+    assert twin.synthesis_progress("dev") is None
