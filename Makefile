@@ -17,11 +17,13 @@ help: ## List the targets
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install the pinned Python and npm tooling
 
 $(VENV)/.installed: requirements.txt requirements-lambda.txt requirements-dev.txt pyproject.toml
+	@echo "setup: creating $(VENV) and installing the pinned Python packages (a few minutes the first time) ..."
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "setup: installing the pinned CDK CLI and Node.js 22 from package-lock.json (about a minute) ..."
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -333,7 +333,7 @@ def _jsonl_batches(
         yield numbers, records
 
 
-def _bounded_lines(stream: IO[bytes], source: str, limit: RecordLimit) -> Iterator[bytes]:
+def bounded_lines(stream: IO[bytes], source: str, limit: RecordLimit) -> Iterator[bytes]:
     """The lines of a JSONL stream (without their LF), read in blocks: a line longer than the limit is refused
     once that many of its bytes are read, never held whole."""
     pending, number = b"", 0
@@ -470,7 +470,7 @@ def open_records(
             batches = _csv_batches(reader, len(header), source.name, delimiter, deferred=deferred)
             yield RecordStream(header, "line", batches)
         elif fmt == "jsonl":
-            lines = _bounded_lines(stream, source.name, limit)
+            lines = bounded_lines(stream, source.name, limit)
             yield RecordStream(None, "line", _jsonl_batches(lines, source.name, limit=limit))
         else:
             yield RecordStream(None, "record", _batched(_json_array_records(stream, source.name, limit)))
