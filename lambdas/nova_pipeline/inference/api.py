@@ -1,17 +1,25 @@
-"""What the inference handler reads once per container: its settings and the cached active-model record."""
+"""What the inference handler reads once per container: its settings and the cached active-model record.
+
+Both are parsed by pydantic-core (like the request, see `nova_pipeline.inference.models`): the function's request
+path does without pydantic's model layer, which would cost more cold start than the whole budget.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError
+from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
 
 from nova_pipeline.core.clients import client
-from nova_pipeline.core.settings import FunctionSettings
+from nova_pipeline.core.layout import active_model_parameter_name
+from nova_pipeline.inference.models import ServedRecord, served_record
 from nova_pipeline.inference.service import (
     ApiError,
     BadRequest,
@@ -22,41 +30,84 @@ from nova_pipeline.inference.service import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
 
 RECORD_TTL_SECONDS = 30
 # Deepest JSON nesting a request body may have: a generate request needs 4 levels (inferenceConfig.stopSequences).
 MAX_JSON_DEPTH = 32
 
 
-class ApiSettings(FunctionSettings):
-    """The inference function's settings; the stack passes the environment's `api.*` limits (`variables()`), the
-    defaults serve `serve-local`."""
+@dataclass
+class ApiSettings:
+    """The inference function's settings, from its environment; the stack passes the environment's `api.*` limits
+    (`variables()`), the defaults serve `serve-local`."""
 
-    max_body_bytes: int = Field(alias="NOVA_API_MAX_BODY_BYTES", default=65_536)
-    max_input_chars: int = Field(alias="NOVA_API_MAX_INPUT_CHARS", default=20_000)
-    max_output_tokens: int = Field(alias="NOVA_API_MAX_OUTPUT_TOKENS", default=4096)
-    allow_context: bool = Field(alias="NOVA_API_ALLOW_CONTEXT", default=True)
-    debug_logging: bool = Field(alias="NOVA_API_DEBUG_LOGGING", default=False)
+    environment: str
+    region: str = "us-east-1"
+    simulated: bool = False
+    max_body_bytes: int = 65_536
+    max_input_chars: int = 20_000
+    max_output_tokens: int = 4096
+    allow_context: bool = True
+    debug_logging: bool = False
+
+    # The variable each field is read from (`NOVA_ENVIRONMENT`, `AWS_REGION`, `NOVA_SIMULATED` as every function's
+    # `FunctionSettings`); those the stack passes are `variables()`.
+    VARIABLES: ClassVar[dict[str, str]] = {
+        "environment": "NOVA_ENVIRONMENT",
+        "region": "AWS_REGION",
+        "simulated": "NOVA_SIMULATED",
+        "max_body_bytes": "NOVA_API_MAX_BODY_BYTES",
+        "max_input_chars": "NOVA_API_MAX_INPUT_CHARS",
+        "max_output_tokens": "NOVA_API_MAX_OUTPUT_TOKENS",
+        "allow_context": "NOVA_API_ALLOW_CONTEXT",
+        "debug_logging": "NOVA_API_DEBUG_LOGGING",
+    }
 
     @classmethod
     def variables(cls) -> frozenset[str]:
-        return super().variables() | {
-            "NOVA_API_MAX_BODY_BYTES",
-            "NOVA_API_MAX_INPUT_CHARS",
-            "NOVA_API_ALLOW_CONTEXT",
-            "NOVA_API_DEBUG_LOGGING",
-        }
+        return frozenset(
+            {
+                "NOVA_ENVIRONMENT",
+                "NOVA_API_MAX_BODY_BYTES",
+                "NOVA_API_MAX_INPUT_CHARS",
+                "NOVA_API_ALLOW_CONTEXT",
+                "NOVA_API_DEBUG_LOGGING",
+            }
+        )
 
     def limits(self) -> Limits:
         return Limits(self.max_input_chars, self.max_output_tokens, self.allow_context)
 
 
+_SETTINGS = SchemaValidator(
+    cs.dataclass_schema(
+        ApiSettings,
+        cs.dataclass_args_schema(
+            "ApiSettings",
+            [
+                cs.dataclass_field(name, schema, validation_alias=ApiSettings.VARIABLES[name])
+                for name, schema in {
+                    "environment": cs.str_schema(min_length=1),
+                    "region": cs.with_default_schema(cs.str_schema(min_length=1), default="us-east-1"),
+                    "simulated": cs.with_default_schema(cs.bool_schema(), default=False),
+                    "max_body_bytes": cs.with_default_schema(cs.int_schema(ge=1), default=65_536),
+                    "max_input_chars": cs.with_default_schema(cs.int_schema(ge=1), default=20_000),
+                    "max_output_tokens": cs.with_default_schema(cs.int_schema(ge=1), default=4096),
+                    "allow_context": cs.with_default_schema(cs.bool_schema(), default=True),
+                    "debug_logging": cs.with_default_schema(cs.bool_schema(), default=False),
+                }.items()
+            ],
+            extra_behavior="ignore",
+        ),
+        list(ApiSettings.VARIABLES),
+    )
+)
+
+
 @lru_cache(maxsize=1)
 def api_settings() -> ApiSettings:
-    import os
-
-    return ApiSettings.model_validate(dict(os.environ))
+    settings: ApiSettings = _SETTINGS.validate_python(dict(os.environ))
+    return settings
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +117,7 @@ def _provider() -> Any:
     return SSMProvider(boto3_client=client("ssm"))
 
 
-def active_record() -> ActiveModelRecord:
+def active_record() -> ServedRecord:
     """The promoted model, cached for 30 s (a promotion takes effect within a minute, no redeploy)."""
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
@@ -79,12 +130,12 @@ def active_record() -> ActiveModelRecord:
             "the quality gate (or nova-pipeline promote)"
         ) from None
     try:
-        return ActiveModelRecord.model_validate_json(value)
+        return served_record(value)
     except ValidationError:
         raise NoModelPromoted(f"the active-model record {name} is not valid; promote a model again") from None
 
 
-def validation_message(errors: Sequence[dict[str, Any]]) -> str:
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     """One message naming every field at fault: `input: String should have at least 1 character`."""
     parts = []
     for error in errors:
@@ -94,7 +145,7 @@ def validation_message(errors: Sequence[dict[str, Any]]) -> str:
             parts.append("body: malformed JSON")
             continue
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        if error.get("type") == "extra_forbidden":
+        if error.get("type") in ("extra_forbidden", "unexpected_keyword_argument"):
             message = "is not a known field"
         parts.append(f"{field}: {message}")
     return "; ".join(parts)

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nova_pipeline.core.errors import error_code
-from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, ServedModel, Usage
-from nova_pipeline.promotion.record import ActiveModelRecord
+from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, ServedRecord
 
 
 class ApiError(Exception):
@@ -58,7 +57,7 @@ class ModelUnavailable(ApiError):  # noqa: N818
     status = 503
 
 
-@dataclass(frozen=True)
+@dataclass
 class Limits:
     max_input_chars: int
     max_output_tokens: int = 4096
@@ -75,7 +74,7 @@ CONTEXT_OPEN, CONTEXT_CLOSE = "<context>", "</context>"
 CONTEXT_REFERENCE = f"(the context is given in the user's message, between {CONTEXT_OPEN} and {CONTEXT_CLOSE})"
 
 
-def system_prompt(record: ActiveModelRecord) -> str | None:
+def system_prompt(record: ServedRecord) -> str | None:
     """The promoted training prompt, never anything a caller sent: a `{context}`-style placeholder points at the
     delimited context of the user turn."""
     template = record.system_prompt
@@ -91,7 +90,7 @@ def with_context(text: str, context: str) -> str:
     return f"{CONTEXT_OPEN}\n{escaped}\n{CONTEXT_CLOSE}\n\n{text}"
 
 
-def _check_context(record: ActiveModelRecord, context: str | None, limits: Limits) -> None:
+def _check_context(record: ServedRecord, context: str | None, limits: Limits) -> None:
     if context is not None and not limits.allow_context:
         raise BadRequest("context: this environment does not accept a context")
     names = _placeholders(record.system_prompt or "")
@@ -102,7 +101,7 @@ def _check_context(record: ActiveModelRecord, context: str | None, limits: Limit
         )
 
 
-def converse_request(record: ActiveModelRecord, request: GenerateRequest, limits: Limits) -> dict[str, Any]:
+def converse_request(record: ServedRecord, request: GenerateRequest, limits: Limits) -> dict[str, Any]:
     if request.text_length() > limits.max_input_chars:
         raise BadRequest(f"input: {request.text_length():,} characters exceeds the limit of {limits.max_input_chars:,}")
     overrides = request.inference_config
@@ -142,7 +141,7 @@ def converse_request(record: ActiveModelRecord, request: GenerateRequest, limits
 RETRY_AFTER_SECONDS = 2
 
 
-def generate(runtime: Any, record: ActiveModelRecord, request: GenerateRequest, limits: Limits) -> GenerateResponse:
+def generate(runtime: Any, record: ServedRecord, request: GenerateRequest, limits: Limits) -> GenerateResponse:
     from botocore.exceptions import ClientError
 
     converse = converse_request(record, request, limits)
@@ -166,16 +165,18 @@ def generate(runtime: Any, record: ActiveModelRecord, request: GenerateRequest, 
     usage = response.get("usage", {})
     content = response["output"]["message"]["content"]
     text = "".join(block.get("text", "") for block in content)
-    return GenerateResponse(
-        output=text,
-        stop_reason=response.get("stopReason", "end_turn"),
-        usage=Usage(
-            input_tokens=usage.get("inputTokens", 0),
-            output_tokens=usage.get("outputTokens", 0),
-            total_tokens=usage.get("totalTokens", 0),
-        ),
-        latency_ms=int(response.get("metrics", {}).get("latencyMs", (time.perf_counter() - started) * 1000)),
-        model=ServedModel(
-            deployment_arn=record.deployment_arn, version=record.version, promoted_at=record.promoted_at.isoformat()
-        ),
-    )
+    return {
+        "output": text,
+        "stopReason": response.get("stopReason", "end_turn"),
+        "usage": {
+            "inputTokens": usage.get("inputTokens", 0),
+            "outputTokens": usage.get("outputTokens", 0),
+            "totalTokens": usage.get("totalTokens", 0),
+        },
+        "latencyMs": int(response.get("metrics", {}).get("latencyMs", (time.perf_counter() - started) * 1000)),
+        "model": {
+            "deploymentArn": record.deployment_arn,
+            "version": record.version,
+            "promotedAt": record.promoted_at.isoformat(),
+        },
+    }
