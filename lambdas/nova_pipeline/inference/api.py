@@ -186,7 +186,7 @@ def _body_refusal(event: dict[str, Any]) -> ApiError | None:
         try:
             text = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return BadRequest("body: not valid base64-encoded UTF-8")
+            return BadRequest("body: not valid UTF-8 text (send JSON encoded as UTF-8)")
     if json_depth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         return BadRequest(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return None

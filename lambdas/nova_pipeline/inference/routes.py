@@ -70,7 +70,7 @@ def generate_route(request: GenerateRequest) -> GenerateResponse:
 
 # What every route may answer before it runs: a body too large, not JSON, or nested too deep (`api.refusal`).
 REFUSALS = {
-    400: "the body is nested deeper than 32 levels of arrays/objects, or is not valid base64-encoded UTF-8",
+    400: "the body is nested deeper than 32 levels of arrays/objects, or is not UTF-8 text",
     413: "the body is larger than the environment's `api.maxBodyBytes`",
     415: "a body sent with a Content-Type other than application/json (or `*+json`)",
 }
