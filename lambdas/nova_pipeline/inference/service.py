@@ -59,6 +59,8 @@ class ModelUnavailable(ApiError):  # noqa: N818
 
 @dataclass
 class Limits:
+    """The environment's bounds on a request (`api.*` in cdk.json)."""
+
     max_input_chars: int
     max_output_tokens: int = 4096
     allow_context: bool = True
