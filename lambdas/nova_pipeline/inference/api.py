@@ -49,6 +49,9 @@ class ApiSettings:
     max_output_tokens: int = 4096
     allow_context: bool = True
     debug_logging: bool = False
+    # The environment's guardrail (both empty: none), applied to every Converse call.
+    guardrail_id: str = ""
+    guardrail_version: str = ""
 
     # The variable each field is read from (`NOVA_ENVIRONMENT`, `AWS_REGION`, `NOVA_SIMULATED` as every function's
     # `FunctionSettings`); those the stack passes are `variables()`.
@@ -61,6 +64,8 @@ class ApiSettings:
         "max_output_tokens": "NOVA_API_MAX_OUTPUT_TOKENS",
         "allow_context": "NOVA_API_ALLOW_CONTEXT",
         "debug_logging": "NOVA_API_DEBUG_LOGGING",
+        "guardrail_id": "NOVA_GUARDRAIL_ID",
+        "guardrail_version": "NOVA_GUARDRAIL_VERSION",
     }
 
     @classmethod
@@ -72,11 +77,16 @@ class ApiSettings:
                 "NOVA_API_MAX_INPUT_CHARS",
                 "NOVA_API_ALLOW_CONTEXT",
                 "NOVA_API_DEBUG_LOGGING",
+                "NOVA_GUARDRAIL_ID",
+                "NOVA_GUARDRAIL_VERSION",
             }
         )
 
     def limits(self) -> Limits:
-        return Limits(self.max_input_chars, self.max_output_tokens, self.allow_context)
+        guardrail = (
+            (self.guardrail_id, self.guardrail_version) if self.guardrail_id and self.guardrail_version else None
+        )
+        return Limits(self.max_input_chars, self.max_output_tokens, self.allow_context, guardrail)
 
 
 _SETTINGS = SchemaValidator(
@@ -95,6 +105,8 @@ _SETTINGS = SchemaValidator(
                     "max_output_tokens": cs.with_default_schema(cs.int_schema(ge=1), default=4096),
                     "allow_context": cs.with_default_schema(cs.bool_schema(), default=True),
                     "debug_logging": cs.with_default_schema(cs.bool_schema(), default=False),
+                    "guardrail_id": cs.with_default_schema(cs.str_schema(), default=""),
+                    "guardrail_version": cs.with_default_schema(cs.str_schema(), default=""),
                 }.items()
             ],
             extra_behavior="ignore",

@@ -490,6 +490,8 @@ def format_trace(result: ExecutionResult, report: Path | None = None) -> str:
         if evaluation.get("primaryMetric"):
             baseline = evaluation.get("baseline")
             shown = "none" if baseline is None else f"{baseline:.3f}"
+            if baseline is not None and evaluation.get("simulated"):
+                shown += ", a simulated stand-in: see the report's Baseline section"
             summary += f" ({evaluation['primaryMetric']} candidate {evaluation['candidate']:.3f}, baseline {shown})"
         lines.append(summary)
         for failure in evaluation.get("failed", []):

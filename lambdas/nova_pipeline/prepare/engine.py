@@ -26,6 +26,7 @@ import numpy as np
 from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.prepare import finalize as phase2
+from nova_pipeline.prepare.labels import label_variants
 from nova_pipeline.prepare.normalize import MAX_REPORTED_PROBLEMS, ChunkResult, Normalizer, Part
 from nova_pipeline.prepare.parallel import normalize_chunks, usable_cpus
 from nova_pipeline.prepare.reading import CHUNK_BYTES, ChunkBoundaryError, open_records, split_chunks
@@ -227,9 +228,14 @@ def _offsets(chunks: list[ChunkResult]) -> tuple[np.ndarray[Any, Any], int]:
 
 def check_duplicates(normalized: Normalized, run: ExecutionInput, directory: Path) -> int:
     """Exact duplicates among the accepted examples (what `nova-pipeline validate` reports)."""
+    return check_dataset(normalized, run, directory)[0]
+
+
+def check_dataset(normalized: Normalized, run: ExecutionInput, directory: Path) -> tuple[int, list[dict[str, Any]]]:
+    """Exact duplicates and class-label variants among the accepted examples (what `validate` reports)."""
     index = phase2.build_index(normalized.parts, directory / "partitions", run)
     phase2.count(index)
-    return index.duplicates
+    return index.duplicates, label_variants(phase2.label_counts(index), run.prompt.system)
 
 
 def finalize(
@@ -252,6 +258,9 @@ def finalize(
     stats.duplicates = index.duplicates
     stats.accepted -= index.duplicates
     stats.fixes = phase2.fixes_kept(normalized.chunks, index.duplicate_fixes)
+    variants = label_variants(phase2.label_counts(index), run.prompt.system)
+    if variants and run.dataset.label_variants == "fail":
+        raise InvalidDataset([item["warning"] for item in variants], len(variants))
     offsets, total = _offsets(normalized.chunks)
     assignment = phase2.assign(index, run, limits, offsets, total)
     count_problems = _check_counts(assignment.counts, run, limits.minimum)
@@ -290,6 +299,7 @@ def finalize(
             "cappedFromValidation": assignment.capped_validation,
         },
         "labels": {name: assignment.labels[name] for name in names if assignment.labels[name]},
+        "labelVariants": variants,
         "tokens": phase2.token_stats(index.token_histogram, TOKEN_ESTIMATOR),
         "fixes": stats.fixes,
         "problems": {"count": stats.rejected, "first": stats.problems},

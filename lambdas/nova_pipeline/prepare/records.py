@@ -7,7 +7,6 @@ turns, the reference answer, and for classification / text-to-SQL the label and 
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import MODELS, RESERVED_STRINGS, Method, TaskType
 from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.contract.prompt_layout import escape_context, placeholders, record_prompt
 from nova_pipeline.core.s3 import split_s3
 
 CHARS_PER_TOKEN_ESTIMATE = 3  # Nova's tokenizer is not public; English averages ~4 characters a token: 3 overestimates
@@ -139,11 +139,6 @@ def sanitize(text: str, where: str, policy: str, fixes: Fixes) -> str:
     return normalized
 
 
-def placeholders(template: str) -> list[str]:
-    """The column names a template's `{column}` placeholders use, in order."""
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
 def render(template: str, row: dict[str, Any], what: str) -> str:
     missing = [name for name in placeholders(template) if name not in row]
     if missing:
@@ -183,9 +178,14 @@ def from_raw(row: dict[str, Any], run: ExecutionInput) -> Example:
     optional_answer = run.method is Method.DISTILLATION and columns.answer not in row
     answer = "" if optional_answer else _column(row, columns.answer, "answer")
     system = _column(row, columns.system, "system") if columns.system else None
+    user_template = run.prompt.user_template
     if system is None and run.prompt.system:
-        system = render(run.prompt.system, values, "prompt.system")
-    user = render(run.prompt.user_template, {**values, "question": question}, "prompt.userTemplate")
+        render(run.prompt.system, values, "prompt.system")  # names a column the data lacks
+        layout = record_prompt(run.prompt.system, user_template)  # the context moves to the user turn
+        system, user_template = layout.system, layout.user
+        for name in layout.context_columns:
+            values[name] = escape_context(str(values[name]))
+    user = render(user_template, {**values, "question": question}, "prompt.userTemplate")
     label = _column(row, columns.label or columns.answer, "label") if run.task is TaskType.CLASSIFICATION else None
     context = _column(row, columns.context, "context") if columns.context else None
     # Distillation prompts may come without an answer; otherwise an empty answer is reported as an empty turn.

@@ -11,7 +11,7 @@ from typing import Any
 from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
 from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS, MODELS, RFT_MIN_TRAIN_RECORDS, Method, TaskType
 from nova_pipeline.contract.execution_input import ExecutionInput, parse_execution_input
-from nova_pipeline.prepare.engine import InvalidDataset, check_duplicates, normalize, prepare
+from nova_pipeline.prepare.engine import InvalidDataset, check_dataset, normalize, prepare
 from nova_pipeline.prepare.records import ConfigurationProblem
 from nova_pipeline.prepare.sources import OutputLocation, SourceError, list_sources
 
@@ -42,7 +42,12 @@ def _dataset_flags(args: argparse.Namespace, document: dict[str, Any]) -> dict[s
         if getattr(args, flag):
             columns[key] = getattr(args, flag)
     dataset["columns"] = columns
-    for flag, key in (("format", "format"), ("delimiter", "delimiter"), ("sanitize", "sanitize")):
+    for flag, key in (
+        ("format", "format"),
+        ("delimiter", "delimiter"),
+        ("sanitize", "sanitize"),
+        ("label_variants", "labelVariants"),
+    ):
         if getattr(args, flag):
             dataset[key] = getattr(args, flag)
     if args.skip_invalid:
@@ -110,6 +115,8 @@ def prepare_command(args: argparse.Namespace) -> int:
     )
     for problem in result.stats.problems:
         print(f"  skipped: {problem}")
+    for item in result.manifest.get("labelVariants", []):
+        print(f"warning: {item['warning']} (or stop on them: --label-variants fail)", file=sys.stderr)
     print(f"  manifest: {result.manifest_uri}")
     return EXIT_OK
 
@@ -138,7 +145,7 @@ def validate_command(args: argparse.Namespace) -> int:
             normalized = normalize(
                 list_sources(args.file, s3), run, Path(work), s3=s3, progress=_progress, workers=args.workers
             )
-            duplicates = check_duplicates(normalized, run, Path(work))
+            duplicates, variants = check_dataset(normalized, run, Path(work))
         except (SourceError, ConfigurationProblem) as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_INVALID
@@ -153,6 +160,8 @@ def validate_command(args: argparse.Namespace) -> int:
     unique = stats.accepted - duplicates
     if unique > model.max_train_records:
         problems.append(f"{args.file}: {unique} records; at most {model.max_train_records} are accepted")
+    for item in variants:
+        print(f"warning: {item['warning']}", file=sys.stderr)
     if stats.rejected or problems:
         total = stats.rejected + len(problems) - len(stats.problems)
         print(f"{args.file}: {total} problem(s)", file=sys.stderr)
@@ -208,6 +217,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-train", type=int, help="cap on training records (deterministic sample)")
     parser.add_argument("--sanitize", choices=("fix", "reject"))
     parser.add_argument("--skip-invalid", action="store_true", help="drop invalid records and report them")
+    parser.add_argument(
+        "--label-variants",
+        choices=("warn", "fail"),
+        help="labels differing only by case/whitespace/punctuation: warn (default) or fail",
+    )
     _workers_flag(parser)
     parser.set_defaults(handler=prepare_command)
 
