@@ -82,6 +82,12 @@ class ApiSettings:
             }
         )
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> ApiSettings:
+        """The settings in `environ` (the function's environment); `pydantic_core.ValidationError` names a bad one."""
+        settings: ApiSettings = _SETTINGS.validate_python(dict(environ))
+        return settings
+
     def limits(self) -> Limits:
         guardrail = (
             (self.guardrail_id, self.guardrail_version) if self.guardrail_id and self.guardrail_version else None
@@ -118,8 +124,7 @@ _SETTINGS = SchemaValidator(
 
 @lru_cache(maxsize=1)
 def api_settings() -> ApiSettings:
-    settings: ApiSettings = _SETTINGS.validate_python(dict(os.environ))
-    return settings
+    return ApiSettings.from_environment(os.environ)
 
 
 @lru_cache(maxsize=1)
