@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := cdk --no-notices
 
-.PHONY: help setup demo synth test lint typecheck cfn-lint unit openapi bench-prepare bench-api deploy diff destroy clean
+.PHONY: help setup demo synth test lint typecheck cfn-lint unit openapi bench-prepare bench-hostile bench-api deploy diff destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ openapi: setup ## Regenerate docs/openapi.json from the inference API's route ta
 
 bench-api: setup ## Inference handler overhead and cold start against a boto3-only baseline
 	$(PY) benchmarks/api_benchmark.py
+
+bench-hostile: setup ## Hostile input files (huge line, identical lines, gzip bomb) against ordinary input of the same size
+	$(PY) benchmarks/hostile_input_benchmark.py
 
 bench-prepare: setup ## Data preparation benchmark (100k, 1M and 2M rows; installs pandas for the naive baseline)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt

@@ -7,9 +7,10 @@ problem at once with its JSON path, so that a user fixes the whole input in one 
 from __future__ import annotations
 
 import re
+import string
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from nova_pipeline.contract.catalog import (
@@ -32,6 +33,7 @@ from nova_pipeline.core.problems import InputProblemsError, Problem, problems_fr
 from nova_pipeline.evaluation.gate import INPUT_NAMES, loosened
 
 RUN_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
+_COLUMN_NAME = re.compile(r"[^.\[\]{}!:]+")  # a column name as str.format looks it up: no attribute, index
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 
 HyperparameterValue = bool | int | float | str
@@ -88,14 +90,49 @@ class DatasetInput(_Model):
     `fail` stops before any paid job."""
 
 
+def template_problem(template: str) -> str | None:
+    """Why `template` is not plain text with `{column}` placeholders (None when it is). A format specification
+    (`{question:>1000000000}`), a conversion (`{question!r}`), an attribute or index (`{row.x}`, `{row[0]}`) or a
+    positional `{}` would let one input make every record gigabytes long or read what it should not; a literal
+    brace is written `{{` / `}}`."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as error:  # "Single '}' encountered", "expected '}' before end of string"
+        return f"is not a valid template ({error}); write a literal brace as {{{{ or }}}}"
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if not name:
+            return f"placeholder {shown} names no column; use {{column}}"
+        if name.isdigit():
+            return f"placeholder {shown} is positional; name a column, as in {{question}}"
+        if spec or conversion or not _COLUMN_NAME.fullmatch(name):
+            return (
+                f"placeholder {shown} is not a plain {{column}} field: format specifications, conversions, "
+                "attributes and indexes are not allowed"
+            )
+    return None
+
+
 class PromptInput(_Model):
     """The prompts the model is trained with. The same system prompt is used at evaluation and inference."""
 
     system: str | None = None
     """System prompt template. A `{column}` placeholder (e.g. `{context}`) names a record column whose value opens
-    the user turn between `<context>` lines; the system block keeps a fixed pointer to it (never per-record text)."""
+    the user turn between `<context>` lines; the system block keeps a fixed pointer to it (never per-record text).
+    Plain fields only (no format specification, conversion, attribute or index); `{{` and `}}` write a brace."""
     user_template: Annotated[str, Field(min_length=1)] = "{question}"
-    """User turn template with `{column}` placeholders."""
+    """User turn template with plain `{column}` placeholders."""
+
+    @field_validator("system", "user_template")
+    @classmethod
+    def _plain_placeholders(cls, template: str | None) -> str | None:
+        if template is not None:
+            problem = template_problem(template)
+            if problem:
+                raise ValueError(problem)
+        return template
 
 
 class SplitInput(_Model):

@@ -36,6 +36,7 @@ from nova_pipeline.local.result_writer import results_written_to_s3
 from nova_pipeline.local.simulated_model import SIMULATED_LABEL
 from nova_pipeline.local.simulator import BedrockSimulator, SimulatorSettings
 from nova_pipeline.local.template import ACCOUNT, REGION, CloudAssembly
+from nova_pipeline.prepare.sources import walk_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
@@ -360,7 +361,10 @@ class OfflineTwin:
 
         s3 = boto3.client("s3", region_name=REGION)
         prefix = f"{layout.RAW}local/{local.name if local.is_dir() else local.parent.name}/"
-        files = sorted(p for p in local.rglob("*") if p.is_file()) if local.is_dir() else [local]
+        # A folder's links are followed only to files inside it (never to /etc/passwd); what is left out is said.
+        files, skipped = walk_folder(local) if local.is_dir() else ([local], [])
+        for entry in skipped:
+            print(f"not uploaded: {entry.name} ({entry.reason})", file=sys.stderr)
         for path in files:
             relative = path.relative_to(local if local.is_dir() else local.parent).as_posix()
             s3.put_object(Bucket=self.data_bucket, Key=prefix + relative, Body=path.read_bytes())

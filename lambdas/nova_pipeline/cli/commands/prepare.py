@@ -115,6 +115,8 @@ def prepare_command(args: argparse.Namespace) -> int:
     )
     for problem in result.stats.problems:
         print(f"  skipped: {problem}")
+    for entry in result.manifest["skipped"]["first"]:
+        print(f"  not read: {entry['name']} ({entry['reason']})")
     for item in result.manifest.get("labelVariants", []):
         print(f"warning: {item['warning']} (or stop on them: --label-variants fail)", file=sys.stderr)
     print(f"  manifest: {result.manifest_uri}")
@@ -153,11 +155,10 @@ def validate_command(args: argparse.Namespace) -> int:
     model = MODELS[args.model]
     minimum = RFT_MIN_TRAIN_RECORDS if args.method == Method.RFT.value else model.min_train_records
     problems = list(stats.problems)
-    if stats.accepted < minimum:
-        problems.append(
-            f"{args.file}: {stats.accepted} valid records; {args.model} {args.method} needs at least {minimum}"
-        )
-    unique = stats.accepted - duplicates
+    valid = stats.accepted + stats.duplicates  # copies dropped while reading are valid records too
+    if valid < minimum:
+        problems.append(f"{args.file}: {valid} valid records; {args.model} {args.method} needs at least {minimum}")
+    unique = valid - duplicates
     if unique > model.max_train_records:
         problems.append(f"{args.file}: {unique} records; at most {model.max_train_records} are accepted")
     for item in variants:
