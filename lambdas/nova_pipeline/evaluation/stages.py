@@ -306,6 +306,8 @@ def aggregate_evaluation(
         data_summary=_data_summary(state, s3),
         training=_training(state, curves),
     )
+    # sagemaker.evaluationRecipes: the Nova evaluation jobs' metrics on the checkpoint (reported, not gated).
+    report["sagemakerEvaluation"] = state.sagemaker_evaluation.report() if state.sagemaker_evaluation else None
     key = layout.report(state.execution.name)
     _put(s3, data_bucket, key + "report.json", json.dumps(report, indent=2), "application/json")
     _put(s3, data_bucket, key + "report.html", render_html(report), "text/html; charset=utf-8")
