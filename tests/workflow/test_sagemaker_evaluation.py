@@ -89,6 +89,7 @@ def test_mmlu_and_gen_qa_run_on_the_checkpoint_and_are_reported(offline_twin: An
         assert by_task["bbh"]["status"] == "Failed"
         assert "mmlu and gen_qa evaluation recipes only" in by_task["bbh"]["failureMessage"]
         assert "SageMaker evaluation recipes (not gated)" in _report(result)["_html"]
+        assert result.output["sagemakerEvaluation"]["jobs"] == section["jobs"]  # the execution's output too
 
 
 def test_without_evaluation_recipes_no_state_of_the_step_runs(offline_twin: Any) -> None:

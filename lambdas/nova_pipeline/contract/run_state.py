@@ -243,6 +243,8 @@ class RunSummary(_State):
     promotion: dict[str, Any] | None = None
     durations: dict[str, float | None] = {}
     completed_at: str | None = None
+    sagemaker_evaluation: dict[str, Any] | None = None
+    """Present only with `sagemaker.evaluationRecipes`: the Nova evaluation jobs and their metrics (not gated)."""
 
 
 class CleanupResult(_State):

@@ -25,7 +25,7 @@ def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, An
     now = now or datetime.now(UTC)
     run, data, job, deployment = state.input, state.data, state.job, state.deployment
     model_arn = state.model.model_arn if state.model else (job.output_model_arn if job else None)
-    return {
+    summary = {
         "execution": state.execution.arn,
         "runName": run.run_name if run else None,
         "baseModel": run.base_model if run else None,
@@ -50,3 +50,6 @@ def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, An
         "durations": {"totalSeconds": _seconds_since(state.execution.started_at, now)},
         "completedAt": now.isoformat(),
     }
+    if state.sagemaker_evaluation:  # sagemaker.evaluationRecipes: shown even when evaluation.enabled is false
+        summary["sagemakerEvaluation"] = state.sagemaker_evaluation.report()
+    return summary
