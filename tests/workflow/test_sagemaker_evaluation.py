@@ -114,3 +114,15 @@ def test_evaluation_recipes_on_bedrock_are_refused_at_validate_input(offline_twi
             in (result.cause)
         )
         assert not calls(twin, "sagemaker", "CreateTrainingJob")
+
+
+def test_a_run_failing_after_the_evaluation_jobs_started_stops_them(offline_twin: Any) -> None:
+    document = example("sagemaker-lora-sft-nova-micro.json")
+    document["sagemaker"]["evaluationRecipes"] = [{"task": "mmlu"}, {"task": "ifeval"}]
+    with offline_twin(fail_at="ImportModel") as twin:
+        result = twin.run(document)
+
+        assert result.status == "FAILED"
+        _, *evaluations = calls(twin, "sagemaker", "CreateTrainingJob")
+        stopped = [p["TrainingJobName"] for p in calls(twin, "sagemaker", "StopTrainingJob")]
+        assert stopped == [r["TrainingJobName"] for r in evaluations] and len(stopped) == 2

@@ -408,7 +408,13 @@ def evaluation_recipe_problems(parsed: ExecutionInput) -> list[Problem]:
         task = SAGEMAKER_EVALUATION_TASKS.get(recipe.task)
         if task is None:
             known = ", ".join(SAGEMAKER_EVALUATION_TASKS)
-            problems.append(Problem(f"{at}.task", f"{recipe.task!r} is not a published Nova task; known: {known}"))
+            problems.append(
+                Problem(
+                    f"{at}.task",
+                    f"{recipe.task!r} is not offered; offered: {known} (llm_judge, mmmu and rft_eval are published "
+                    "too but compare two models, need images or a reward Lambda)",
+                )
+            )
             continue
         if recipe.task in seen:
             problems.append(Problem(f"{at}.task", f"{recipe.task} is requested twice"))
