@@ -17,7 +17,9 @@ Simulated behaviour:
   gives 0 to every rollout identical to its record's `reference_answer` (it does not see the reference: a check
   stricter than Bedrock, which would train on such rewards). The mean reward goes into the step-wise metrics CSV.
 - SageMaker training jobs: the same lifecycle; on completion `output/output.tar.gz` holds a `manifest.json` whose
-  `checkpoint_s3_bucket` `CreateCustomModel` accepts.
+  `checkpoint_s3_bucket` `CreateCustomModel` accepts. A job with the Nova evaluation image runs its recipe on the
+  checkpoint's simulated model: `mmlu` on the shipped general set, `gen_qa` on its `train` channel (exact match,
+  token F1), writing `eval-result/results_<time>.json` (marked simulated) in `output/output.tar.gz`; other tasks fail.
 - custom models and deployments: `Creating` for `deployment_seconds`, then `Active` (or `Failed` when injected).
 - Converse / ConverseStream: the deployment's customized model or the simulated base model; optional TTFT and
   output-token rate; an optional account quota the caller does not know: requests and tokens (input + output)
