@@ -82,8 +82,8 @@ def test_mmlu_and_gen_qa_run_on_the_checkpoint_and_are_reported(offline_twin: An
         # SIMULATED: the customized model forgot the general set (the forgetting guard's finding, here via mmlu)
         assert by_task["mmlu"]["status"] == "Completed", by_task["mmlu"]["failureMessage"]
         assert by_task["mmlu"]["simulated"] is True
-        assert set(by_task["mmlu"]["metrics"]) == {"accuracy", "accuracy_stderr"}
-        assert by_task["mmlu"]["metrics"]["accuracy"] < 0.5
+        # (the simulated base model scores 1.0 on the same set: see tests/workflow/test_forgetting_guard.py)
+        assert by_task["mmlu"]["metrics"] == {"accuracy": 0.0, "accuracy_stderr": 0.0}
         assert set(by_task["gen_qa"]["metrics"]) == {"em", "f1_score"}
         # a task the simulator cannot score fails its own job; reported, the run still succeeds (not gated)
         assert by_task["bbh"]["status"] == "Failed"
