@@ -21,11 +21,12 @@ from stacks.constructs.evaluation import Evaluation
 from stacks.constructs.lambda_layer import shared_layer
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.pipeline_function import PipelineFunction
+from stacks.constructs.sagemaker_evaluation import SageMakerEvaluation
 from stacks.constructs.stage import FunctionSpec, PipelineResources
 from stacks.storage_stack import StorageStack
 from stepfunctions.workflow import definition
 
-STAGES = (DataPreparation, CustomizationJobs, Evaluation)
+STAGES = (DataPreparation, CustomizationJobs, SageMakerEvaluation, Evaluation)
 
 
 def function_specs() -> list[FunctionSpec]:
@@ -65,10 +66,12 @@ class PipelineStack(Stack):
         )
         preparation = DataPreparation(self, "DataPreparation", resources=resources)
         jobs = CustomizationJobs(self, "CustomizationJobs", resources=resources, topic=self.topic)
+        sagemaker_evaluation = SageMakerEvaluation(self, "SageMakerEvaluation", resources=resources)
         evaluation = Evaluation(self, "Evaluation", resources=resources)
         self.functions: dict[str, PipelineFunction] = {
             **preparation.functions,
             **jobs.functions,
+            **sagemaker_evaluation.functions,
             **evaluation.functions,
         }
         self.topic.grant_publish(jobs.cleanup.role)

@@ -18,6 +18,7 @@ from nova_pipeline.contract.catalog import (
     HYPERPARAMETER_ALIASES,
     HYPERPARAMETER_RULES,
     MODELS,
+    SAGEMAKER_EVALUATION_TASKS,
     SAGEMAKER_TRAINING,
     TEACHER_MODELS,
     HyperparameterRule,
@@ -27,8 +28,10 @@ from nova_pipeline.contract.catalog import (
     RecipeFamily,
     SageMakerTraining,
     TaskType,
+    evaluation_instance_types,
     sagemaker_training_problem,
 )
+from nova_pipeline.core import layout
 from nova_pipeline.core.problems import InputProblemsError, Problem, problems_from_validation_error
 from nova_pipeline.evaluation.gate import INPUT_NAMES, loosened
 
@@ -241,6 +244,26 @@ class SageMakerInput(_Model):
     """Training instance count (the recipe's `run.replicas`); allowed and default per recipe and instance type."""
     max_runtime_hours: Annotated[float, Field(gt=0, le=120)] = 24
     """Stop the job after this many hours."""
+    evaluation_recipes: Annotated[list[EvaluationRecipeInput], Field(max_length=8)] = []
+    """SageMaker's Nova evaluation recipes run on the trained checkpoint after training, one training job each
+    (e.g. `[{"task": "mmlu"}, {"task": "gen_qa", "dataset": "raw/qa.jsonl"}]`); their metrics are reported, not
+    gated. Tasks: mmlu, mmlu_pro, bbh, gpqa, math, strong_reject, ifeval, gen_qa."""
+
+
+class EvaluationRecipeInput(_Model):
+    """One Nova evaluation recipe run on the trained checkpoint (SageMaker platform only)."""
+
+    task: str
+    """Published task: mmlu, mmlu_pro, bbh, gpqa, math, strong_reject, ifeval or gen_qa."""
+    strategy: str | None = None
+    """The task's published strategy (e.g. `zs_cot` for mmlu, `fs_cot` for bbh); default: the task's."""
+    metric: str | None = None
+    """The task's published metric (e.g. `accuracy`, `exact_match`; `all` for gen_qa); default: the task's."""
+    dataset: str | None = None
+    """gen_qa only (required there): key of a JSONL file under `raw/` of the data bucket, one
+    `{"query": ..., "response": ...}` per line, read by the job as its `train` channel."""
+    instance_type: Annotated[str | None, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = None
+    """Evaluation instance type; allowed per model (the recipe's list), default `ml.p5.48xlarge`."""
 
 
 class RftInput(_Model):
@@ -438,6 +461,7 @@ def parse_execution_input(
         overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
         problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
     problems += _general_problems(parsed, gate_defaults)
+    problems += evaluation_recipe_problems(parsed)
     if guardrail is False and parsed.gate.max_guardrail_intervention_rate is not None:
         problems.append(
             Problem(
@@ -495,6 +519,63 @@ def _judge_problem(judge: str, region: str | None) -> str | None:
     elif match["kind"] == "custom-model-deployment" and not _DEPLOYMENT_ID.match(match["id"]):
         message = f"{judge!r} is not a custom-model deployment ARN (its id is 12 lowercase letters and digits)"
     return message
+
+
+def evaluation_recipe_problems(parsed: ExecutionInput) -> list[Problem]:
+    """`sagemaker.evaluationRecipes` against the published tasks, strategies, metrics and instance types."""
+    recipes = parsed.sagemaker.evaluation_recipes
+    if not recipes:
+        return []
+    where = "$.sagemaker.evaluationRecipes"
+    if parsed.platform is not Platform.SAGEMAKER:
+        return [
+            Problem(
+                where,
+                f"Nova evaluation recipes run on a SageMaker training job's checkpoint; platform is "
+                f"{parsed.platform.value}: set `platform` to `sagemaker`, or use `evaluation.general` (the forgetting "
+                "guard) to measure general capability on bedrock",
+            )
+        ]
+    model = parsed.base_model or ""
+    instance_types = evaluation_instance_types(model)
+    if not instance_types:
+        return [Problem(where, f"{model} has no published Nova evaluation recipe")]
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, recipe in enumerate(recipes):
+        at = f"{where}[{index}]"
+        task = SAGEMAKER_EVALUATION_TASKS.get(recipe.task)
+        if task is None:
+            known = ", ".join(SAGEMAKER_EVALUATION_TASKS)
+            problems.append(
+                Problem(
+                    f"{at}.task",
+                    f"{recipe.task!r} is not offered; offered: {known} (llm_judge, mmmu and rft_eval are published "
+                    "too but compare two models, need images or a reward Lambda)",
+                )
+            )
+            continue
+        if recipe.task in seen:
+            problems.append(Problem(f"{at}.task", f"{recipe.task} is requested twice"))
+        seen.add(recipe.task)
+        for name, given, published in (
+            ("strategy", recipe.strategy, task.strategy),
+            ("metric", recipe.metric, task.metric),
+        ):
+            if given is not None and given != published:
+                problems.append(
+                    Problem(f"{at}.{name}", f"{task.name} publishes {name} {published!r} only, not {given!r}")
+                )
+        if task.dataset and not recipe.dataset:
+            problems.append(Problem(f"{at}.dataset", f"{task.name} evaluates your dataset: give its key under raw/"))
+        if not task.dataset and recipe.dataset:
+            problems.append(Problem(f"{at}.dataset", f"{task.name} is a published benchmark and reads no dataset"))
+        if recipe.dataset and (not recipe.dataset.startswith(layout.RAW) or ".." in recipe.dataset):
+            problems.append(Problem(f"{at}.dataset", f"must be a key under {layout.RAW} of the data bucket"))
+        if recipe.instance_type and recipe.instance_type not in instance_types:
+            allowed = ", ".join(instance_types)
+            problems.append(Problem(f"{at}.instanceType", f"not allowed for {model} evaluation; allowed: {allowed}"))
+    return problems
 
 
 def _general_problems(parsed: ExecutionInput, gate_defaults: dict[str, float | None] | None) -> list[Problem]:
