@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 import yaml
 
+from nova_pipeline.cli import main
 from nova_pipeline.contract.execution_input import FULL_RANK_NOT_DEPLOYED
 from tests.workflow.conftest import example
 from tests.workflow.test_customization_workflow import calls, states_entered
@@ -91,3 +95,18 @@ def test_the_training_job_logs_to_the_environments_mlflow_server_when_configured
             "MlflowExperimentName": "nova-dev-sql-full",
             "MlflowRunName": result.name,
         }
+
+
+def test_plan_shows_a_full_rank_run_ends_imported_before_it_is_paid_for(
+    synthesized: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr("nova_pipeline.local.twin.cached_synthesis", lambda environment: synthesized)
+    (tmp_path / "input.json").write_text(json.dumps(full_rank_input()))
+
+    code = main(["plan", "--input", str(tmp_path / "input.json")])
+
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "sagemaker:CreateTrainingJob" in printed and "bedrock:CreateCustomModel " in printed
+    assert "CreateCustomModelDeployment" not in printed
+    assert printed.rstrip().endswith(f"note: {FULL_RANK_NOT_DEPLOYED}")
