@@ -101,6 +101,9 @@ class EvaluationSettings(_Settings):
     """Optional ceiling on evaluation's requests per minute (unset: the rate adapts to the account's quota)."""
     delete_rejected_deployment: bool = True
     """Delete the new deployment when the gate rejects it (so it costs nothing)."""
+    max_general_regression: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum drop of general-set accuracy from the base model (the forgetting guard; an input must then name an
+    `evaluation.general` set). Unset: not checked."""
     max_guardrail_intervention_rate: Annotated[float | None, Field(ge=0, le=1)] = None
     """Maximum share of the candidate's evaluation answers the environment's guardrail intervened on (needs
     `guardrail`; unset: reported, not checked)."""

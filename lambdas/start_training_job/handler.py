@@ -29,6 +29,7 @@ def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
         artifacts_bucket=SETTINGS.artifacts_bucket,
         kms_key_arn=SETTINGS.kms_key_arn,
         reward_function_arn=SETTINGS.grader_function_arn,
+        data_bucket=SETTINGS.data_bucket,
         mlflow_tracking_arn=SETTINGS.mlflow_tracking_arn,
     )
     job = start_training(

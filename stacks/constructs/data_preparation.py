@@ -99,8 +99,9 @@ class DataPreparation(Construct):
                 actions=["s3:GetObject"], resources=[data.arn_for_objects(f"{layout.PREPARE_MAP_RESULTS}*")]
             )
         )
-        for function in preparers:  # PlanData only lists and heads objects: no key use
+        for function in preparers:
             key.grant(function.role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        key.grant(plan.role, "kms:Decrypt")  # PlanData reads a general set (the forgetting guard) before any job
         allow_wildcards(
             [function.role for function in (plan, *preparers)],
             "Reads raw/ and writes prepared/ of the data bucket (MergeShards also reads the map's results); object "

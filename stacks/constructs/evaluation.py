@@ -54,6 +54,7 @@ def gate_defaults(settings: EnvironmentSettings) -> dict[str, float | None]:
         "max_cost_per_1k_requests_usd": evaluation.max_cost_per_1k_requests_usd,
         "max_error_rate": evaluation.max_error_rate,
         "max_guardrail_intervention_rate": evaluation.max_guardrail_intervention_rate,
+        "max_general_regression": evaluation.max_general_regression,
     }
 
 
@@ -85,6 +86,7 @@ class Evaluation(Construct):
         )
         for role in (plan, aggregate):  # the test split; the manifest for the report's data summary
             grant_prefix_read(role, data, layout.PREPARED, listing=False)
+        grant_prefix_read(plan, data, layout.RAW, listing=False)  # a general set (the forgetting guard)
         for role in (plan, batch, aggregate):
             grant_prefix_write(role, data, layout.EVALUATION, listing=role is aggregate)  # it lists predictions
         grant_prefix_write(aggregate, data, layout.REPORTS, listing=False)
@@ -107,20 +109,24 @@ class Evaluation(Construct):
             )
         )
         grant_apply_guardrail(self, settings, batch)
-        reject.add_to_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:DeleteCustomModelDeployment"],
-                resources=[bedrock_arn(self, "custom-model-deployment")],
+        # RejectCandidate deletes the rejected deployment; in a multi-stage run both outcomes of the gate also delete
+        # every stage but the chosen one (its deployment, then its custom model).
+        for role in (promote, reject):
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["bedrock:DeleteCustomModelDeployment", "bedrock:DeleteCustomModel"],
+                    resources=[bedrock_arn(self, "custom-model-deployment"), bedrock_arn(self, "custom-model")],
+                )
             )
-        )
         for role in (plan, batch, aggregate, promote):
             key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         allow_wildcards(
             (plan, batch, aggregate, promote, reject),
-            "Evaluation reads and writes per-run objects under prepared/, evaluation/, reports/ and jobs/; "
+            "Evaluation reads and writes per-run objects under prepared/, evaluation/, reports/ and jobs/ (and reads "
+            "a user's general set under raw/); "
             "deployments are created per execution; cross-region inference profiles route a base model to its "
             "foundation model in any US region.",
-            rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS})\*$/g",
-            r"/^Resource::arn:.*:bedrock:.*:custom-model-deployment\/\*$/g",
+            rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS}|{layout.RAW})\*$/g",
+            r"/^Resource::arn:.*:bedrock:.*:custom-model(-deployment)?\/\*$/g",
             r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g",
         )

@@ -74,6 +74,8 @@ class BedrockJobSettings(PollSettings):
     artifacts_bucket: str = Field(alias="NOVA_ARTIFACTS_BUCKET", min_length=3)
     kms_key_arn: str = Field(alias="NOVA_KMS_KEY_ARN", min_length=20)
     grader_function_arn: str = Field(alias="NOVA_GRADER_FUNCTION_ARN", min_length=20)
+    # Multi-stage runs: a stage's own training file goes under the run's prepared/ prefix.
+    data_bucket: str = Field(alias="NOVA_DATA_BUCKET", min_length=3)
 
 
 class TrainingJobSettings(PollSettings):
@@ -83,6 +85,7 @@ class TrainingJobSettings(PollSettings):
     # SageMaker RFT: the reward function the job invokes. Optional so that SFT-only stacks need not pass it; an RFT
     # job without it fails at StartTrainingJob naming the variable.
     grader_function_arn: str = Field(alias="NOVA_GRADER_FUNCTION_ARN", min_length=20)
+    data_bucket: str = Field(alias="NOVA_DATA_BUCKET", min_length=3)
     # The environment's SageMaker managed MLflow server or app (empty: no experiment tracking).
     mlflow_tracking_arn: str | None = Field(alias="NOVA_MLFLOW_TRACKING_ARN")
 

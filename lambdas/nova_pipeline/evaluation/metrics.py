@@ -4,7 +4,9 @@ Every task: exact match, normalized exact match, token F1 (SQuAD-style), ROUGE-1
 corpus BLEU-4 (Papineni et al. with brevity penalty and sacrebleu's default "exp" smoothing, on normalized
 whitespace tokens). Classification: the label extracted from verbose answers, accuracy, per-class precision /
 recall / F1, macro-F1, confusion matrix, the rate of answers with no valid label. Text-to-SQL: execution accuracy
-on an in-memory SQLite database built from the record's schema, normalized SQL match, the share that does not parse.
+on test-suite SQLite databases built from the record's schema and both queries' literals (`grading.sql`), the
+number of rows graded by canonical SQL because the reference is empty on every database, normalized SQL match
+(sqlglot canonical form), the share that does not parse.
 Latency: TTFT and total latency p50/p90/p99 (nearest rank), output tokens per second; error rate; the share of
 answers a guardrail intervened on.
 
@@ -15,7 +17,6 @@ have no wheels for the Lambda runtime's platform tags, and the metrics must be i
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.evaluation.predictions import PredictionRow
 from nova_pipeline.grading.rewards import extract_label, normalize_text
-from nova_pipeline.grading.sql import execution_match, extract_sql, parses
+from nova_pipeline.grading.sql import execution_match, normalized_match, parses
 
 # Wrong answers sampled into the report (in test-split order), and the characters kept of each text.
 WRONG_ANSWER_SAMPLE = 10
@@ -178,10 +179,6 @@ def _classification(rows: Sequence[PredictionRow], labels: Sequence[str] | None)
     return metrics, predicted
 
 
-def _normalized_sql(sql: str) -> str:
-    return re.sub(r"\s+", " ", extract_sql(sql).strip().rstrip(";").lower()).replace(" ,", ",")
-
-
 def sql_metrics(rows: Sequence[PredictionRow]) -> dict[str, float]:
     metrics, _ = _sql(rows)
     return metrics
@@ -189,15 +186,16 @@ def sql_metrics(rows: Sequence[PredictionRow]) -> dict[str, float]:
 
 def _sql(rows: Sequence[PredictionRow]) -> tuple[dict[str, float], list[bool]]:
     """The metrics and whether each answer's result set equals the reference's."""
-    executed = [execution_match(row.prediction, row.reference, row.context or "").equal for row in rows]
+    executed = [execution_match(row.prediction, row.reference, row.context or "") for row in rows]
     metrics = {
-        "executionAccuracy": _mean([float(match) for match in executed]),
+        "executionAccuracy": _mean([float(match.equal) for match in executed]),
+        "executionFallbackRows": sum(match.fallback for match in executed),
         "normalizedSqlMatch": _mean(
-            [float(_normalized_sql(r.prediction) == _normalized_sql(r.reference)) for r in rows]
+            [float(normalized_match(r.prediction, r.reference, r.context or "")) for r in rows]
         ),
         "unparseableRate": _mean([float(not parses(row.prediction, row.context or "")) for row in rows]),
     }
-    return metrics, executed
+    return metrics, [match.equal for match in executed]
 
 
 def _excerpt(text: str | None) -> str | None:

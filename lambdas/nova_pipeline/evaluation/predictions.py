@@ -39,6 +39,10 @@ class PredictionRow(BaseModel):
     judge_input_tokens: int | None = None
     judge_output_tokens: int | None = None
     stop_reason: str | None = None
+    kind: str | None = None
+    """`general` for a row of the general-capability set (the forgetting guard); unset for the task's rows."""
+    choices: int | None = None
+    """Number of choices of a general-set question."""
 
 
 def parse_lines(lines: Iterable[str], name: str) -> list[PredictionRow]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.evaluation.predictions import PredictionRow
+from nova_pipeline.evaluation.progression import render_progression
 
 SCHEMA_VERSION = "2"
 MAX_LISTED = 10  # rejection reasons listed in the data summary
@@ -130,6 +131,7 @@ def build_report(
     simulated: bool = False,
     latencies_ms: Sequence[float] = (),
     guardrail: dict[str, Any] | None = None,
+    general: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report's record. `cost` is the projection from assumed traffic; `measuredCost` comes from this
     evaluation's own token counts."""
@@ -156,6 +158,8 @@ def build_report(
         "latencyHistogramMs": list(latencies_ms),
         # The environment's guardrail and the share of answers it intervened on (None: no guardrail applied).
         "guardrail": guardrail,
+        # The forgetting guard: candidate and base model on the general-capability set (None: not evaluated).
+        "general": general,
     }
 
 
@@ -486,6 +490,27 @@ def _cost(report: dict[str, Any]) -> str:
     )
 
 
+def _general(general: dict[str, Any] | None) -> str:
+    """The forgetting guard's section: the general set answered by candidate and base model."""
+    if not general:
+        return ""
+    base, mine = general.get("base"), general["candidate"]
+    rows = [
+        ("set", str(general.get("set"))),
+        ("questions", str(mine["rows"])),
+        ("candidate accuracy", f"{mine['accuracy']:.4f} (no valid choice: {mine['noChoiceRate']:.1%})"),
+    ]
+    if base:
+        rows.append((f"base model accuracy ({general.get('baseModel')})", f"{base['accuracy']:.4f}"))
+        rows.append(("drop from the base model", f"{general['regression']:+.4f}"))
+    return (
+        "<h2>General capability (forgetting guard)</h2>"
+        "<p>Multiple-choice questions outside the task, asked of the candidate and of the base model without the "
+        "task's prompt, scored by the letter each answer picks. A drop means the customization cost general "
+        "capability (gate: <code>maxGeneralRegression</code>).</p>" + _table(rows)
+    )
+
+
 def render_html(report: dict[str, Any]) -> str:
     gate = report["gate"]
     verdict = gate["verdict"]
@@ -531,6 +556,8 @@ def render_html(report: dict[str, Any]) -> str:
         summary += f"; the guardrail intervened on {rates['candidate']:.1%} of the candidate's answers"
         if rates.get("baseline") is not None:
             summary += f" ({rates['baseline']:.1%} of the baseline's)"
+    if "executionFallbackRows" in candidate:  # rows whose reference is empty on every test database
+        summary += f"; {candidate['executionFallbackRows']} of {candidate['rows']} rows graded by canonical SQL"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Nova evaluation report</title>
 <style>
@@ -548,12 +575,14 @@ svg{{max-width:100%;height:auto;background:#fafafa}}
 <p class="verdict">{html.escape(headline)}</p>
 <p>{html.escape(summary)}</p>
 {reasons}
+{render_progression(report.get("stages"))}
 <h2>Baseline</h2>{_baseline_section(report.get("baselineInfo"))}
 <h2>Run</h2>{_table(run_rows)}
 <h2>Candidate vs baseline</h2>{_bars(candidate, baseline, info.get("model"))}
 {_per_class(candidate, baseline)}
 <h2>Confusion matrix (candidate)</h2>{_confusion(candidate.get("confusionMatrix")) or "<p>not classification</p>"}
 {_wrong(candidate)}
+{_general(report.get("general"))}
 {_data(report.get("data"))}
 <h2>Latency (candidate)</h2>{_table(latency_rows)}{_histogram(report.get("latencyHistogramMs", []))}
 <h2>Training and validation loss</h2>{_training(report.get("training"), report.get("lossCurves", {}))}

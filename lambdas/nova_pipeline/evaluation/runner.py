@@ -115,6 +115,8 @@ def converse_row(
         "reference": row.get("reference", ""),
         "label": row.get("label"),
         "context": row.get("context"),
+        "kind": row.get("kind"),
+        "choices": row.get("choices"),
     }
     request = _request(target, str(row.get("prompt", "")))
     for attempt in range(attempts):

@@ -31,6 +31,7 @@ def evaluation_report(
     baseline_is_promoted: bool = False,
     judge_model: str | None = None,
     guardrail: dict[str, str] | None = None,
+    general: dict[str, Any] | None = None,
     baseline_info: dict[str, Any] | None = None,
     traffic_source: str = "the default traffic",
     data_summary: dict[str, Any] | None = None,
@@ -107,6 +108,9 @@ def evaluation_report(
         rows=len(candidate_rows),
         # Measured only when a guardrail was applied (without one every answer "passes" trivially).
         guardrail_intervention_rate=candidate["guardrailInterventionRate"] if guardrail else None,
+        general=(general["base"]["accuracy"], general["candidate"]["accuracy"])
+        if general and general["base"]
+        else None,
     )
     latencies = [r.latency_ms for r in answered if r.latency_ms is not None]
     gate = verdict.dump()
@@ -141,4 +145,5 @@ def evaluation_report(
         }
         if guardrail
         else None,
+        general=general,
     )

@@ -159,7 +159,8 @@ class BedrockSimulator:
     _token_window: deque[tuple[float, int]] = field(default_factory=deque)
     _window_tokens: int = 0
     quota_throttles: int = 0
-    _escrow_sources: dict[str, str] = field(default_factory=dict)
+    _escrow_sources: dict[str, list[str]] = field(default_factory=dict)
+    """Checkpoint -> the training files it learnt from (a later stage's checkpoint adds its own to the previous)."""
     _converse_count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -230,7 +231,16 @@ class BedrockSimulator:
             if job.name == params["jobName"]:
                 raise SimulatedError("ValidationException", f"A job named {job.name} already exists")
         job_id = _short_id(params["jobName"])
-        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{job_id}"
+        base = params["baseModelIdentifier"]
+        if ":custom-model/" in base:
+            # Bedrock fine-tunes "a foundation model or a previously customized model (fine-tuned or distilled)"
+            # (Bedrock user guide, "Submit a model customization job"); its RFT starts from Nova 2 Lite itself.
+            self._model(base)
+            if params.get("customizationType", "FINE_TUNING") != "FINE_TUNING":
+                raise SimulatedError(
+                    "ValidationException", f"{params['customizationType']} cannot start from a custom model (simulated)"
+                )
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{_base_id(base)}/{job_id}"
         self._assume(params["roleArn"], "bedrock.amazonaws.com", arn)
         self.jobs[arn] = _Job(arn, params["jobName"], token, params, self.clock())
         return {"jobArn": arn}
@@ -253,7 +263,9 @@ class BedrockSimulator:
             "status": job.status,
             "creationTime": _iso(job.created, self.clock),
             "lastModifiedTime": _iso(job.end or job.created, self.clock),
-            "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{request['baseModelIdentifier']}",
+            "baseModelArn": request["baseModelIdentifier"]
+            if request["baseModelIdentifier"].startswith("arn:")
+            else f"arn:aws:bedrock:{REGION}::foundation-model/{request['baseModelIdentifier']}",
             "hyperParameters": request.get("hyperParameters", {}),
             "trainingDataConfig": request["trainingDataConfig"],
             "outputDataConfig": request["outputDataConfig"],
@@ -356,6 +368,9 @@ class BedrockSimulator:
                 type(e)(e.system, e.prompt, e.answer or _concise(teacher.answer(e.system, e.prompt)), e.prompt_tokens)
                 for e in examples
             ]
+        base = request["baseModelIdentifier"]
+        if ":custom-model/" in base:  # continued fine-tuning: the new examples on top of what the base learnt
+            examples = examples + self._model(base).model.examples
         trained = CustomizedModel(examples)
         grader_arn = _grader_arn(request)
         if grader_arn is not None:
@@ -363,7 +378,7 @@ class BedrockSimulator:
             if failure is not None:
                 job.status, job.failure = "Failed", failure
                 return
-        model_arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{request['baseModelIdentifier']}/" + _short_id(
+        model_arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{_base_id(base)}/" + _short_id(
             request["customModelName"]
         )
         self._write_loss_curves(request["outputDataConfig"]["s3Uri"], job, len(examples))
@@ -506,6 +521,8 @@ class BedrockSimulator:
         }
         if job.failure:
             response["FailureReason"] = job.failure
+        if job.end is not None:  # simulated seconds, per instance
+            response["TrainingTimeInSeconds"] = response["BillableTimeInSeconds"] = max(1, round(job.end - job.created))
         return response
 
     def _sagemaker_StopTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -558,7 +575,11 @@ class BedrockSimulator:
         with acting_as(ADMIN):  # the Amazon-managed escrow bucket: written by SageMaker itself, not by the role
             self._ensure_bucket(escrow_bucket)
             self._write(escrow + "adapter_model.safetensors", b"simulated checkpoint")
-        self._escrow_sources[escrow] = channels["train"]
+        # A later stage trains from the previous checkpoint (hyperparameter base_model_location, set from the
+        # recipe's run.model_name_or_path by the SageMaker SDK): its model knows both stages' data.
+        previous = request.get("HyperParameters", {}).get("base_model_location")
+        earlier = self._escrow_sources.get(previous, []) if previous else []
+        self._escrow_sources[escrow] = [channels["train"], *earlier]
         manifest = json.dumps({"checkpoint_s3_bucket": escrow}).encode()
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w:gz") as tar:
@@ -578,11 +599,13 @@ class BedrockSimulator:
                     return {"modelArn": model.arn}
                 raise SimulatedError("ConflictException", f"A model named {model.name} already exists")
         uri = params["modelSourceConfig"]["s3DataSource"]["s3Uri"]
-        training_uri = self._escrow_sources.get(uri)
-        if training_uri is None:
+        training_uris = self._escrow_sources.get(uri)
+        if training_uris is None:
             raise SimulatedError("ValidationException", f"{uri} is not a checkpoint of a completed training job")
-        with acting_as(ADMIN):  # what the simulated model learns from: the job's training data
-            examples = examples_from_jsonl(self._read_lines(training_uri))
+        with acting_as(ADMIN):  # what the simulated model learns from: the job's (and earlier stages') data
+            examples = [
+                e for training_uri in training_uris for e in examples_from_jsonl(self._read_lines(training_uri))
+            ]
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/imported/{_short_id(params['modelName'])}"
         # The source ARN Bedrock sends when it assumes the role for an import: the trust policy allows the model
         # and the documented model-import-job ARNs (Bedrock user guide, model import service role).
@@ -618,6 +641,13 @@ class BedrockSimulator:
             "creationTime": _iso(model.created, self.clock),
             "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-micro-v1:0",
         }
+
+    def _bedrock_DeleteCustomModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        model = self._model(params["modelIdentifier"])
+        if any(d.model_arn == model.arn and not d.deleted for d in self.deployments.values()):
+            raise SimulatedError("ValidationException", f"Model {model.name} is used by a deployment (simulated)")
+        del self.models[model.arn]
+        return {}
 
     def _model(self, identifier: str) -> _Model:
         for model in self.models.values():
@@ -879,6 +909,11 @@ def _concise(answer: str) -> str:
     if "```sql" in answer:
         return answer.split("```sql", 1)[1].split("```", 1)[0].strip()
     return answer.splitlines()[0]
+
+
+def _base_id(base: str) -> str:
+    """The foundation model id in a job's or model's ARN: a custom base model's own base."""
+    return base.split(":custom-model/", 1)[1].split("/", 1)[0] if ":custom-model/" in base else base
 
 
 def _short_id(seed: str) -> str:

@@ -188,3 +188,15 @@ def _resources(*, reward: bool = False, mlflow: str | None = None) -> training.T
         reward_function_arn=REWARD_ARN if reward else None,
         mlflow_tracking_arn=mlflow,
     )
+
+
+def test_full_rank_stages_are_refused() -> None:
+    stages = [{"method": "sft"}, {"method": "rft", "from": "previous", "sagemaker": {"peftScheme": "none"}}]
+
+    messages = problems("nova-2-lite", stages=stages)
+
+    assert messages == [
+        "$.stages[1].sagemaker.peftScheme: full-rank models cannot be deployed on demand, and every stage is "
+        "evaluated against its deployment: multi-stage runs are LoRA only (remove peftScheme, or run one full-rank "
+        "stage without `stages`)"
+    ]
