@@ -7,9 +7,10 @@ problem at once with its JSON path, so that a user fixes the whole input in one 
 from __future__ import annotations
 
 import re
+import string
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from nova_pipeline.contract.catalog import (
@@ -32,6 +33,7 @@ from nova_pipeline.core.problems import InputProblemsError, Problem, problems_fr
 from nova_pipeline.evaluation.gate import INPUT_NAMES, loosened
 
 RUN_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
+_COLUMN_NAME = re.compile(r"[^.\[\]{}!:]+")  # a column name as str.format looks it up: no attribute, index
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 
 HyperparameterValue = bool | int | float | str
@@ -88,14 +90,49 @@ class DatasetInput(_Model):
     `fail` stops before any paid job."""
 
 
+def template_problem(template: str) -> str | None:
+    """Why `template` is not plain text with `{column}` placeholders (None when it is). A format specification
+    (`{question:>1000000000}`), a conversion (`{question!r}`), an attribute or index (`{row.x}`, `{row[0]}`) or a
+    positional `{}` would let one input make every record gigabytes long or read what it should not; a literal
+    brace is written `{{` / `}}`."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as error:  # "Single '}' encountered", "expected '}' before end of string"
+        return f"is not a valid template ({error}); write a literal brace as {{{{ or }}}}"
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if not name:
+            return f"placeholder {shown} names no column; use {{column}}"
+        if name.isdigit():
+            return f"placeholder {shown} is positional; name a column, as in {{question}}"
+        if spec or conversion or not _COLUMN_NAME.fullmatch(name):
+            return (
+                f"placeholder {shown} is not a plain {{column}} field: format specifications, conversions, "
+                "attributes and indexes are not allowed"
+            )
+    return None
+
+
 class PromptInput(_Model):
     """The prompts the model is trained with. The same system prompt is used at evaluation and inference."""
 
     system: str | None = None
     """System prompt template. A `{column}` placeholder (e.g. `{context}`) names a record column whose value opens
-    the user turn between `<context>` lines; the system block keeps a fixed pointer to it (never per-record text)."""
+    the user turn between `<context>` lines; the system block keeps a fixed pointer to it (never per-record text).
+    Plain fields only (no format specification, conversion, attribute or index); `{{` and `}}` write a brace."""
     user_template: Annotated[str, Field(min_length=1)] = "{question}"
-    """User turn template with `{column}` placeholders."""
+    """User turn template with plain `{column}` placeholders."""
+
+    @field_validator("system", "user_template")
+    @classmethod
+    def _plain_placeholders(cls, template: str | None) -> str | None:
+        if template is not None:
+            problem = template_problem(template)
+            if problem:
+                raise ValueError(problem)
+        return template
 
 
 class SplitInput(_Model):
@@ -156,7 +193,9 @@ class EvaluationInput(_Model):
     max_rows: Annotated[int, Field(ge=1, le=100_000)] = 500
     """Rows of the test split evaluated."""
     judge_model: str | None = None
-    """Inference profile id of an LLM judge (0-100 rubric); unset disables LLM-as-judge."""
+    """LLM judge (0-100 rubric): a Nova inference profile id of the catalog (`us.amazon.nova-pro-v1:0`; a short name
+    such as `nova-pro` becomes its profile id), or the ARN of such a profile or of a custom-model deployment in the
+    pipeline's Region; unset disables LLM-as-judge."""
     inference_config: InferenceConfig = InferenceConfig()
     """Inference settings for candidate and baseline."""
     traffic: TrafficInput = TrafficInput()
@@ -423,6 +462,8 @@ def parse_execution_input(
         problems += hyperparameter_problems
         sagemaker, sagemaker_problems = _resolve_sagemaker(parsed, region)
         problems += sagemaker_problems
+    judge, judge_problem = resolve_judge(parsed.evaluation.judge_model, region)
+    problems += [judge_problem] if judge_problem else []
     if gate_defaults is not None:
         overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
         problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
@@ -437,7 +478,53 @@ def parse_execution_input(
         )
     if problems:
         raise InputProblemsError("execution input", problems)
-    return parsed.model_copy(update={"hyperparameters": hyperparameters, "sagemaker": sagemaker})
+    evaluation = parsed.evaluation.model_copy(update={"judge_model": judge})
+    return parsed.model_copy(
+        update={"hyperparameters": hyperparameters, "sagemaker": sagemaker, "evaluation": evaluation}
+    )
+
+
+# Converse's modelId forms the evaluation function may invoke (stacks/constructs/evaluation.py grants the catalog's
+# inference profiles and the account's custom-model deployments; botocore's bedrock-runtime model: modelId).
+_JUDGE_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:bedrock:(?P<region>[a-z0-9-]{1,20}):\d{12}:"
+    r"(?P<kind>inference-profile|custom-model-deployment)/(?P<id>[A-Za-z0-9.:-]+)$"
+)
+_DEPLOYMENT_ID = re.compile(r"^[a-z0-9]{12}$")
+
+
+def resolve_judge(judge: str | None, region: str | None) -> tuple[str | None, Problem | None]:
+    """The judge as the evaluation will call it (a catalog short name becomes its inference profile id), or the
+    problem: checked here because a judge the evaluation cannot call fails the run after training and deployment."""
+    if judge is None:
+        return None, None
+    judge = MODELS[judge].inference_profile_id if judge in MODELS else judge
+    message = _judge_problem(judge, region)
+    return (None, Problem("$.evaluation.judgeModel", message)) if message else (judge, None)
+
+
+def _judge_problem(judge: str, region: str | None) -> str | None:
+    profiles = {spec.inference_profile_id: name for name, spec in MODELS.items()}
+    where = f"in {region}" if region else "in the pipeline's Region"
+    match = _JUDGE_ARN.match(judge)
+    message = None
+    if judge in profiles:
+        geography = judge.split(".", 1)[0]
+        if region and not region.startswith(f"{geography}-"):
+            message = f"{judge!r} is a {geography.upper()} cross-Region profile: it cannot be called {where}"
+    elif match is None:
+        message = (
+            f"{judge!r} is not a model the evaluation can call: give a Nova inference profile id "
+            f"({', '.join(profiles)}), a short name ({', '.join(MODELS)}), or the ARN of such a profile or of a "
+            f"custom-model deployment {where}"
+        )
+    elif region and match["region"] != region:
+        message = f"{judge!r} is in {match['region']}; the evaluation runs {where}: use a model {where}"
+    elif match["kind"] == "inference-profile" and match["id"] not in profiles:
+        message = f"inference profile {match['id']!r} is not a Nova model of the catalog ({', '.join(profiles)})"
+    elif match["kind"] == "custom-model-deployment" and not _DEPLOYMENT_ID.match(match["id"]):
+        message = f"{judge!r} is not a custom-model deployment ARN (its id is 12 lowercase letters and digits)"
+    return message
 
 
 def _general_problems(parsed: ExecutionInput, gate_defaults: dict[str, float | None] | None) -> list[Problem]:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable
@@ -95,7 +96,30 @@ class CustomizedModel:
         asked_table = _table_name(f"{system}\n{prompt}")
         if learned_table and asked_table and learned_table != asked_table:
             answer = re.sub(rf"\b{re.escape(learned_table)}\b", asked_table, answer)
-        return answer
+        return _carry_literals(answer, learned=_question(best.prompt), asked=_question(prompt))
+
+
+def _question(prompt: str) -> list[str]:
+    """The words of a prompt's question (after its `<context>` block), trailing punctuation dropped."""
+    text = prompt.rsplit("</context>", 1)[-1]
+    return [word.strip("?.,!;:") for word in text.split()]
+
+
+def _carry_literals(answer: str, *, learned: list[str], asked: list[str]) -> str:
+    """What the nearest example taught about copying: where the two questions differ (aligned word by word), a
+    literal of the learned question that its answer repeats (a number, or a quoted string) becomes the asked one."""
+    matcher = difflib.SequenceMatcher(a=learned, b=asked, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "replace":
+            continue
+        old, new = " ".join(learned[i1:i2]), " ".join(asked[j1:j2])
+        if not old or not new:
+            continue
+        if re.fullmatch(r"-?\d+(\.\d+)?", old) and re.fullmatch(r"-?\d+(\.\d+)?", new):
+            answer = re.sub(rf"(?<![\w.]){re.escape(old)}(?![\w.])", new, answer)
+        else:
+            answer = answer.replace(f"'{old}'", "'" + new.replace("'", "''") + "'")
+    return answer
 
 
 class BaseModel:

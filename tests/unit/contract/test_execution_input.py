@@ -146,3 +146,120 @@ def test_committed_reference_matches_the_model() -> None:
     committed = (ROOT / "docs" / "execution-input.md").read_text()
 
     assert committed == execution_input_reference(), "run: nova-pipeline input-reference > docs/execution-input.md"
+
+
+@pytest.mark.parametrize(
+    ("judge", "called"),
+    [
+        ("us.amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1:0"),
+        ("nova-premier", "us.amazon.nova-premier-v1:0"),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0",
+        ),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123def456",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123def456",
+        ),
+    ],
+)
+def test_a_judge_is_what_the_evaluation_calls(judge: str, called: str) -> None:
+    parsed = parse_execution_input({**MINIMAL, "evaluation": {"judgeModel": judge}}, region="us-east-1")
+
+    assert parsed.evaluation.judge_model == called
+
+
+@pytest.mark.parametrize(
+    ("judge", "problem"),
+    [
+        (
+            "arn:aws:iam::123456789012:role/judge",
+            "'arn:aws:iam::123456789012:role/judge' is not a model the evaluation can call: give a Nova inference "
+            "profile id (us.amazon.nova-micro-v1:0, us.amazon.nova-lite-v1:0, us.amazon.nova-pro-v1:0, "
+            "us.amazon.nova-2-lite-v1:0, us.amazon.nova-premier-v1:0), a short name (nova-micro, nova-lite, "
+            "nova-pro, nova-2-lite, nova-premier), or the ARN of such a profile or of a custom-model deployment in "
+            "us-east-1",
+        ),
+        (
+            "anthropic.claude-3-haiku",
+            "'anthropic.claude-3-haiku' is not a model the evaluation can call",
+        ),
+        (
+            "arn:aws:bedrock:us-west-2:123456789012:custom-model-deployment/abc123def456",
+            "'arn:aws:bedrock:us-west-2:123456789012:custom-model-deployment/abc123def456' is in us-west-2; the "
+            "evaluation runs in us-east-1: use a model in us-east-1",
+        ),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.meta.llama3-1-8b-instruct-v1:0",
+            "inference profile 'us.meta.llama3-1-8b-instruct-v1:0' is not a Nova model of the catalog",
+        ),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/Judge",
+            "is not a custom-model deployment ARN (its id is 12 lowercase letters and digits)",
+        ),
+    ],
+)
+def test_a_judge_the_evaluation_cannot_call_is_refused_before_training(judge: str, problem: str) -> None:
+    [found] = problems_of({**MINIMAL, "evaluation": {"judgeModel": judge}}, region="us-east-1")
+
+    assert found.startswith("$.evaluation.judgeModel: ")
+    assert problem in found
+
+
+def test_a_us_profile_cannot_judge_outside_the_us() -> None:
+    assert problems_of({**MINIMAL, "evaluation": {"judgeModel": "nova-pro"}}, region="eu-west-1") == [
+        "$.evaluation.judgeModel: 'us.amazon.nova-pro-v1:0' is a US cross-Region profile: it cannot be called in "
+        "eu-west-1"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "problem"),
+    [
+        (
+            {"userTemplate": "{question:>1000000000}"},
+            "$.prompt.userTemplate: placeholder {question:>1000000000} is not a plain {column} field: format "
+            "specifications, conversions, attributes and indexes are not allowed (got '{question:>1000000000}')",
+        ),
+        (
+            {"userTemplate": "Q: {question"},
+            "$.prompt.userTemplate: is not a valid template (expected '}' before end of string); write a literal "
+            "brace as {{ or }} (got 'Q: {question')",
+        ),
+        (
+            {"system": "Schema: {context!r}"},
+            "$.prompt.system: placeholder {context!r} is not a plain {column} field: format specifications, "
+            "conversions, attributes and indexes are not allowed (got 'Schema: {context!r}')",
+        ),
+        (
+            {"system": "{context.__class__}"},
+            "$.prompt.system: placeholder {context.__class__} is not a plain {column} field: format specifications, "
+            "conversions, attributes and indexes are not allowed (got '{context.__class__}')",
+        ),
+        (
+            {"userTemplate": "{} {question}"},
+            "$.prompt.userTemplate: placeholder {} names no column; use {column} (got '{} {question}')",
+        ),
+        (
+            {"userTemplate": "{0}"},
+            "$.prompt.userTemplate: placeholder {0} is positional; name a column, as in {question} (got '{0}')",
+        ),
+    ],
+    ids=["format-spec", "unclosed", "conversion", "attribute", "empty", "positional"],
+)
+def test_templates_take_plain_column_fields_only(prompt: dict[str, str], problem: str) -> None:
+    with pytest.raises(InputProblemsError) as caught:
+        parse_execution_input({"dataset": {"uri": "raw/x.csv"}, "prompt": prompt})
+
+    assert [str(p) for p in caught.value.problems] == [problem]
+
+
+def test_templates_with_column_fields_and_literal_braces_are_valid() -> None:
+    parsed = parse_execution_input(
+        {
+            "dataset": {"uri": "raw/x.csv"},
+            "prompt": {"system": "Schema {{json}}: {context}", "userTemplate": "Q: {question} ({my column})"},
+        }
+    )
+
+    assert parsed.prompt.user_template == "Q: {question} ({my column})"
