@@ -129,3 +129,29 @@ def grant_teachers(role: iam.Role, stack: Stack) -> None:
             for r in regions
         ]
     role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=resources))
+
+
+# What a training job does on a SageMaker managed MLflow server when CreateTrainingJob carries `MlflowConfig`:
+# find or create the experiment, create and update its run, log parameters, metrics and tags. Actions and their
+# resource type (mlflow-tracking-server): Service Authorization Reference, "Actions, resources, and condition keys for
+# Amazon SageMaker with MLflow" (https://docs.aws.amazon.com/service-authorization/latest/reference/
+# list_amazonsagemakerwithmlflow.html). Only the configured server or app.
+MLFLOW_LOGGING_ACTIONS = [
+    f"sagemaker-mlflow:{action}"
+    for action in (
+        "CreateExperiment",
+        "GetExperiment",
+        "GetExperimentByName",
+        "CreateRun",
+        "UpdateRun",
+        "GetRun",
+        "LogBatch",
+        "LogMetric",
+        "LogParam",
+        "SetTag",
+    )
+]
+
+
+def grant_mlflow_logging(role: iam.Role, tracking_arn: str) -> None:
+    role.add_to_policy(iam.PolicyStatement(actions=MLFLOW_LOGGING_ACTIONS, resources=[tracking_arn]))

@@ -248,6 +248,14 @@ class SageMakerInput(_Model):
     """SageMaker's Nova evaluation recipes run on the trained checkpoint after training, one training job each
     (e.g. `[{"task": "mmlu"}, {"task": "gen_qa", "dataset": "raw/qa.jsonl"}]`); their metrics are reported, not
     gated. Tasks: mmlu, mmlu_pro, bbh, gpqa, math, strong_reject, ifeval, gen_qa."""
+    peft_scheme: Literal["lora", "none"] = "lora"
+    """The recipe's `peft_scheme`: `lora` (LoRA adapter, the default) or `none` (full-rank recipe, `peft_scheme:
+    null`). A full-rank model cannot use Bedrock on-demand deployment: the run imports it and stops there (no
+    deployment, evaluation or promotion; see docs/state-machine.md)."""
+
+    @property
+    def full_rank(self) -> bool:
+        return self.peft_scheme == "none"
 
 
 class EvaluationRecipeInput(_Model):
@@ -264,6 +272,25 @@ class EvaluationRecipeInput(_Model):
     `{"query": ..., "response": ...}` per line, read by the job as its `train` channel."""
     instance_type: Annotated[str | None, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = None
     """Evaluation instance type; allowed per model (the recipe's list), default `ml.p5.48xlarge`."""
+
+
+class ProvisionedThroughputInput(_Model):
+    """Provisioned Throughput for a full-rank model (CreateProvisionedModelThroughput). Not supported yet: an input
+    that sets it is refused at ValidateInput."""
+
+    model_units: Annotated[int, Field(ge=1)] = 1
+    """Model units to buy."""
+    commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
+    """`none` (no commitment, hourly) or a term (`commitmentDuration`)."""
+    accept_hourly_usd: Annotated[float | None, Field(gt=0, alias="acceptHourlyUsd")] = None
+    """The hourly price the user accepts (Bedrock publishes no per-model-unit price for custom Nova models)."""
+
+
+class DeploymentInput(_Model):
+    """How the candidate is served for evaluation and promotion."""
+
+    provisioned_throughput: ProvisionedThroughputInput | None = None
+    """Provisioned Throughput instead of an on-demand deployment: not supported yet (refused with the reason)."""
 
 
 class RftInput(_Model):
@@ -349,6 +376,8 @@ class ExecutionInput(_Model):
     """Quality gate thresholds."""
     sagemaker: SageMakerInput = SageMakerInput()
     """SageMaker settings (platform `sagemaker` only)."""
+    deployment: DeploymentInput = DeploymentInput()
+    """Deployment settings (on-demand only today)."""
     rft: RftInput = RftInput()
     """RFT grader settings (method `rft` only)."""
     distillation: DistillationInput = DistillationInput()
@@ -446,6 +475,7 @@ def parse_execution_input(
     if parsed.stages:
         parsed, stage_problems = _resolve_stages(parsed, region)
     problems = _cross_field_problems(parsed) + tag_problems(parsed.tags) + stage_problems + data_mixing_problems(parsed)
+    problems += _full_rank_problems(parsed)
     if parsed.stages:  # resolved per stage above; the first stage's are the top-level ones
         hyperparameters, sagemaker = parsed.hyperparameters, parsed.stages[0].sagemaker or parsed.sagemaker
     else:
@@ -811,20 +841,90 @@ def _resolve_sagemaker(parsed: ExecutionInput, region: str | None) -> tuple[Sage
 def _instance_option(
     settings: SageMakerInput, training: SageMakerTraining, label: str
 ) -> tuple[InstanceOption | None, Problem | None]:
-    """The catalog option the input selects: by shipped recipe name, by instance type, or the default."""
+    """The catalog option the input selects: by shipped recipe name, by instance type, or the default (among the
+    LoRA or the full-rank recipes, as `peftScheme` says)."""
+    full_rank = settings.full_rank
+    options = training.options_for(full_rank)
+    label = f"{label} full-rank" if full_rank else label
+    if not options:
+        return None, Problem("$.sagemaker.peftScheme", f"no published {label} recipe for SageMaker training jobs")
     shipped = settings.recipe if settings.recipe and not settings.recipe.startswith("s3://") else None
-    option = training.option(recipe=shipped) if shipped else None
+    option = training.option(recipe=shipped, full_rank=full_rank) if shipped else None
     if shipped and option is None:
-        allowed = ", ".join(candidate.recipe for candidate in training.options)
-        return None, Problem("$.sagemaker.recipe", f"{shipped!r} is not a {label} recipe; shipped: {allowed}")
+        allowed = ", ".join(candidate.recipe for candidate in options)
+        other = training.option(recipe=shipped, full_rank=not full_rank)
+        hint = f" ({shipped} is {'LoRA' if full_rank else 'full-rank'}: set sagemaker.peftScheme)" if other else ""
+        return None, Problem("$.sagemaker.recipe", f"{shipped!r} is not a {label} recipe; shipped: {allowed}{hint}")
     if settings.instance_type is None:
-        return option or training.options[0], None
-    allowed_types = option.instance_types if option else training.instance_types
+        return option or options[0], None
+    allowed_types = option.instance_types if option else training.instance_types(full_rank)
     if settings.instance_type not in allowed_types:
         where = f"recipe {option.recipe}" if option else label
         message = f"{settings.instance_type!r} cannot run {where}; allowed: {', '.join(allowed_types)}"
         return None, Problem("$.sagemaker.instanceType", message)
-    return training.option(instance_type=settings.instance_type, recipe=shipped), None
+    return training.option(instance_type=settings.instance_type, recipe=shipped, full_rank=full_rank), None
+
+
+# Bedrock on-demand inference of custom Nova models: "For models customized in SageMaker AI, OD inference is supported
+# only for Parameter-efficient fine-tuned (PEFT) models [...] OD inference is not supported for Full-rank fine-tuned
+# models." (Amazon Nova user guide, "On-demand inference on Custom Models",
+# https://docs.aws.amazon.com/nova/latest/userguide/custom-fine-tune-odi.html). The alternative, Provisioned
+# Throughput (CreateProvisionedModelThroughput), bills per model unit and hour and is not implemented yet.
+PROVISIONED_THROUGHPUT_REFUSAL = (
+    "Provisioned Throughput is not supported by the pipeline yet: remove deployment.provisionedThroughput. A "
+    'full-rank run (sagemaker.peftScheme "none") imports the model into Bedrock and stops there; buy Provisioned '
+    "Throughput for it yourself (it bills per model unit and hour), or train with LoRA for on-demand deployment"
+)
+
+
+# The execution output of a full-rank run (the workflow's FullRankImportedOnly state writes it at `$.evaluation`).
+FULL_RANK_NOT_DEPLOYED = (
+    'Full-rank model (sagemaker.peftScheme "none"): imported into Bedrock (customModelArn) and NOT deployed, '
+    "evaluated or promoted. Bedrock on-demand inference serves SageMaker-trained Nova models only when they are "
+    "PEFT (LoRA); full-rank ones need Provisioned Throughput (Amazon Nova user guide, On-demand inference on Custom "
+    "Models), which the pipeline does not buy. To use this model, create Provisioned Throughput for customModelArn "
+    "yourself (billed per model unit and hour; delete it when done), collect its answers on the test split and "
+    "score them with `nova-pipeline evaluate`; or train with LoRA (the default) for an on-demand deployment that the "
+    "pipeline evaluates and promotes."
+)
+
+
+def _full_rank_problems(parsed: ExecutionInput) -> list[Problem]:
+    """`peftScheme` applies to SageMaker only; a full-rank recipe has no LoRA settings; Provisioned Throughput is not
+    offered yet."""
+    problems: list[Problem] = []
+    if parsed.deployment.provisioned_throughput is not None:
+        problems.append(Problem("$.deployment.provisionedThroughput", PROVISIONED_THROUGHPUT_REFUSAL))
+    staged = [
+        (f"$.stages[{index}].sagemaker.peftScheme", stage.sagemaker)
+        for index, stage in enumerate(parsed.stages or [])
+        if stage.sagemaker is not None and stage.sagemaker.full_rank
+    ]
+    if parsed.stages and parsed.sagemaker.full_rank:
+        staged.insert(0, ("$.sagemaker.peftScheme", parsed.sagemaker))
+    if staged:  # every stage is evaluated against its on-demand deployment, which a full-rank model cannot have
+        message = (
+            "full-rank models cannot be deployed on demand, and every stage is evaluated against its deployment: "
+            "multi-stage runs are LoRA only (remove peftScheme, or run one full-rank stage without `stages`)"
+        )
+        return [*problems, *(Problem(where, message) for where, _ in staged)]
+    if not parsed.sagemaker.full_rank:
+        return problems
+    if parsed.platform is not Platform.SAGEMAKER:
+        message = "full-rank training is a SageMaker recipe choice: set platform to sagemaker, or remove peftScheme"
+        return [*problems, Problem("$.sagemaker.peftScheme", message)]
+    training = SAGEMAKER_TRAINING.get((parsed.base_model or "", parsed.method))
+    rules = HYPERPARAMETER_RULES.get((Platform.SAGEMAKER, training.family)) if training else None
+    lora = {rule.name for rule in rules or () if rule.recipe_path and ".peft." in rule.recipe_path}
+    problems += [
+        Problem(
+            f"$.hyperparameters.{name}",
+            'is a LoRA setting; the full-rank recipe (sagemaker.peftScheme "none") has no LoRA adapter',
+        )
+        for name in parsed.hyperparameters
+        if name in lora
+    ]
+    return problems
 
 
 def _raw_hyperparameter_problems(document: dict[str, Any], default_base_model: str, known: set[str]) -> list[Problem]:

@@ -17,6 +17,7 @@ import yaml
 from nova_pipeline.contract.catalog import (
     HYPERPARAMETER_RULES,
     MODELS,
+    PEFT_SCHEME_PATHS,
     SAGEMAKER_TRAINING,
     InstanceOption,
     Method,
@@ -45,6 +46,13 @@ REPLICAS_PATH = "run.replicas"
 # The model a recipe trains from: the base model's name, or a previous job's checkpoint (`s3://`, a later stage).
 MODEL_PATH = "run.model_name_or_path"
 REWARD_LAMBDA_PATHS = ("run.reward_lambda_arn", "training_config.rollout.rewards.api_endpoint.lambda_arn")
+# MLflow on SageMaker training jobs goes through CreateTrainingJob `MlflowConfig` (botocore; the SageMaker Python SDK's
+# trainers build it in `_create_mlflow_config`), not through the recipe: the published recipe launcher leaves these
+# recipe keys alone for training jobs (aws/sagemaker-hyperpod-recipes@263199555b2e, launcher/nova/launchers.py
+# `DONT_OVERRIDE_IN_SMTJ`; launcher/recipe_templatization/nova/nova_recipe_template_processor.py drops them from the
+# sm_jobs override parameters). A `recipeOverrides` entry for them is refused so the two cannot disagree.
+MLFLOW_PATHS = ("run.mlflow_tracking_uri", "run.mlflow_experiment_name", "run.mlflow_run_name")
+_MLFLOW_NAME = re.compile(r"[^A-Za-z0-9\-_./]")
 _INTERPOLATION = re.compile(r"^\$\{(?:oc\.select:)?([A-Za-z0-9_.]+)(?:,[^}]*)?\}$")
 
 
@@ -81,7 +89,11 @@ def instances(run: ExecutionInput) -> tuple[InstanceOption, str, int]:
     spec = training_spec(run)
     settings = run.sagemaker
     shipped = settings.recipe if settings.recipe and not settings.recipe.startswith("s3://") else None
-    option = spec.option(instance_type=settings.instance_type, recipe=shipped) or spec.options[0]
+    full_rank = settings.full_rank
+    option = (
+        spec.option(instance_type=settings.instance_type, recipe=shipped, full_rank=full_rank)
+        or spec.options_for(full_rank)[0]
+    )
     return option, settings.instance_type or option.instance_types[0], settings.instance_count or option.default_count
 
 
@@ -194,6 +206,7 @@ def build_recipe(
                 f"run.model_type is {model_type!r}; {model.short_name} needs {model.customization_id!r}",
             )
         )
+    problems += _peft_scheme_problems(run, merged, PEFT_SCHEME_PATHS[spec.family])
     paths = recipe_paths(spec.family)
     for name, value in run.hyperparameters.items():
         path = paths.get(name)
@@ -206,8 +219,14 @@ def build_recipe(
             problems.append(Problem(f"$.hyperparameters.{name}", problem))
     by_path = {path: name for name, path in paths.items()}
     overridden: dict[str, Any] = {}
-    pipeline_paths = {REPLICAS_PATH: "sagemaker.instanceCount", MODEL_PATH: "baseModel and stages"} | dict.fromkeys(
-        REWARD_LAMBDA_PATHS, "the grader function"
+    pipeline_paths = (
+        {
+            REPLICAS_PATH: "sagemaker.instanceCount",
+            MODEL_PATH: "baseModel and stages",
+            PEFT_SCHEME_PATHS[spec.family]: "sagemaker.peftScheme",
+        }
+        | dict.fromkeys(REWARD_LAMBDA_PATHS, "the grader function")
+        | dict.fromkeys(MLFLOW_PATHS, "the environment's mlflowTrackingArn")
     )
     for dotted, value in run.sagemaker.recipe_overrides.items():
         problem = (
@@ -246,6 +265,19 @@ def build_recipe(
     return resolved
 
 
+def _peft_scheme_problems(run: ExecutionInput, recipe: dict[str, Any], path: str) -> list[Problem]:
+    """The recipe must be the kind `sagemaker.peftScheme` asks for: `lora`, or full rank (`null`; the published
+    Nova 2 full-rank SFT recipe writes the string "null")."""
+    scheme = _get(recipe, path)
+    full_rank = scheme is None or scheme == "null"
+    if full_rank == run.sagemaker.full_rank and (full_rank or scheme == "lora"):
+        return []
+    wanted = "a full-rank recipe (null)" if run.sagemaker.full_rank else "a LoRA recipe ('lora')"
+    shown = "null" if scheme is None else repr(scheme)
+    message = f"{path} is {shown}; sagemaker.peftScheme {run.sagemaker.peft_scheme!r} needs {wanted}"
+    return [Problem("$.sagemaker.recipe", message)]
+
+
 @dataclass(frozen=True)
 class TrainingResources:
     environment: str
@@ -257,6 +289,8 @@ class TrainingResources:
     """RFT: the grader Lambda the job calls for rewards (the SageMaker role needs lambda:InvokeFunction on it)."""
     data_bucket: str | None = None
     """Multi-stage runs: where a stage's own training file is written (under the run's prepared/ prefix)."""
+    mlflow_tracking_arn: str | None = None
+    """The environment's SageMaker managed MLflow server or app: the job logs its parameters and metrics there."""
 
 
 def training_job_name(environment: str, run: ExecutionInput, execution: ExecutionRef, stage: int = 0) -> str:
@@ -318,6 +352,9 @@ def training_job_request(
     reward_lambda_arn = _get(recipe, "run.reward_lambda_arn")
     if reward_lambda_arn:
         hyperparameters["reward_lambda_arn"] = str(reward_lambda_arn)
+    mlflow = {}
+    if resources_.mlflow_tracking_arn:
+        mlflow["MlflowConfig"] = mlflow_config(resources_.mlflow_tracking_arn, resources_.environment, run, execution)
     return {
         "TrainingJobName": training_job_name(resources_.environment, run, execution, stage),
         "RoleArn": resources_.role_arn,
@@ -336,6 +373,18 @@ def training_job_request(
         "StoppingCondition": {"MaxRuntimeInSeconds": int(run.sagemaker.max_runtime_hours * 3600)},
         "EnableNetworkIsolation": False,
         "Tags": [{"Key": key, "Value": value} for key, value in sorted(tags.items())],
+        **mlflow,
+    }
+
+
+def mlflow_config(tracking_arn: str, environment: str, run: ExecutionInput, execution: ExecutionRef) -> dict[str, str]:
+    """`MlflowConfig` of CreateTrainingJob: one experiment per environment and run name, one MLflow run per execution
+    (names limited to the API reference's pattern, letters, digits and `-_./`, 1-256 characters)."""
+    experiment = f"nova-{environment}-{run.run_name or run.base_model or 'run'}"
+    return {
+        "MlflowResourceArn": tracking_arn,
+        "MlflowExperimentName": _MLFLOW_NAME.sub("-", experiment)[:256],
+        "MlflowRunName": _MLFLOW_NAME.sub("-", execution.name)[:256] or "run",
     }
 
 
