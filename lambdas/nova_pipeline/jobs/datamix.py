@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from nova_pipeline.contract.catalog import MODELS
 from nova_pipeline.contract.execution_input import DATA_MIXING_CATEGORIES, DataMixingInput, ExecutionInput
 from nova_pipeline.contract.run_state import ExecutionRef, PreparedData
 from nova_pipeline.core import layout
@@ -50,7 +51,7 @@ def serverless_training_request(
     mix = run.data_mixing
     assert mix is not None and mix.base_model_arn and mix.model_package_group_arn, "validated by ValidateInput"
     channels = [("train", data.train.uri)]
-    if data.validation is not None and data.validation.records > 0:
+    if data.validation is not None and data.validation.records > 0 and MODELS[run.base_model or ""].validation_allowed:
         channels.append(("validation", data.validation.uri))
     output: dict[str, Any] = {"S3OutputPath": f"s3://{resources_.artifacts_bucket}/{layout.JOBS}"}
     if resources_.kms_key_arn:
