@@ -22,6 +22,13 @@ from nova_pipeline.local.twin import OfflineTwin
 from tests.workflow.conftest import ROOT, example
 
 REJECTING_GATE = {"gate": {"minPrimaryMetric": 1.0}}
+DATA_MIXING = {
+    "customerDataPercent": 75,
+    "novaDataPercent": {"instruction-following": 100},
+    "baseModelArn": "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/nova-textgeneration-lite-v2",
+    "modelPackageGroupArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/nova-mixed",
+    "acceptEula": True,
+}
 
 
 def _fanout_parts(twin: OfflineTwin) -> dict[str, Any]:
@@ -92,6 +99,10 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         # both jobs ran as the SageMaker role (evaluation image pull, raw/ dataset, jobs/ output)
         assert [job["status"] for job in result.output["sagemakerEvaluation"]["jobs"]] == ["Completed", "Completed"]
+        mixed = {**example("stages-question-quality-nova-2-lite.json"), "method": "sft", "dataMixing": DATA_MIXING}
+        del mixed["stages"]
+        result = record(main.run(mixed), "data mixing (serverless)")
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
         assert main.invoke_api("GET", "/v1/model")["statusCode"] == 200
         generated = main.invoke_api("POST", "/v1/generate", {"input": "How many singers are there?"})
         assert generated["statusCode"] == 200, generated

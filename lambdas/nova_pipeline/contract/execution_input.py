@@ -320,6 +320,15 @@ class DataMixingInput(_Model):
     nova_data_percent: dict[str, Annotated[float, Field(ge=0, le=100)]] = {}
     """Weights of the Nova categories within the Nova share (e.g. `{"instruction-following": 60, "rai": 40}`), which
     must add up to 100; unset categories get 0; empty: the recipe's defaults."""
+    base_model_arn: str | None = None
+    """The base model from the SageMaker AI Hub the serverless job trains (`ServerlessJobConfig.BaseModelArn`), e.g.
+    `arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/nova-textgeneration-lite-v2/1.0.0`
+    (required; in the pipeline's Region)."""
+    model_package_group_arn: str | None = None
+    """The model package group in your account the job registers its model in (`ModelPackageConfig`; required)."""
+    accept_eula: bool = False
+    """Must be `true`: you accept the base model's end-user license agreement (`ServerlessJobConfig.AcceptEula`); the
+    pipeline never accepts it for you."""
 
 
 class StageInput(_Model):
@@ -383,8 +392,9 @@ class ExecutionInput(_Model):
     distillation: DistillationInput = DistillationInput()
     """Distillation settings (method `distillation` only)."""
     data_mixing: DataMixingInput | None = None
-    """Nova Forge data mixing (`customerDataPercent`, `novaDataPercent`): validated, then refused on the platforms
-    this pipeline drives, where the service does not accept it (see docs/stages.md#data-mixing)."""
+    """Nova Forge data mixing (`customerDataPercent`, `novaDataPercent`, `baseModelArn`, `modelPackageGroupArn`,
+    `acceptEula`): Nova 2 Lite SFT on platform `sagemaker` runs as a SageMaker serverless training job with the mix;
+    refused elsewhere (see docs/stages.md#data-mixing)."""
     stages: Annotated[list[StageInput], Field(max_length=MAX_STAGES)] = []
     """Several customization stages in one run (e.g. SFT then RFT from the SFT model), each evaluated on the same
     test split; the best stage that passes the gate is promoted and the others' deployments and models are deleted.
@@ -474,7 +484,12 @@ def parse_execution_input(
     stage_problems: list[Problem] = []
     if parsed.stages:
         parsed, stage_problems = _resolve_stages(parsed, region)
-    problems = _cross_field_problems(parsed) + tag_problems(parsed.tags) + stage_problems + data_mixing_problems(parsed)
+    problems = (
+        _cross_field_problems(parsed)
+        + tag_problems(parsed.tags)
+        + stage_problems
+        + data_mixing_problems(parsed, region)
+    )
     problems += _full_rank_problems(parsed)
     if parsed.stages:  # resolved per stage above; the first stage's are the top-level ones
         hyperparameters, sagemaker = parsed.hyperparameters, parsed.stages[0].sagemaker or parsed.sagemaker
@@ -779,15 +794,24 @@ DATA_MIXING_CATEGORIES = {
 DATA_MIXING_REFUSAL = (
     "Nova Forge data mixing runs only on SageMaker serverless model customization and SageMaker HyperPod, for Nova 2 "
     "Lite SFT with a Nova Forge subscription (SageMaker Python SDK: 'Data mixing is only supported on HyperPod and "
-    "Serverless platforms'); this pipeline runs Bedrock customization jobs and SageMaker training jobs, where the "
-    "service does not accept it. Remove dataMixing, or run that SFT with SageMaker serverless customization "
-    "(SFTTrainer with a DataMixingConfig) and compare its model with this pipeline's evaluation"
+    "Serverless platforms'); Bedrock customization jobs do not accept it. Use platform sagemaker (this pipeline then "
+    "runs a SageMaker serverless training job with the mix), or remove dataMixing"
+)
+# ServerlessJobConfig.BaseModelArn: botocore's pattern (a Model in a SageMaker AI Hub), with the Region captured.
+HUB_MODEL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:(?P<region>\w+(?:-\w+)+):(\d{12}|aws):hub-content/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+    r"/Model/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}(/\d{1,4}\.\d{1,4}\.\d{1,4})?$"
+)
+# ModelPackageConfig.ModelPackageGroupArn: botocore's pattern.
+MODEL_PACKAGE_GROUP_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]{9,16}):[0-9]{12}:model-package-group/\S{1,2048}$"
 )
 
 
-def data_mixing_problems(parsed: ExecutionInput) -> list[Problem]:
-    """The mix checked as the service checks it (categories of the model, weights adding up to 100), then refused:
-    no platform this pipeline drives accepts it."""
+def data_mixing_problems(parsed: ExecutionInput, region: str | None = None) -> list[Problem]:
+    """The mix checked as the service checks it (categories of the model, weights adding up to 100), then where it
+    runs: Nova 2 Lite SFT, one stage, platform `sagemaker` (a serverless training job: hub model ARN, model package
+    group, EULA accepted explicitly); refused on Bedrock."""
     mix = parsed.data_mixing
     if mix is None:
         return []
@@ -811,7 +835,56 @@ def data_mixing_problems(parsed: ExecutionInput) -> list[Problem]:
     methods = {stage.method for stage in parsed.stages} or {parsed.method}
     if methods != {Method.SFT}:
         problems.append(Problem("$.dataMixing", "mixes into SFT only"))
-    problems.append(Problem("$.dataMixing", DATA_MIXING_REFUSAL))
+    if parsed.platform is not Platform.SAGEMAKER:
+        problems.append(Problem("$.dataMixing", DATA_MIXING_REFUSAL))
+        return problems
+    problems += _serverless_problems(parsed, mix, region)
+    return problems
+
+
+def _serverless_problems(parsed: ExecutionInput, mix: DataMixingInput, region: str | None) -> list[Problem]:
+    """What the serverless CreateTrainingJob needs, checked before a paid job starts."""
+    problems: list[Problem] = []
+    if parsed.stages:
+        problems.append(Problem("$.dataMixing", "runs as one serverless SFT job; remove stages"))
+    if parsed.hyperparameters:
+        problems.append(
+            Problem(
+                "$.hyperparameters",
+                "with dataMixing the serverless job trains with the SageMaker AI Hub's defaults for the model; "
+                "set no hyperparameters",
+            )
+        )
+    if parsed.sagemaker.recipe:
+        problems.append(Problem("$.sagemaker.recipe", "a serverless job takes no recipe; remove it"))
+    if not mix.accept_eula:
+        problems.append(
+            Problem(
+                "$.dataMixing.acceptEula",
+                "must be true: the serverless job trains the base model under its end-user license agreement, "
+                "which you accept explicitly",
+            )
+        )
+    for path, value, pattern, example in (
+        (
+            "baseModelArn",
+            mix.base_model_arn,
+            HUB_MODEL_ARN,
+            "arn:aws:sagemaker:<region>:aws:hub-content/SageMakerPublicHub/Model/nova-textgeneration-lite-v2/<version>",
+        ),
+        (
+            "modelPackageGroupArn",
+            mix.model_package_group_arn,
+            MODEL_PACKAGE_GROUP_ARN,
+            "arn:aws:sagemaker:<region>:<account>:model-package-group/<name>",
+        ),
+    ):
+        match = pattern.match(value or "")
+        if match is None:
+            shown = "is required:" if not value else f"{value!r} is not"
+            problems.append(Problem(f"$.dataMixing.{path}", f"{shown} an ARN like {example}"))
+        elif region and match["region"] != region:
+            problems.append(Problem(f"$.dataMixing.{path}", f"is in {match['region']}; the pipeline runs in {region}"))
     return problems
 
 

@@ -35,6 +35,7 @@ from nova_pipeline.core.problems import InputProblemsError, Problem
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.core.settings import SettingsError
 from nova_pipeline.jobs import bedrock as jobs_bedrock
+from nova_pipeline.jobs import datamix
 from nova_pipeline.jobs.naming import client_request_token, resource_name, staged
 from nova_pipeline.jobs.stage_data import stage_training_data
 
@@ -516,10 +517,14 @@ def start_training(
         if state.model is None or not state.model.checkpoint_uri:
             raise RuntimeError(f"stage {stage + 1} starts from the previous checkpoint, but $.model has none")
         checkpoint = state.model.checkpoint_uri
+    job_name = training_job_name(resources_.environment, run, state.execution, stage)
+    if run.data_mixing is not None:  # Nova Forge data mixing: a serverless job, no recipe (jobs/datamix.py)
+        request = datamix.serverless_training_request(run, data, state.execution, resources_, job_name=job_name)
+        job = start_training_job(sagemaker, request, wait_seconds=wait_seconds)
+        return job.model_copy(update={"output_uri": datamix.manifest_uri(request)})
     recipe_name, recipe = resolve_recipe(
         run, s3=s3, reward_function_arn=resources_.reward_function_arn, checkpoint_uri=checkpoint
     )
-    job_name = training_job_name(resources_.environment, run, state.execution, stage)
     recipe_file = f"{recipe_name}.yaml"
     recipe_key = layout.recipe(job_name, recipe_file)
     with aws_call("s3", "PutObject"):
@@ -552,10 +557,15 @@ def import_trained_model(
     bedrock: Any,
     wait_seconds: int,
 ) -> ModelState:
-    """ImportModel: CreateCustomModel from the checkpoint the job's `output.tar.gz` manifest names."""
+    """ImportModel: CreateCustomModel from the checkpoint the job's manifest names (in `output.tar.gz`, or beside it
+    for a serverless job)."""
     job, run = state.job, state.input
     assert job is not None and job.output_uri and run is not None, "ImportModel runs after the training job"
-    checkpoint = checkpoint_from_output(_read_object(s3, job.output_uri), job.output_uri)
+    output = _read_object(s3, job.output_uri)
+    if job.output_uri.endswith(datamix.MANIFEST_SUFFIX):  # a serverless job writes the manifest itself
+        checkpoint = datamix.checkpoint_from_manifest(output, job.output_uri)
+    else:
+        checkpoint = checkpoint_from_output(output, job.output_uri)
     stage = state.stage.index
     model = jobs_bedrock.import_custom_model(
         bedrock,
