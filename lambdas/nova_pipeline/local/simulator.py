@@ -644,6 +644,7 @@ class BedrockSimulator:
             tar.addfile(info, io.BytesIO(document))
         output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         self._write(f"{output_path}/{job.name}/output/output.tar.gz", archive.getvalue())
+        job.status = "Completed"
 
     def _run_serverless_job(self, job: _Job) -> None:
         """A serverless Nova SFT job with a data mix, as its execution role. SIMULATED Nova share: general
