@@ -1,4 +1,5 @@
-"""Promote: the gate passed; write the active-model record the inference API serves."""
+"""Promote: the gate passed; write the active-model record the inference API serves, unless another execution
+replaced the record this candidate was compared with (then `promoted: false` and RejectCandidate cleans up)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ def lambda_handler(state: GatedState, context: LambdaContext) -> dict[str, Any]:
     result = promote_candidate(
         state, state.evaluation, environment=SETTINGS.environment, kms_key_arn=SETTINGS.kms_key_arn, ssm=client("ssm")
     )
+    if not result["promoted"]:
+        logger.warning("Promotion refused", extra=result)
+        metrics.add_metric(name="PromotionsRefused", unit="Count", value=1)
+        return result
     logger.info("Model promoted", extra=result)
     metrics.add_metric(name="ModelsPromoted", unit="Count", value=1)
     return result

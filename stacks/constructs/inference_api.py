@@ -20,7 +20,7 @@ from nova_pipeline.inference.models import GenerateRequest
 from nova_pipeline.promotion.record import active_model_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.retention import log_retention, removal_policy
-from stacks.constructs.stage import allow_wildcards, bedrock_arn, build_function, routed_foundation_model_arn, spec
+from stacks.constructs.stage import allow_wildcards, build_function, grant_invoke, spec
 
 INFERENCE = spec(
     "Inference",
@@ -71,17 +71,8 @@ class InferenceApi(Construct):
         # The SecureString record, and the custom models (encrypted with this key): invoking an encrypted Nova model
         # needs Decrypt and GenerateDataKey (Nova user guide, "Encryption of custom models", model invocation).
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-        base = MODELS[settings.default_base_model]
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                resources=[
-                    bedrock_arn(self, "custom-model-deployment"),
-                    bedrock_arn(self, "inference-profile", base.inference_profile_id),
-                    routed_foundation_model_arn(self, base.inference_profile_id),
-                ],
-            )
-        )
+        # This environment's deployments only (tagged by the pipeline): dev's API cannot invoke prod's.
+        grant_invoke(role, self, settings, [MODELS[settings.default_base_model].inference_profile_id])
         allow_wildcards(
             [role],
             "The served deployment changes with every promotion (custom-model-deployment/*); the configured base "

@@ -45,13 +45,19 @@ def test_bedrock_invoke_is_scoped_to_deployments_and_the_configured_base_model(t
         if any(str(a).startswith("bedrock:") for a in as_list(s["Action"]))
     ]
 
-    [statement] = statements
-    assert sorted(statement["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    resources = json.dumps(statement["Resource"])
-    assert "custom-model-deployment/*" in resources
+    deployments, base_model = statements
+    for statement in statements:
+        assert sorted(statement["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+        assert '"*"' not in json.dumps(statement["Resource"])
+    # Only prod's own deployments: the tags the pipeline puts on every resource it creates (dev's are refused).
+    assert "custom-model-deployment/*" in json.dumps(deployments["Resource"])
+    assert deployments["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/project": "nova-customization", "aws:ResourceTag/environment": "prod"}
+    }
+    resources = json.dumps(base_model["Resource"])
     assert "inference-profile/us.amazon.nova-micro-v1:0" in resources
     assert "foundation-model/amazon.nova-micro-v1:0" in resources
-    assert '"*"' not in resources
+    assert "Condition" not in base_model
 
 
 def test_the_function_reads_only_the_active_model_parameter(templates: dict[str, Template]) -> None:

@@ -62,7 +62,7 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         against_promoted["evaluation"] = {"baseline": "promoted"}
         record(main.run(against_promoted), "baseline promoted")
         rejected = record(main.run({**example("sft-text-to-sql-nova-micro.json"), **REJECTING_GATE}), "rejected")
-        assert rejected.output["promotion"] == {"promoted": False, "deletedDeployment": True}
+        assert rejected.output["promotion"]["deletedModel"] == rejected.output["customModelArn"]
         premier = example("distillation-nova-pro-to-micro.json")
         premier["distillation"]["teacherModel"] = "nova-premier"
         result = record(main.run(premier), "premier teacher")

@@ -170,6 +170,9 @@ class EvaluationResult(_State):
     report_html_uri: str | None = None
     report_url: str | None = None
     simulated: bool = False
+    active_version: int | None = None
+    """Version of the active-model record the candidate was compared with (0: none); Promote writes only if it is
+    still the active one (None: not recorded, Promote compares with whatever is active)."""
 
 
 class RunSummary(_State):
@@ -198,6 +201,7 @@ class CleanupResult(_State):
     cause: str
     stopped_job: str | None = None
     deleted_deployment: str | None = None
+    deleted_model: str | None = None
     actions: list[str] = []
 
 

@@ -188,7 +188,7 @@ def aggregate_evaluation(
             "(see the EvaluateBatches map run)"
         )
     baseline = _predictions(s3, plan.bucket, f"{plan.prefix}predictions/baseline/")
-    active, _ = read_active(ssm, environment)
+    active, active_version = read_active(ssm, environment)
     baseline_is_promoted = run.evaluation.baseline == "promoted" and bool(baseline)
     promoted_primary = active.metrics.candidate if active and active.metrics and not baseline_is_promoted else None
     gate_overrides = {name: getattr(run.gate, name) for name in Thresholds.__dataclass_fields__}
@@ -238,5 +238,6 @@ def aggregate_evaluation(
         report_uri=f"s3://{data_bucket}/{key}report.json",
         report_html_uri=f"s3://{data_bucket}/{key}report.html",
         report_url=url,
+        active_version=active_version or 0,
         simulated=simulated,
     )

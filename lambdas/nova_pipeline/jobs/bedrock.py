@@ -14,7 +14,7 @@ from nova_pipeline.contract.catalog import BEDROCK_CUSTOMIZATION_TYPE, HYPERPARA
 from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.contract.run_state import DeploymentState, ExecutionRef, JobState, ModelState, PreparedData, RunState
 from nova_pipeline.core.errors import AwsRequestFailed, aws_call, error_code
-from nova_pipeline.jobs.naming import client_request_token, resource_name
+from nova_pipeline.jobs.naming import client_request_token, pipeline_tags, resource_name
 
 JOB_DONE = {"Completed", "Failed", "Stopped"}
 READY = "Active"
@@ -37,9 +37,13 @@ class JobResources:
 
 
 def _tags(run: ExecutionInput, environment: str, execution: ExecutionRef) -> list[dict[str, str]]:
-    tags = {"project": "nova-customization", "environment": environment, "execution": execution.name[:256]}
-    tags.update(run.tags)
+    """Bedrock's `Tag` list (`key`/`value`) of a resource this execution creates."""
+    tags = pipeline_tags(environment, run.run_name, execution.name, run.tags)
     return [{"key": key, "value": value} for key, value in sorted(tags.items())]
+
+
+def bedrock_tags(run: ExecutionInput, environment: str, execution: ExecutionRef) -> list[dict[str, str]]:
+    return _tags(run, environment, execution)
 
 
 def job_name(environment: str, run: ExecutionInput, execution: ExecutionRef) -> str:
@@ -280,6 +284,38 @@ def delete_deployment(bedrock: Any, deployment_arn: str) -> bool:
             return False
         raise
     return True
+
+
+def delete_custom_model(bedrock: Any, model_arn: str) -> bool:
+    """Delete a custom model (its $1.95 a month of storage ends); False when it no longer exists."""
+    from botocore.exceptions import ClientError
+
+    try:
+        bedrock.delete_custom_model(modelIdentifier=model_arn)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+def discard_run_model(bedrock: Any, state: RunState) -> tuple[str | None, str]:
+    """Delete the custom model a rejected or failed run made, unless its input keeps it: (deleted ARN, action).
+
+    Best effort: a model Bedrock refuses to delete now (its deployment is still being deleted, a throttle) is
+    reported and left for `nova-pipeline gc` / the scheduled clean-up, which delete it once it is old enough."""
+    from botocore.exceptions import ClientError
+
+    arn = state.model.model_arn if state.model else (state.job.output_model_arn if state.job else None)
+    if arn is None:
+        return None, ""
+    if state.input is not None and state.input.cleanup.keep_rejected_model:
+        return None, f"kept custom model {arn} (cleanup.keepRejectedModel)"
+    try:
+        deleted = delete_custom_model(bedrock, arn)
+    except ClientError as error:
+        return None, f"could not delete custom model {arn} ({error_code(error)}): gc deletes it later"
+    return (arn, f"deleted custom model {arn}") if deleted else (None, "")
 
 
 def model_to_deploy(state: RunState) -> str:

@@ -21,6 +21,7 @@ class CleanupReport:
     cause: str
     stopped_job: str | None = None
     deleted_deployment: str | None = None
+    deleted_model: str | None = None
     actions: list[str] = field(default_factory=list)
 
     def dump(self) -> dict[str, Any]:
@@ -29,6 +30,7 @@ class CleanupReport:
             "cause": self.cause,
             "stoppedJob": self.stopped_job,
             "deletedDeployment": self.deleted_deployment,
+            "deletedModel": self.deleted_model,
             "actions": self.actions,
         }
 
@@ -47,7 +49,8 @@ def failure_cause(state: RunState) -> tuple[str, str]:
 
 
 def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str) -> CleanupReport:
-    """Stop this execution's running job and delete its deployment; every action is recorded.
+    """Stop this execution's running job, delete its deployment and its custom model (unless the input keeps it or
+    it was promoted); every action is recorded.
 
     The job is this execution's whatever path created it: the one recorded at `$.job` (even if a retried start
     found it by name), or, when the start was accepted but never recorded (the function died, timed out or was
@@ -66,10 +69,14 @@ def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str)
             report.actions.append(f"stopped job {name}")
     promoted = bool(state.promotion and state.promotion.get("promoted"))
     if promoted:
-        report.actions.append("kept the deployment: it was already promoted")
-    elif state.deployment is not None and jobs_bedrock.delete_deployment(bedrock, state.deployment.deployment_arn):
+        report.actions.append("kept the deployment and its custom model: they were already promoted")
+        return report
+    if state.deployment is not None and jobs_bedrock.delete_deployment(bedrock, state.deployment.deployment_arn):
         report.deleted_deployment = state.deployment.deployment_arn
         report.actions.append(f"deleted deployment {state.deployment.deployment_name}")
+    report.deleted_model, action = jobs_bedrock.discard_run_model(bedrock, state)
+    if action:
+        report.actions.append(action)
     return report
 
 

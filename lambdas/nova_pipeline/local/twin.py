@@ -395,6 +395,10 @@ class OfflineTwin:
 
     # -------------------------------------------------------------------------------------------- run
     def run(self, execution_input: dict[str, Any], name: str | None = None) -> ExecutionResult:
+        return self.wait(self.start(execution_input, name))
+
+    def start(self, execution_input: dict[str, Any], name: str | None = None) -> tuple[str, str, float]:
+        """Start an execution without waiting (several can run at once): (name, ARN, start time) for `wait`."""
         import boto3
 
         sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -403,6 +407,14 @@ class OfflineTwin:
         arn = sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input))[
             "executionArn"
         ]
+        return name, arn, started
+
+    def wait(self, execution: tuple[str, str, float]) -> ExecutionResult:
+        """Wait for a started execution to end and return its result with a state-by-state trace."""
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        name, arn, started = execution
         while True:
             description = sfn.describe_execution(executionArn=arn)
             if description["status"] in TERMINAL:

@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nova_pipeline.contract.run_state import EvaluationResult, RunState
-from nova_pipeline.jobs.bedrock import delete_deployment
+from nova_pipeline.jobs.bedrock import delete_deployment, discard_run_model
 from nova_pipeline.promotion.record import (
     ActiveModelRecord,
     MetricsSummary,
     ServedInferenceConfig,
     active_model_parameter_name,
 )
-from nova_pipeline.promotion.store import promote
+from nova_pipeline.promotion.store import ACTIVE_MODEL_CHANGED, ActiveModelChangedError, promote
 
 
 def promote_candidate(
@@ -43,7 +43,19 @@ def promote_candidate(
         report_uri=evaluation.report_uri,
         promoted_at=datetime.now(UTC),
     )
-    stamped, version = promote(ssm, environment, record, kms_key_arn)
+    try:
+        stamped, version = promote(
+            ssm,
+            environment,
+            record,
+            kms_key_arn,
+            expected_version=evaluation.active_version,
+            writer=state.execution.arn,
+        )
+    except ActiveModelChangedError as error:
+        # Another execution promoted after this candidate was compared with the active model: the comparison no
+        # longer holds, so the candidate is rejected (RejectCandidate cleans it up) rather than silently replacing it.
+        return {"promoted": False, "reason": ACTIVE_MODEL_CHANGED, "detail": str(error)}
     return {
         "promoted": True,
         "parameter": active_model_parameter_name(environment),
@@ -52,9 +64,31 @@ def promote_candidate(
     }
 
 
-def reject_candidate(state: RunState, *, delete_rejected: bool, bedrock: Any) -> dict[str, Any]:
-    """A rejected candidate's deployment is deleted (unless the environment keeps them for inspection)."""
-    deleted = False
+def rejection_reason(state: RunState, evaluation: EvaluationResult) -> str:
+    """Why the candidate is not promoted: Promote's refusal, or the gate's failed checks."""
+    refused = (state.promotion or {}).get("reason")
+    if refused:
+        return str(refused)
+    return "quality gate: " + ("; ".join(evaluation.failed) or f"verdict {evaluation.verdict}")
+
+
+def reject_candidate(
+    state: RunState, evaluation: EvaluationResult, *, delete_rejected: bool, bedrock: Any
+) -> dict[str, Any]:
+    """A rejected candidate's deployment is deleted (unless the environment keeps them for inspection), and so is
+    its custom model (unless the deployment is kept or the input says `cleanup.keepRejectedModel`)."""
+    deleted, deleted_model, actions = False, None, []
     if delete_rejected and state.deployment is not None:
         deleted = delete_deployment(bedrock, state.deployment.deployment_arn)
-    return {"promoted": False, "deletedDeployment": deleted}
+    if delete_rejected or state.deployment is None:
+        deleted_model, action = discard_run_model(bedrock, state)
+        actions += [action] if action else []
+    else:
+        actions.append("kept the deployment and its custom model (evaluation.deleteRejectedDeployment is false)")
+    return {
+        "promoted": False,
+        "reason": rejection_reason(state, evaluation),
+        "deletedDeployment": deleted,
+        "deletedModel": deleted_model,
+        "actions": actions,
+    }

@@ -40,8 +40,71 @@ def test_a_running_job_is_stopped_and_a_deployment_deleted() -> None:
         "cause": "boom",
         "stoppedJob": JOB_ARN,
         "deletedDeployment": DEPLOYMENT_ARN,
+        "deletedModel": None,
         "actions": ["stopped job nova-dev-x-job", "deleted deployment d"],
     }
+
+
+MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abc123def456"
+DONE_JOB = {
+    "platform": "bedrock",
+    "jobArn": JOB_ARN,
+    "jobName": "j",
+    "status": "Completed",
+    "done": True,
+    "succeeded": True,
+    "outputModelArn": MODEL_ARN,
+}
+
+
+def test_a_failed_run_deletes_its_deployment_then_its_custom_model() -> None:
+    # Given: the job made a model, the run failed after deploying it
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    failed = state(
+        input=RUN,
+        job=DONE_JOB,
+        deployment={"deploymentArn": DEPLOYMENT_ARN, "deploymentName": "d", "modelArn": MODEL_ARN},
+        error={"Error": "EvaluationIncomplete", "Cause": "x"},
+    )
+    with Stubber(bedrock) as stub:
+        stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
+        stub.add_response("delete_custom_model", {}, {"modelIdentifier": MODEL_ARN})
+
+        # When
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+        # Then: both, in that order (the model's storage costs $1.95 a month)
+        stub.assert_no_pending_responses()
+    assert (report.deleted_deployment, report.deleted_model) == (DEPLOYMENT_ARN, MODEL_ARN)
+    assert report.actions == ["deleted deployment d", f"deleted custom model {MODEL_ARN}"]
+
+
+def test_a_failed_run_keeps_its_model_when_the_input_says_so() -> None:
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    failed = state(input={**RUN, "cleanup": {"keepRejectedModel": True}}, job=DONE_JOB, error={"Error": "X"})
+    with Stubber(bedrock):  # no request at all: Stubber refuses any
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+    assert report.deleted_model is None
+    assert report.actions == [f"kept custom model {MODEL_ARN} (cleanup.keepRejectedModel)"]
+
+
+def test_a_model_bedrock_refuses_to_delete_now_is_left_for_gc() -> None:
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    failed = state(input=RUN, job=DONE_JOB, error={"Error": "X"})
+    with Stubber(bedrock) as stub:
+        stub.add_client_error("delete_custom_model", "ConflictException", "deployment still being deleted")
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+    assert report.actions == [f"could not delete custom model {MODEL_ARN} (ConflictException): gc deletes it later"]
+
+
+def test_a_promoted_run_keeps_its_deployment_and_model() -> None:
+    failed = state(input=RUN, job=DONE_JOB, promotion={"promoted": True}, error={"Error": "X"})
+
+    report = clean_up(failed, bedrock=None, sagemaker=None, environment="dev")
+
+    assert report.actions == ["kept the deployment and its custom model: they were already promoted"]
 
 
 def test_a_finished_job_is_left_alone_and_its_own_message_is_the_cause() -> None:
