@@ -19,13 +19,14 @@ from stacks.constructs.customization_workflow import CustomizationWorkflow
 from stacks.constructs.data_preparation import DataPreparation
 from stacks.constructs.evaluation import Evaluation
 from stacks.constructs.lambda_layer import shared_layer
+from stacks.constructs.lifecycle import Lifecycle
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.pipeline_function import PipelineFunction
 from stacks.constructs.stage import FunctionSpec, PipelineResources
 from stacks.storage_stack import StorageStack
 from stepfunctions.workflow import definition
 
-STAGES = (DataPreparation, CustomizationJobs, Evaluation)
+STAGES = (DataPreparation, CustomizationJobs, Evaluation, Lifecycle)
 
 
 def function_specs() -> list[FunctionSpec]:
@@ -66,10 +67,12 @@ class PipelineStack(Stack):
         preparation = DataPreparation(self, "DataPreparation", resources=resources)
         jobs = CustomizationJobs(self, "CustomizationJobs", resources=resources, topic=self.topic)
         evaluation = Evaluation(self, "Evaluation", resources=resources)
+        lifecycle = Lifecycle(self, "Lifecycle", resources=resources)
         self.functions: dict[str, PipelineFunction] = {
             **preparation.functions,
             **jobs.functions,
             **evaluation.functions,
+            **lifecycle.functions,
         }
         self.topic.grant_publish(jobs.cleanup.role)
 
@@ -90,3 +93,4 @@ class PipelineStack(Stack):
         CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         CfnOutput(self, "BedrockCustomizationRoleArn", value=self.roles.bedrock.role_arn)
         CfnOutput(self, "SageMakerTrainingRoleArn", value=self.roles.sagemaker.role_arn)
+        CfnOutput(self, "GarbageCollectFunctionName", value=lifecycle.function.function.function_name)

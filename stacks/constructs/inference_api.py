@@ -14,7 +14,6 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from nova_pipeline.contract.catalog import MODELS
 from nova_pipeline.inference.api import ApiSettings
 from nova_pipeline.inference.models import GenerateRequest
 from nova_pipeline.promotion.record import active_model_parameter_name
@@ -71,14 +70,14 @@ class InferenceApi(Construct):
         # The SecureString record, and the custom models (encrypted with this key): invoking an encrypted Nova model
         # needs Decrypt and GenerateDataKey (Nova user guide, "Encryption of custom models", model invocation).
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-        # This environment's deployments only (tagged by the pipeline): dev's API cannot invoke prod's.
-        grant_invoke(role, self, settings, [MODELS[settings.default_base_model].inference_profile_id])
+        # This environment's deployments only (tagged by the pipeline): dev's API cannot invoke prod's. It serves
+        # the promoted deployment only, never a base model, so it is granted no base model.
+        grant_invoke(role, self, settings, [])
         allow_wildcards(
             [role],
-            "The served deployment changes with every promotion (custom-model-deployment/*); the configured base "
-            "model's inference profile routes to its foundation model in any US region.",
+            "The served deployment changes with every promotion (custom-model-deployment/*, this environment's tag "
+            "only).",
             r"/^Resource::arn:.*:bedrock:.*:custom-model-deployment\/\*$/g",
-            r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g",
         )
 
     def _rest_api(self, settings: EnvironmentSettings, handler: lambda_.IFunction) -> apigateway.RestApi:

@@ -152,7 +152,8 @@ def grant_invoke(role: iam.IRole, scope: Construct, settings: EnvironmentSetting
     base_models = []
     for profile in profiles:
         base_models += [bedrock_arn(scope, "inference-profile", profile), routed_foundation_model_arn(scope, profile)]
-    role.add_to_principal_policy(iam.PolicyStatement(actions=invoke, resources=base_models))
+    if base_models:
+        role.add_to_principal_policy(iam.PolicyStatement(actions=invoke, resources=base_models))
 
 
 def allow_wildcards(roles: Iterable[iam.IRole], reason: str, *patterns: str) -> None:

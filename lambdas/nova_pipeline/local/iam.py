@@ -284,10 +284,10 @@ def requirements(service: str, operation: str, params: Mapping[str, Any], keys: 
     if service == "ssm":
         name = str(params["Name"]).split(":", 1)[0]
         arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name.lstrip('/')}"
-        if operation == "GetParameter":
+        if operation in ("GetParameter", "GetParameterHistory"):
             key_arn = keys.parameters.get(name)
             decrypt = [need("kms:Decrypt", key_arn)] if key_arn and params.get("WithDecryption") else []
-            return [need("ssm:GetParameter", arn), *decrypt]
+            return [need(f"ssm:{operation}", arn), *decrypt]
         if operation == "PutParameter":
             # A standard SecureString is encrypted with kms:Encrypt (Systems Manager user guide, "How Parameter
             # Store uses AWS KMS").
