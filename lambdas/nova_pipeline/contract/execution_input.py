@@ -203,7 +203,8 @@ class CleanupInput(_Model):
 
     keep_rejected_model: bool = False
     """Keep the custom model of a rejected or failed run (for inspection; it costs $1.95 per month in storage until
-    `nova-pipeline gc` or the scheduled clean-up deletes it). Default: deleted with its deployment."""
+    `nova-pipeline gc` or the scheduled clean-up deletes it, or to re-drive a run that failed after training).
+    Default: deleted with its deployment."""
 
 
 class ExecutionInput(_Model):
