@@ -35,6 +35,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             default_base_model=SETTINGS.default_base_model,
             region=SETTINGS.region,
             gate_defaults=SETTINGS.gate_defaults,
+            guardrail=bool(SETTINGS.guardrail_id),
         )
     except InputProblemsError as error:
         logger.warning("Execution input rejected", extra={"problems": [str(p) for p in error.problems]})

@@ -25,6 +25,8 @@ class ModelPrices:
 class PriceTable:
     version: str
     models: dict[str, ModelPrices]
+    source: str = "the shipped table (nova_pipeline/evaluation/prices.json)"
+    """Where the prices come from, printed next to every figure computed from them."""
 
     def of(self, model: str) -> ModelPrices:
         if model not in self.models:
@@ -49,7 +51,9 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
         )
         for name, p in document["models"].items()
     }
-    return PriceTable(str(document.get("version", "custom")), models)
+    if path is None:
+        return PriceTable(str(document.get("version", "custom")), models)
+    return PriceTable(str(document.get("version", "custom")), models, source=f"the price file {path}")
 
 
 def token_cost(prices: ModelPrices, input_tokens: float, output_tokens: float) -> float:
@@ -73,6 +77,7 @@ def monthly_cost(
     return {
         "model": model,
         "priceTable": table.version,
+        "priceSource": table.source,
         "queriesPerMonth": queries_per_month,
         "inputTokensPerQuery": input_tokens,
         "outputTokensPerQuery": output_tokens,

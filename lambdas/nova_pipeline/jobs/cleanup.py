@@ -22,6 +22,7 @@ class CleanupReport:
     stopped_job: str | None = None
     deleted_deployment: str | None = None
     deleted_model: str | None = None
+    deleted_models: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
 
     def dump(self) -> dict[str, Any]:
@@ -31,6 +32,7 @@ class CleanupReport:
             "stoppedJob": self.stopped_job,
             "deletedDeployment": self.deleted_deployment,
             "deletedModel": self.deleted_model,
+            "deletedModels": self.deleted_models,
             "actions": self.actions,
         }
 
@@ -49,8 +51,8 @@ def failure_cause(state: RunState) -> tuple[str, str]:
 
 
 def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str) -> CleanupReport:
-    """Stop this execution's running job, delete its deployment and its custom model (unless the input keeps it or
-    it was promoted); every action is recorded.
+    """Stop this execution's running job, delete its deployments and its custom models, every stage's in a
+    multi-stage run (unless the input keeps the models or the run was promoted); every action is recorded.
 
     The job is this execution's whatever path created it: the one recorded at `$.job` (even if a retried start
     found it by name), or, when the start was accepted but never recorded (the function died, timed out or was
@@ -74,31 +76,52 @@ def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str)
     if state.deployment is not None and jobs_bedrock.delete_deployment(bedrock, state.deployment.deployment_arn):
         report.deleted_deployment = state.deployment.deployment_arn
         report.actions.append(f"deleted deployment {state.deployment.deployment_name}")
-    report.deleted_model, action = jobs_bedrock.discard_run_model(bedrock, state)
-    if action:
-        report.actions.append(action)
+    # A multi-stage run that fails after its first stages: their evaluated deployments go too, then every
+    # stage's custom model (deployments first: a model still deployed cannot be deleted).
+    current = state.deployment.deployment_arn if state.deployment else None
+    for stage in state.evaluation.stages if state.evaluation else []:
+        if stage.deployment_arn != current and jobs_bedrock.delete_deployment(bedrock, stage.deployment_arn):
+            report.actions.append(f"deleted deployment {stage.deployment_name} (stage {stage.index + 1})")
+    arns = jobs_bedrock.run_model_arns(state)
+    deleted, actions = jobs_bedrock.discard_run_models(bedrock, state, arns)
+    report.deleted_models = deleted
+    report.deleted_model = next((arn for arn in arns if arn in deleted), None)
+    report.actions.extend(actions)
     return report
 
 
 def _running_job(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str) -> tuple[str, str, str] | None:
-    """(platform, ARN, name) of this execution's job if it may still be running, else None."""
-    job = state.job
-    if job is not None:
+    """(platform, ARN, name) of this execution's job if it may still be running, else None.
+
+    In a multi-stage run `$.job` may still be the previous stage's (done) job when the next stage's start failed:
+    the running stage's job is then looked up by its derived name."""
+    job, run = state.job, state.input
+    stage = state.stage.index
+    if job is not None and (run is None or job.job_name in _stage_job_names(run, state, environment, stage)):
         return None if job.done else (job.platform, job.job_arn, job.job_name)
-    run = state.input
     if run is None:  # failed before the input was valid: no job can have been started
         return None
     if run.platform is Platform.BEDROCK:
-        name = jobs_bedrock.job_name(environment, run, state.execution)
+        name = jobs_bedrock.job_name(environment, run, state.execution, stage)
         found = jobs_bedrock.find_job(bedrock, name)
         if found is None or str(found.get("status")) in jobs_bedrock.JOB_DONE:
             return None
         return Platform.BEDROCK.value, str(found["jobArn"]), name
-    name = training.training_job_name(environment, run, state.execution)
+    name = training.training_job_name(environment, run, state.execution, stage)
     described = training.find_training_job(sagemaker, name)
     if described is None or str(described.get("TrainingJobStatus")) in ("Completed", "Failed", "Stopped"):
         return None
     return Platform.SAGEMAKER.value, str(described["TrainingJobArn"]), name
+
+
+def _stage_job_names(run: Any, state: RunState, environment: str, stage: int) -> set[str]:
+    """The names the running stage's job can have (`$.job` of a one-stage run always is this execution's)."""
+    if stage == 0:
+        return {state.job.job_name} if state.job else set()
+    return {
+        jobs_bedrock.job_name(environment, run, state.execution, stage),
+        training.training_job_name(environment, run, state.execution, stage),
+    }
 
 
 def notification(state: RunState, report: CleanupReport, *, environment: str, region: str) -> tuple[str, str]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nova_pipeline.contract.run_state import EvaluationResult, RunState
-from nova_pipeline.jobs.bedrock import delete_deployment, discard_run_model
+from nova_pipeline.jobs.bedrock import delete_custom_model, delete_deployment, discard_run_models, run_model_arns
 from nova_pipeline.promotion.record import (
     ActiveModelRecord,
     MetricsSummary,
@@ -17,7 +17,13 @@ from nova_pipeline.promotion.store import ACTIVE_MODEL_CHANGED, ActiveModelChang
 
 
 def promote_candidate(
-    state: RunState, evaluation: EvaluationResult, *, environment: str, kms_key_arn: str | None, ssm: Any
+    state: RunState,
+    evaluation: EvaluationResult,
+    *,
+    environment: str,
+    kms_key_arn: str | None,
+    ssm: Any,
+    bedrock: Any = None,
 ) -> dict[str, Any]:
     """The record the inference API serves: the deployment, its training system prompt and the evaluation."""
     run, deployment = state.input, state.deployment
@@ -54,14 +60,18 @@ def promote_candidate(
         )
     except ActiveModelChangedError as error:
         # Another execution promoted after this candidate was compared with the active model: the comparison no
-        # longer holds, so the candidate is rejected (RejectCandidate cleans it up) rather than silently replacing it.
+        # longer holds, so the candidate is rejected (RejectCandidate cleans it up, every stage's deployment and
+        # model included) rather than silently replacing it.
         return {"promoted": False, "reason": ACTIVE_MODEL_CHANGED, "detail": str(error)}
-    return {
+    result: dict[str, Any] = {
         "promoted": True,
         "parameter": active_model_parameter_name(environment),
         "version": version,
         "previousVersion": stamped.previous_version,
     }
+    if evaluation.chosen is not None:
+        result["discardedStages"] = discard_other_stages(evaluation, bedrock=bedrock)
+    return result
 
 
 def rejection_reason(state: RunState, evaluation: EvaluationResult) -> str:
@@ -80,15 +90,42 @@ def reject_candidate(
     deleted, deleted_model, actions = False, None, []
     if delete_rejected and state.deployment is not None:
         deleted = delete_deployment(bedrock, state.deployment.deployment_arn)
+    chosen = evaluation.chosen
+    # A multi-stage run's other stages are discarded below; the models here are the candidate's own.
+    others = {stage.model_arn for stage in evaluation.stages if chosen is not None and stage.index != chosen.index}
     if delete_rejected or state.deployment is None:
-        deleted_model, action = discard_run_model(bedrock, state)
-        actions += [action] if action else []
+        arns = [arn for arn in run_model_arns(state) if arn not in others]
+        deleted_models, model_actions = discard_run_models(bedrock, state, arns)
+        deleted_model = next((arn for arn in arns if arn in deleted_models), None)
+        actions += model_actions
     else:
         actions.append("kept the deployment and its custom model (evaluation.deleteRejectedDeployment is false)")
-    return {
+    result: dict[str, Any] = {
         "promoted": False,
         "reason": rejection_reason(state, evaluation),
         "deletedDeployment": deleted,
         "deletedModel": deleted_model,
         "actions": actions,
     }
+    if chosen is not None:
+        keep = state.input is not None and state.input.cleanup.keep_rejected_model
+        result["discardedStages"] = discard_other_stages(evaluation, bedrock=bedrock, keep_models=keep)
+    return result
+
+
+def discard_other_stages(evaluation: EvaluationResult, *, bedrock: Any, keep_models: bool = False) -> list[str]:
+    """Multi-stage runs: delete the deployment and the custom model of every stage but the chosen one, so that only
+    the chosen stage's model is left (a custom model is billed for storage whether deployed or not); a rejected
+    run's input may keep the models (`cleanup.keepRejectedModel`)."""
+    chosen = evaluation.chosen
+    actions: list[str] = []
+    for stage in evaluation.stages:
+        if chosen is not None and stage.index == chosen.index:
+            continue
+        if delete_deployment(bedrock, stage.deployment_arn):
+            actions.append(f"deleted deployment {stage.deployment_name} (stage {stage.index + 1})")
+        if keep_models:
+            actions.append(f"kept custom model {stage.model_arn} (stage {stage.index + 1}, cleanup.keepRejectedModel)")
+        elif delete_custom_model(bedrock, stage.model_arn):
+            actions.append(f"deleted custom model {stage.model_arn} (stage {stage.index + 1})")
+    return actions
