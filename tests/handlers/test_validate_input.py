@@ -76,3 +76,18 @@ def test_a_gate_looser_than_the_environments_fails_validation(
 
     with pytest.raises(handler.InvalidExecutionInput, match=r"\$\.gate\.minPrimaryMetric: 0.26 is looser than"):
         handler.lambda_handler(event, lambda_context)
+
+
+def test_a_judge_the_evaluation_cannot_call_fails_validation_naming_it(
+    lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the function in us-east-1, when an input names a judge in another Region, then ValidateInput refuses it
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    module = load_handler("validate_input")
+    judge = "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0"
+    event = {"dataset": {"uri": "raw/a.csv"}, "evaluation": {"judgeModel": judge}}
+
+    with pytest.raises(module.InvalidExecutionInput) as caught:
+        module.lambda_handler(event, lambda_context)
+
+    assert f"$.evaluation.judgeModel: {judge!r} is in eu-west-1; the evaluation runs in us-east-1" in str(caught.value)

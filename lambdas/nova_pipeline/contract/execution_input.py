@@ -193,7 +193,9 @@ class EvaluationInput(_Model):
     max_rows: Annotated[int, Field(ge=1, le=100_000)] = 500
     """Rows of the test split evaluated."""
     judge_model: str | None = None
-    """Inference profile id of an LLM judge (0-100 rubric); unset disables LLM-as-judge."""
+    """LLM judge (0-100 rubric): a Nova inference profile id of the catalog (`us.amazon.nova-pro-v1:0`; a short name
+    such as `nova-pro` becomes its profile id), or the ARN of such a profile or of a custom-model deployment in the
+    pipeline's Region; unset disables LLM-as-judge."""
     inference_config: InferenceConfig = InferenceConfig()
     """Inference settings for candidate and baseline."""
     traffic: TrafficInput = TrafficInput()
@@ -441,6 +443,8 @@ def parse_execution_input(
         problems += hyperparameter_problems
         sagemaker, sagemaker_problems = _resolve_sagemaker(parsed, region)
         problems += sagemaker_problems
+    judge, judge_problem = resolve_judge(parsed.evaluation.judge_model, region)
+    problems += [judge_problem] if judge_problem else []
     if gate_defaults is not None:
         overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
         problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
@@ -455,7 +459,53 @@ def parse_execution_input(
         )
     if problems:
         raise InputProblemsError("execution input", problems)
-    return parsed.model_copy(update={"hyperparameters": hyperparameters, "sagemaker": sagemaker})
+    evaluation = parsed.evaluation.model_copy(update={"judge_model": judge})
+    return parsed.model_copy(
+        update={"hyperparameters": hyperparameters, "sagemaker": sagemaker, "evaluation": evaluation}
+    )
+
+
+# Converse's modelId forms the evaluation function may invoke (stacks/constructs/evaluation.py grants the catalog's
+# inference profiles and the account's custom-model deployments; botocore's bedrock-runtime model: modelId).
+_JUDGE_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:bedrock:(?P<region>[a-z0-9-]{1,20}):\d{12}:"
+    r"(?P<kind>inference-profile|custom-model-deployment)/(?P<id>[A-Za-z0-9.:-]+)$"
+)
+_DEPLOYMENT_ID = re.compile(r"^[a-z0-9]{12}$")
+
+
+def resolve_judge(judge: str | None, region: str | None) -> tuple[str | None, Problem | None]:
+    """The judge as the evaluation will call it (a catalog short name becomes its inference profile id), or the
+    problem: checked here because a judge the evaluation cannot call fails the run after training and deployment."""
+    if judge is None:
+        return None, None
+    judge = MODELS[judge].inference_profile_id if judge in MODELS else judge
+    message = _judge_problem(judge, region)
+    return (None, Problem("$.evaluation.judgeModel", message)) if message else (judge, None)
+
+
+def _judge_problem(judge: str, region: str | None) -> str | None:
+    profiles = {spec.inference_profile_id: name for name, spec in MODELS.items()}
+    where = f"in {region}" if region else "in the pipeline's Region"
+    match = _JUDGE_ARN.match(judge)
+    message = None
+    if judge in profiles:
+        geography = judge.split(".", 1)[0]
+        if region and not region.startswith(f"{geography}-"):
+            message = f"{judge!r} is a {geography.upper()} cross-Region profile: it cannot be called {where}"
+    elif match is None:
+        message = (
+            f"{judge!r} is not a model the evaluation can call: give a Nova inference profile id "
+            f"({', '.join(profiles)}), a short name ({', '.join(MODELS)}), or the ARN of such a profile or of a "
+            f"custom-model deployment {where}"
+        )
+    elif region and match["region"] != region:
+        message = f"{judge!r} is in {match['region']}; the evaluation runs {where}: use a model {where}"
+    elif match["kind"] == "inference-profile" and match["id"] not in profiles:
+        message = f"inference profile {match['id']!r} is not a Nova model of the catalog ({', '.join(profiles)})"
+    elif match["kind"] == "custom-model-deployment" and not _DEPLOYMENT_ID.match(match["id"]):
+        message = f"{judge!r} is not a custom-model deployment ARN (its id is 12 lowercase letters and digits)"
+    return message
 
 
 def _general_problems(parsed: ExecutionInput, gate_defaults: dict[str, float | None] | None) -> list[Problem]:
