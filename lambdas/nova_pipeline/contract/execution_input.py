@@ -195,7 +195,8 @@ class EvaluationInput(_Model):
     judge_model: str | None = None
     """LLM judge (0-100 rubric): a Nova inference profile id of the catalog (`us.amazon.nova-pro-v1:0`; a short name
     such as `nova-pro` becomes its profile id), or the ARN of such a profile or of a custom-model deployment in the
-    pipeline's Region; unset disables LLM-as-judge."""
+    pipeline's Region that carries this environment's `environment` tag (IAM lets the evaluation invoke no other);
+    unset disables LLM-as-judge."""
     inference_config: InferenceConfig = InferenceConfig()
     """Inference settings for candidate and baseline."""
     traffic: TrafficInput = TrafficInput()
