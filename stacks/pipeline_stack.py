@@ -22,11 +22,12 @@ from stacks.constructs.lambda_layer import shared_layer
 from stacks.constructs.lifecycle import Lifecycle
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.pipeline_function import PipelineFunction
+from stacks.constructs.sagemaker_evaluation import SageMakerEvaluation
 from stacks.constructs.stage import FunctionSpec, PipelineResources
 from stacks.storage_stack import StorageStack
 from stepfunctions.workflow import definition
 
-STAGES = (DataPreparation, CustomizationJobs, Evaluation, Lifecycle)
+STAGES = (DataPreparation, CustomizationJobs, SageMakerEvaluation, Evaluation, Lifecycle)
 
 
 def function_specs() -> list[FunctionSpec]:
@@ -52,6 +53,7 @@ class PipelineStack(Stack):
             data_bucket=storage.data_bucket,
             artifacts_bucket=storage.artifacts_bucket,
             key=storage.key,
+            mlflow_tracking_arn=settings.mlflow_tracking_arn,
         )
         self.notifications = Notifications(self, "Notifications", settings=settings)
         self.topic = self.notifications.topic
@@ -66,11 +68,13 @@ class PipelineStack(Stack):
         )
         preparation = DataPreparation(self, "DataPreparation", resources=resources)
         jobs = CustomizationJobs(self, "CustomizationJobs", resources=resources, topic=self.topic)
+        sagemaker_evaluation = SageMakerEvaluation(self, "SageMakerEvaluation", resources=resources)
         evaluation = Evaluation(self, "Evaluation", resources=resources)
         lifecycle = Lifecycle(self, "Lifecycle", resources=resources)
         self.functions: dict[str, PipelineFunction] = {
             **preparation.functions,
             **jobs.functions,
+            **sagemaker_evaluation.functions,
             **evaluation.functions,
             **lifecycle.functions,
         }

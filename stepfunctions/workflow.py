@@ -13,6 +13,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from nova_pipeline.contract.execution_input import FULL_RANK_NOT_DEPLOYED
 from nova_pipeline.contract.run_state import RunState
 from nova_pipeline.core import layout
 
@@ -30,8 +31,8 @@ def definition() -> dict[str, Any]:
             **validate_input(next="StartStages"),  # $.input
             **start_stages(next="PlanData"),  # $.stage: the stage loop's cursor
             **prepare_data(next="ChoosePlatform"),  # PlanData -> PrepareData | PrepareShards map + MergeShards
-            **customize(next="CreateDeployment"),  # Bedrock job (RFT: grader preflight) | SageMaker job + import
-            **deploy(next="EvaluationEnabled"),  # on-demand deployment, polled until it is active
+            **customize(next="OnDemandDeployable"),  # Bedrock job (RFT: grader preflight) | SageMaker job + import
+            **deploy(next="EvaluationEnabled", imported_only="Summarize"),  # on-demand deployment (not full-rank)
             **evaluate(next="MoreStages", skip="Summarize"),  # PlanEvaluation, EvaluateBatches map, Aggregate
             **next_stage(loop="ChoosePlatform", next="QualityGate"),  # the next stage, or the chosen stage's gate
             **gate(next="Summarize"),  # Promote | RejectCandidate
@@ -239,20 +240,85 @@ def customize(*, next: str) -> States:
             next="WaitForTrainingJob",
         ),
         **poll_loop(
-            "TrainingJob", "SageMaker training job", result="job", error="TrainingJobFailed", then="ImportModel"
+            "TrainingJob",
+            "SageMaker training job",
+            result="job",
+            error="TrainingJobFailed",
+            then="SageMakerEvaluationRequested",
         ),
+        **sagemaker_evaluation_start(next="ImportModel"),
         **task(
             "ImportModel",
             "Read the checkpoint manifest of the training output; CreateCustomModel",
             result="model",
             next="WaitForImportedModel",
         ),
-        **poll_loop("ImportedModel", "custom model import", result="model", error="ModelImportFailed", then=next),
+        **poll_loop(
+            "ImportedModel",
+            "custom model import",
+            result="model",
+            error="ModelImportFailed",
+            then="SageMakerEvaluationStarted",
+        ),
+        **sagemaker_evaluation_wait(next=next),
     }
 
 
-def deploy(*, next: str) -> States:
+# --------------------------------------------------------------------- SageMaker evaluation recipes (optional)
+# `sagemaker.evaluationRecipes`: the evaluation jobs start on the checkpoint as soon as training ends and run while
+# the model is imported; the run waits for them after the import, before the deployment (the checkpoint stays
+# the model under test; the import usually takes longer than a benchmark, so the wait rarely adds time). Their
+# metrics are reported, never gated: a failed evaluation job shows in the report and does not fail the run.
+def sagemaker_evaluation_start(*, next: str) -> States:
+    recipes = path("input", "sagemaker", "evaluationRecipes")
     return {
+        **choice(
+            "SageMakerEvaluationRequested",
+            {"Variable": f"{recipes}[0]", "IsPresent": True, "Next": "StartSageMakerEvaluation"},
+            default=next,
+        ),
+        **task(
+            "StartSageMakerEvaluation",
+            "One CreateTrainingJob per requested Nova evaluation recipe, the checkpoint as the model path",
+            result="sagemakerEvaluation",
+            next=next,
+        ),
+    }
+
+
+def sagemaker_evaluation_wait(*, next: str) -> States:
+    return {
+        **choice(
+            "SageMakerEvaluationStarted",
+            {"Variable": path("sagemakerEvaluation"), "IsPresent": True, "Next": "PollSageMakerEvaluation"},
+            default=next,
+        ),
+        **poll_loop(
+            "SageMakerEvaluation",
+            "SageMaker evaluation jobs",
+            result="sagemakerEvaluation",
+            error="SageMakerEvaluationFailed",
+            then=next,
+        ),
+    }
+
+
+def deploy(*, next: str, imported_only: str) -> States:
+    """On-demand deployment; a full-rank SageMaker model cannot have one, so its run ends imported (`imported_only`)
+    with the reason and what to do as its output."""
+    return {
+        **choice(
+            "OnDemandDeployable",
+            when(path("input", "sagemaker", "peftScheme"), "StringEquals", "none", "FullRankImportedOnly"),
+            default="CreateDeployment",
+        ),
+        "FullRankImportedOnly": {
+            "Type": "Pass",
+            "Comment": "Full-rank models have no on-demand deployment: imported, not deployed, evaluated or promoted",
+            "Result": {"verdict": "not-deployed", "reason": FULL_RANK_NOT_DEPLOYED},
+            "ResultPath": path("evaluation"),
+            "Next": imported_only,
+        },
         **task(
             "CreateDeployment",
             "CreateCustomModelDeployment (on-demand), idempotent per execution",

@@ -22,6 +22,13 @@ from nova_pipeline.local.twin import OfflineTwin
 from tests.workflow.conftest import ROOT, example
 
 REJECTING_GATE = {"gate": {"minPrimaryMetric": 1.0}}
+DATA_MIXING = {
+    "customerDataPercent": 75,
+    "novaDataPercent": {"instruction-following": 100},
+    "baseModelArn": "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/nova-textgeneration-lite-v2",
+    "modelPackageGroupArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/nova-mixed",
+    "acceptEula": True,
+}
 
 
 def _fanout_parts(twin: OfflineTwin) -> dict[str, Any]:
@@ -79,6 +86,23 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         assert len(result.output["promotion"]["discardedStages"]) == 2, result.output["promotion"]
         sagemaker_rft = {**example("rft-text-to-sql-nova-2-lite.json"), "platform": "sagemaker", "hyperparameters": {}}
         result = record(main.run(sagemaker_rft), "sagemaker rft")
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        qa = b'{"query": "What is 2 + 2?", "response": "4"}\n'  # SageMaker evaluation recipes (gen_qa reads raw/)
+        boto3.client("s3", region_name="us-east-1").put_object(
+            Bucket=main.data_bucket, Key="raw/eval/qa.jsonl", Body=qa
+        )
+        evaluated = example("sagemaker-lora-sft-nova-micro.json")
+        evaluated["sagemaker"]["evaluationRecipes"] = [
+            {"task": "mmlu"},
+            {"task": "gen_qa", "dataset": "raw/eval/qa.jsonl"},
+        ]
+        result = record(main.run(evaluated), "sagemaker evaluation recipes")
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        # both jobs ran as the SageMaker role (evaluation image pull, raw/ dataset, jobs/ output)
+        assert [job["status"] for job in result.output["sagemakerEvaluation"]["jobs"]] == ["Completed", "Completed"]
+        mixed = {**example("stages-question-quality-nova-2-lite.json"), "method": "sft", "dataMixing": DATA_MIXING}
+        del mixed["stages"]
+        result = record(main.run(mixed), "data mixing (serverless)")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         assert main.invoke_api("GET", "/v1/model")["statusCode"] == 200
         generated = main.invoke_api("POST", "/v1/generate", {"input": "How many singers are there?"})

@@ -346,6 +346,9 @@ HYPERPARAMETER_ALIASES = {"learningRateMultiplier": "learningRate"}
 #   (`sm_jobs.container_image.prod`: us-east-1, us-west-2 and ap-northeast-1 for every Nova training image);
 # - RFT instance counts: Nova 2 user guide, "RFT on Nova 2.0 on SageMaker Training Jobs" (LoRA 2/4/6/8 x p5/p5en;
 #   the pipeline keeps the recipe's 4 and up).
+# - full-rank recipes (`*_gpu_sft`, `*_smtj_p5_p5en_gpu_rft`, `peft_scheme: null`): same repository and commit; they
+#   use the LoRA recipes' images (SM-TJ-SFT-latest, SM-TJ-SFT-V2-latest, SM-TJ-RFT-V2-latest). Nova Lite 1.0 and
+#   Nova Pro have no g5/g6 full-rank recipe, Nova Pro's runs on p5/p5en only.
 TRAINING_IMAGE_REPOSITORY = "nova-fine-tune-repo"
 
 
@@ -369,14 +372,21 @@ class SageMakerTraining:
     family: RecipeFamily
     image_tag: str
     options: tuple[InstanceOption, ...]
+    """LoRA (PEFT) recipes, the default."""
+    full_rank: tuple[InstanceOption, ...] = ()
+    """Full-rank recipes (`peft_scheme: null`, input `sagemaker.peftScheme: "none"`); same image as LoRA."""
 
-    @property
-    def instance_types(self) -> tuple[str, ...]:
-        return tuple(t for option in self.options for t in option.instance_types)
+    def options_for(self, full_rank: bool = False) -> tuple[InstanceOption, ...]:
+        return self.full_rank if full_rank else self.options
 
-    def option(self, instance_type: str | None = None, recipe: str | None = None) -> InstanceOption | None:
+    def instance_types(self, full_rank: bool = False) -> tuple[str, ...]:
+        return tuple(t for option in self.options_for(full_rank) for t in option.instance_types)
+
+    def option(
+        self, instance_type: str | None = None, recipe: str | None = None, *, full_rank: bool = False
+    ) -> InstanceOption | None:
         """The option for a recipe name or an instance type (the default one when neither is given)."""
-        for option in self.options:
+        for option in self.options_for(full_rank):
             if recipe is not None and option.recipe != recipe:
                 continue
             if instance_type is not None and instance_type not in option.instance_types:
@@ -397,6 +407,10 @@ SAGEMAKER_TRAINING: dict[tuple[str, Method], SageMakerTraining] = {
             InstanceOption("nova_micro_1_0_g5_g6_48x_gpu_lora_sft", _G5_G6_48X, (1,)),
             InstanceOption("nova_micro_1_0_p5_p4d_gpu_lora_sft", _P5_P5EN_P4D, (2, 4, 8)),
         ),
+        (
+            InstanceOption("nova_micro_1_0_g5_g6_48x_gpu_sft", _G5_G6_48X, (1,)),
+            InstanceOption("nova_micro_1_0_p5_p4d_gpu_sft", _P5_P5EN_P4D, (2, 4, 8)),
+        ),
     ),
     ("nova-lite", Method.SFT): SageMakerTraining(
         RecipeFamily.NOVA_1_SFT,
@@ -405,22 +419,34 @@ SAGEMAKER_TRAINING: dict[tuple[str, Method], SageMakerTraining] = {
             InstanceOption("nova_lite_1_0_g5_g6_48x_gpu_lora_sft", _G5_G6_48X, (1,)),
             InstanceOption("nova_lite_1_0_p5_p4d_gpu_lora_sft", _P5_P5EN_P4D, (4, 8, 16)),
         ),
+        (InstanceOption("nova_lite_1_0_p5_p4d_gpu_sft", _P5_P5EN_P4D, (4, 8, 16)),),
     ),
     ("nova-pro", Method.SFT): SageMakerTraining(
         RecipeFamily.NOVA_1_SFT,
         "SM-TJ-SFT-latest",
         (InstanceOption("nova_pro_1_0_p5_p4d_gpu_lora_sft", _P5_P5EN_P4D, (6, 12, 24)),),
+        (InstanceOption("nova_pro_1_0_p5_gpu_sft", _P5_P5EN, (6, 12, 24)),),
     ),
     ("nova-2-lite", Method.SFT): SageMakerTraining(
         RecipeFamily.NOVA_2_SFT,
         "SM-TJ-SFT-V2-latest",
         (InstanceOption("nova_lite_2_0_p5_gpu_lora_sft", _P5_P5EN, (1, 4, 8, 16, 32)),),
+        (InstanceOption("nova_lite_2_0_p5_gpu_sft", _P5_P5EN_P4D, (4, 8, 16, 32)),),
     ),
     ("nova-2-lite", Method.RFT): SageMakerTraining(
         RecipeFamily.NOVA_2_RFT,
         "SM-TJ-RFT-V2-latest",
         (InstanceOption("nova_lite_v2_smtj_p5_p5en_gpu_lora_rft", _P5_P5EN, (4, 6, 8)),),
+        (InstanceOption("nova_lite_v2_smtj_p5_p5en_gpu_rft", _P5_P5EN, (4, 6, 8)),),
     ),
+}
+
+# Where each recipe family switches LoRA on (`"lora"`) or off (full rank: `null`; the Nova 2 SFT full-rank recipe
+# writes the string "null"). Set by the pipeline from `sagemaker.peftScheme`, never by `recipeOverrides`.
+PEFT_SCHEME_PATHS = {
+    RecipeFamily.NOVA_1_SFT: "training_config.model.peft.peft_scheme",
+    RecipeFamily.NOVA_2_SFT: "training_config.peft.peft_scheme",
+    RecipeFamily.NOVA_2_RFT: "training_config.trainer.peft.peft_scheme",
 }
 
 
@@ -475,3 +501,87 @@ def sagemaker_image_uri(model: str, method: Method, region: str) -> str:
     account = SAGEMAKER_REGIONS[region].image_account
     tag = SAGEMAKER_TRAINING[(model, method)].image_tag
     return f"{account}.dkr.ecr.{region}.amazonaws.com/{TRAINING_IMAGE_REPOSITORY}:{tag}"
+
+
+# ------------------------------------------------------------------------------------ SageMaker evaluation recipes
+# Nova evaluation recipes run as SageMaker training jobs on a trained checkpoint. Sources:
+# - tasks, strategies and metrics: SageMaker developer guide "Evaluating your SageMaker AI-trained model"
+#   (https://docs.aws.amazon.com/sagemaker/latest/dg/nova-model-evaluation.html, "Available benchmark tasks") and
+#   the SageMaker Python SDK v3 `sagemaker/train/evaluate/benchmark_evaluator.py` `_BENCHMARK_CONFIG` (same values);
+# - recipes: aws/sagemaker-hyperpod-recipes@263199555b2e1f8eb9b17459892e440f3242b5d9
+#   recipes_collection/recipes/evaluation/nova/<version>/<model>/<model>_p5_48xl_gpu_{general_text_benchmark,
+#   bring_your_own_dataset}_eval.yaml (shipped under jobs/recipes/evaluation/, unchanged), instance types from
+#   launcher/recipe_templatization/nova/nova_metadata.json;
+# - image: nova_regional_parameters.json `sm_jobs.container_image.prod` of every eval recipe:
+#   `<account>.dkr.ecr.<region>.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-V2-latest` in the SAGEMAKER_REGIONS.
+EVALUATION_IMAGE_REPOSITORY = "nova-evaluation-repo"
+EVALUATION_IMAGE_TAG = "SM-TJ-Eval-V2-latest"
+
+
+@dataclass(frozen=True)
+class EvaluationTask:
+    """One published evaluation task: the strategy and metric the recipe must carry, and whether it reads the
+    user's dataset (`gen_qa`: the bring-your-own-dataset recipe, dataset as the `train` channel)."""
+
+    name: str
+    strategy: str
+    metric: str
+    dataset: bool = False
+
+    @property
+    def recipe_kind(self) -> str:
+        return "bring_your_own_dataset" if self.dataset else "general_text_benchmark"
+
+
+SAGEMAKER_EVALUATION_TASKS: dict[str, EvaluationTask] = {
+    task.name: task
+    for task in (
+        EvaluationTask("mmlu", "zs_cot", "accuracy"),
+        EvaluationTask("mmlu_pro", "zs_cot", "accuracy"),
+        EvaluationTask("bbh", "fs_cot", "accuracy"),
+        EvaluationTask("gpqa", "zs_cot", "accuracy"),
+        EvaluationTask("math", "zs_cot", "exact_match"),
+        EvaluationTask("strong_reject", "zs", "deflection"),
+        EvaluationTask("ifeval", "zs", "accuracy"),
+        EvaluationTask("gen_qa", "gen_qa", "all", dataset=True),
+    )
+}
+# Published but not offered here: llm_judge / rubric_llm_judge compare two models' answers from a dataset of
+# pairs, mmmu is multimodal, rft_eval needs a reward Lambda; none fits "score the trained checkpoint".
+_EVALUATION_RECIPE_PREFIX = {
+    "nova-micro": "nova_micro_1_0",
+    "nova-lite": "nova_lite_1_0",
+    "nova-pro": "nova_pro_1_0",
+    "nova-2-lite": "nova_lite_2_0",
+}
+_EVALUATION_INSTANCE_TYPES = {
+    "nova-micro": ("ml.p5.48xlarge", "ml.g5.12xlarge", "ml.g5.24xlarge", "ml.g6.12xlarge", "ml.g6.24xlarge"),
+    "nova-lite": (
+        "ml.p5.48xlarge",
+        "ml.g5.12xlarge",
+        "ml.g5.24xlarge",
+        "ml.g6.12xlarge",
+        "ml.g6.24xlarge",
+        "ml.g6.48xlarge",
+    ),
+    "nova-pro": ("ml.p5.48xlarge",),
+    "nova-2-lite": ("ml.p5.48xlarge", "ml.p4d.24xlarge"),
+}
+
+
+def evaluation_recipe(model: str, task: EvaluationTask) -> str:
+    """The shipped evaluation recipe (file stem under jobs/recipes/evaluation/) of `model` for `task`."""
+    return f"{_EVALUATION_RECIPE_PREFIX[model]}_p5_48xl_gpu_{task.recipe_kind}_eval"
+
+
+def evaluation_instance_types(model: str) -> tuple[str, ...]:
+    """Instance types the model's evaluation recipes run on (first = default); empty when there is no recipe."""
+    return _EVALUATION_INSTANCE_TYPES.get(model, ())
+
+
+def evaluation_image_uri(region: str) -> str:
+    """The Nova evaluation image in `region`; ValueError when the region has none."""
+    entry = SAGEMAKER_REGIONS.get(region)
+    if entry is None:
+        raise ValueError(f"no Nova evaluation image in {region}; regions: {', '.join(SAGEMAKER_REGIONS)}")
+    return f"{entry.image_account}.dkr.ecr.{region}.amazonaws.com/{EVALUATION_IMAGE_REPOSITORY}:{EVALUATION_IMAGE_TAG}"

@@ -132,6 +132,7 @@ def build_report(
     latencies_ms: Sequence[float] = (),
     guardrail: dict[str, Any] | None = None,
     general: dict[str, Any] | None = None,
+    data_mixing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report's record. `cost` is the projection from assumed traffic; `measuredCost` comes from this
     evaluation's own token counts."""
@@ -160,6 +161,8 @@ def build_report(
         "guardrail": guardrail,
         # The forgetting guard: candidate and base model on the general-capability set (None: not evaluated).
         "general": general,
+        # Nova Forge data mixing of the training job (None: not mixed): customer share and the Nova weights.
+        "dataMixing": data_mixing,
     }
 
 
@@ -511,6 +514,37 @@ def _general(general: dict[str, Any] | None) -> str:
     )
 
 
+def _sagemaker_evaluation(section: dict[str, Any] | None) -> str:
+    """SageMaker's Nova evaluation recipes on the checkpoint: one row per task, reported and not gated."""
+    if not section:
+        return ""
+    rows = []
+    for job in section["jobs"]:
+        metrics = job.get("metrics") or {}
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in sorted(metrics.items())) or "-"
+        note = job.get("failureMessage") or ("SIMULATED" if job.get("simulated") else "")
+        rows.append([str(job["task"]), str(job["status"]), shown, str(note), str(job["jobName"])])
+    return (
+        "<h2>SageMaker evaluation recipes (not gated)</h2>"
+        f"<p>Nova evaluation recipes run as SageMaker training jobs on the checkpoint "
+        f"<code>{html.escape(section['modelPath'])}</code>; their metrics are shown, not used by the gate.</p>"
+        + _grid(["task", "status", "metrics", "note", "job"], rows)
+    )
+
+
+def data_mixing_line(mix: dict[str, Any] | None) -> str:
+    """One line: the training job's data mix (empty when the run mixed nothing in)."""
+    if not mix:
+        return ""
+    weights = ", ".join(f"{name} {percent:g}%" for name, percent in sorted(mix.get("novaDataPercent", {}).items()))
+    customer = mix["customerDataPercent"]
+    return (
+        f"<p>Nova Forge data mixing: {customer:g}% of each training batch from your data, {100 - customer:g}% from "
+        f"Amazon-curated Nova data ({html.escape(weights or 'the recipe default weights')}); SageMaker serverless "
+        "training job.</p>"
+    )
+
+
 def render_html(report: dict[str, Any]) -> str:
     gate = report["gate"]
     verdict = gate["verdict"]
@@ -577,12 +611,13 @@ svg{{max-width:100%;height:auto;background:#fafafa}}
 {reasons}
 {render_progression(report.get("stages"))}
 <h2>Baseline</h2>{_baseline_section(report.get("baselineInfo"))}
-<h2>Run</h2>{_table(run_rows)}
+<h2>Run</h2>{_table(run_rows)}{data_mixing_line(report.get("dataMixing"))}
 <h2>Candidate vs baseline</h2>{_bars(candidate, baseline, info.get("model"))}
 {_per_class(candidate, baseline)}
 <h2>Confusion matrix (candidate)</h2>{_confusion(candidate.get("confusionMatrix")) or "<p>not classification</p>"}
 {_wrong(candidate)}
 {_general(report.get("general"))}
+{_sagemaker_evaluation(report.get("sagemakerEvaluation"))}
 {_data(report.get("data"))}
 <h2>Latency (candidate)</h2>{_table(latency_rows)}{_histogram(report.get("latencyHistogramMs", []))}
 <h2>Training and validation loss</h2>{_training(report.get("training"), report.get("lossCurves", {}))}

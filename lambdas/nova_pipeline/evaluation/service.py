@@ -37,6 +37,7 @@ def evaluation_report(
     data_summary: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     gated: bool = True,
+    data_mixing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Metrics of both models, costs and the verdict. With `baseline_is_promoted` the baseline rows come from the
     currently promoted deployment, so "not worse than the promoted model" is judged on the same rows.
@@ -146,4 +147,5 @@ def evaluation_report(
         if guardrail
         else None,
         general=general,
+        data_mixing=data_mixing,
     )

@@ -297,6 +297,11 @@ def aggregate_evaluation(
         judge_model=run.evaluation.judge_model,
         guardrail=plan.guardrail.model_dump(by_alias=True) if plan.guardrail else None,
         general=general,
+        data_mixing=run.data_mixing.model_dump(
+            by_alias=True, include={"customer_data_percent", "nova_data_percent", "base_model_arn"}
+        )
+        if run.data_mixing
+        else None,
         baseline_info={
             "kind": kind,
             "model": plan.baseline,
@@ -314,6 +319,8 @@ def aggregate_evaluation(
         data_summary=_data_summary(state, s3),
         training=_training(state, curves),
     )
+    # sagemaker.evaluationRecipes: the Nova evaluation jobs' metrics on the checkpoint (reported, not gated).
+    report["sagemakerEvaluation"] = state.sagemaker_evaluation.report() if state.sagemaker_evaluation else None
     key = layout.report(scope(state))
     outcomes, chosen = _stage_outcomes(state, report, f"s3://{data_bucket}/{key}report.json", active_version or 0)
     if outcomes:

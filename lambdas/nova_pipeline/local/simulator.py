@@ -17,7 +17,13 @@ Simulated behaviour:
   gives 0 to every rollout identical to its record's `reference_answer` (it does not see the reference: a check
   stricter than Bedrock, which would train on such rewards). The mean reward goes into the step-wise metrics CSV.
 - SageMaker training jobs: the same lifecycle; on completion `output/output.tar.gz` holds a `manifest.json` whose
-  `checkpoint_s3_bucket` `CreateCustomModel` accepts.
+  `checkpoint_s3_bucket` `CreateCustomModel` accepts. A job with the Nova evaluation image runs its recipe on the
+  checkpoint's simulated model: `mmlu` on the shipped general set, `gen_qa` on its `train` channel (exact match,
+  token F1), writing `eval-result/results_<time>.json` (marked simulated) in `output/output.tar.gz`; other tasks fail.
+- serverless jobs with a Nova Forge data mix (`ServerlessJobConfig`, `customer_data_percent`): the role reads the
+  Forge recipe bucket (the subscription check), and the model learns from the customer data and from a simulated
+  Nova share of general multiple-choice questions (`evaluation.general.write_builtin` with another seed) in the
+  mix's proportion; the manifest is written as `output/output/manifest.json`.
 - custom models and deployments: `Creating` for `deployment_seconds`, then `Active` (or `Failed` when injected).
 - Converse / ConverseStream: the deployment's customized model or the simulated base model; optional TTFT and
   output-token rate; an optional account quota the caller does not know: requests and tokens (input + output)
@@ -40,6 +46,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import yaml
 
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.grading.rewards import check_grader_output
@@ -523,7 +531,7 @@ class BedrockSimulator:
             "TrainingJobArn": job.arn,
             "TrainingJobStatus": job.status,
             "SecondaryStatus": {"InProgress": "Training", "Completed": "Completed"}.get(job.status, job.status),
-            "AlgorithmSpecification": job.request["AlgorithmSpecification"],
+            **{k: job.request[k] for k in ("AlgorithmSpecification", "ServerlessJobConfig") if k in job.request},
             "HyperParameters": job.request.get("HyperParameters", {}),
             "CreationTime": _iso(job.created, self.clock),
             "ModelArtifacts": {"S3ModelArtifacts": f"{output_path}/{job.name}/output/model.tar.gz"},
@@ -546,6 +554,9 @@ class BedrockSimulator:
     def _run_training_job(self, job: _Job) -> None:
         """The training job's work, as its execution role: pull the image, read every channel, log, write output."""
         request = job.request
+        if "ServerlessJobConfig" in request:
+            self._run_serverless_job(job)
+            return
         image = request["AlgorithmSpecification"]["TrainingImage"]
         registry, repository = image.split("/", 1)
         image_account, image_region = registry.split(".")[0], registry.split(".")[3]
@@ -569,6 +580,9 @@ class BedrockSimulator:
         channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
         for uri in channels.values():
             self._read_prefix(uri)
+        if repository.startswith("nova-evaluation-repo:"):
+            self._run_evaluation_job(job, channels)
+            return
         reward_arn = request.get("HyperParameters", {}).get("reward_lambda_arn")
         if reward_arn:  # RFT: the rollouts are graded by the reward Lambda, invoked as the execution role
             lines = self._read_lines(channels["train"])
@@ -597,6 +611,92 @@ class BedrockSimulator:
             tar.addfile(info, io.BytesIO(manifest))
         output_path = job.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         self._write(f"{output_path}/{job.name}/output/output.tar.gz", archive.getvalue())
+        job.status = "Completed"
+
+    def _run_evaluation_job(self, job: _Job, channels: dict[str, str]) -> None:
+        """A Nova evaluation recipe (SIMULATED): mmlu on the shipped general set, gen_qa on the `train` channel,
+        answered by the checkpoint's simulated model; `results_<time>.json` in output/output.tar.gz as documented."""
+        request = job.request
+        recipe_name = request["HyperParameters"]["sagemaker_recipe_local_path"].rsplit("/", 1)[-1]
+        recipe = yaml.safe_load("\n".join(self._read_lines(channels["recipe"].rstrip("/") + "/" + recipe_name)))
+        model_path = recipe["run"]["model_name_or_path"]
+        if model_path.startswith("s3://"):
+            if model_path not in self._escrow_sources:
+                job.status, job.failure = "Failed", f"{model_path} is not a checkpoint of a completed training job"
+                return
+            with acting_as(ADMIN):  # the escrow checkpoint, read by the service
+                lines = [line for source in self._escrow_sources[model_path] for line in self._read_lines(source)]
+                model: CustomizedModel | BaseModel = CustomizedModel(examples_from_jsonl(lines))
+        else:
+            model = BaseModel()
+        task = recipe["evaluation"]["task"]
+        if task == "mmlu":
+            metrics = _simulated_mmlu(model)
+            results = {"all": metrics, f"custom|mmlu_{recipe['evaluation']['strategy']}|0": metrics}
+        elif task == "gen_qa":
+            metrics = _simulated_gen_qa(model, self._read_lines(channels["train"]))
+            results = {"custom|gen_qa_gen_qa|0": metrics}
+        else:
+            job.status = "Failed"
+            job.failure = f"SIMULATED: the offline twin runs the mmlu and gen_qa evaluation recipes only, not {task}"
+            return
+        key = request["OutputDataConfig"].get("KmsKeyId")
+        if key:
+            self._service_check("sagemaker evaluation job encrypts its output", [need("kms:Encrypt", key)])
+        document = json.dumps(
+            {"results": results, "simulated": True, "note": "SIMULATED: scored by the offline twin's models"}
+        ).encode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            info = tarfile.TarInfo(f"eval-result/results_{datetime.fromtimestamp(0, UTC):%Y-%m-%dT%H-%M-%S}.json")
+            info.size = len(document)
+            tar.addfile(info, io.BytesIO(document))
+        output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        self._write(f"{output_path}/{job.name}/output/output.tar.gz", archive.getvalue())
+
+    def _run_serverless_job(self, job: _Job) -> None:
+        """A serverless Nova SFT job with a data mix, as its execution role. SIMULATED Nova share: general
+        multiple-choice questions of the shipped set's kinds (another seed than `builtin:general-v1`), as many as
+        the mix asks for beside the customer's records (`customer_data_percent`), capped at the pool."""
+        request = job.request
+        config = request["ServerlessJobConfig"]
+        if not config.get("AcceptEula"):  # a Nova base model from the Hub is gated by its EULA
+            job.status, job.failure = "Failed", "AcceptEula must be true to fine-tune this gated model"
+            return
+        mix = request.get("HyperParameters", {})
+        # Nova 2 user guide, "Data mixing on SageMaker Training Jobs": the execution role reads the Nova Forge
+        # subscription buckets so that the service can validate the subscription (simulated bucket name matching
+        # the recipe-bucket pattern of "IAM policy requirements for Amazon Nova recipes").
+        self._service_check(
+            "sagemaker serverless job checks the Nova Forge subscription",
+            [need("s3:GetObject", f"arn:aws:s3:::{FORGE_RECIPES_BUCKET}/{DATAMIX_RECIPE_KEY}")],
+        )
+        channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
+        for uri in channels.values():
+            self._read_prefix(uri)
+        sources = [channels["train"]]
+        if "customer_data_percent" in mix:
+            customer = float(mix["customer_data_percent"])
+            records = len([line for line in self._read_lines(channels["train"]) if line.strip()])
+            pool = _nova_share_pool()
+            wanted = len(pool) if customer <= 0 else round(records * (100 - customer) / customer)
+            share = pool[: min(len(pool), wanted)]
+            if share:
+                uri = f"s3://{NOVA_DATA_BUCKET}/{job.name}/nova-share.jsonl"
+                with acting_as(ADMIN):  # Amazon's curated data: read by the service, never by the customer's role
+                    self._ensure_bucket(NOVA_DATA_BUCKET)
+                    self._write(uri, "".join(json.dumps(record) + "\n" for record in share))
+                sources.append(uri)
+        escrow_bucket = f"customer-escrow-{ACCOUNT}-smtj-{_short_id(job.name)}"
+        escrow = f"s3://{escrow_bucket}/{job.name}/checkpoints/"
+        with acting_as(ADMIN):
+            self._ensure_bucket(escrow_bucket)
+            self._write(escrow + "adapter_model.safetensors", b"simulated checkpoint")
+        self._escrow_sources[escrow] = sources
+        output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        self._write(
+            f"{output_path}/{job.name}/output/output/manifest.json", json.dumps({"checkpoint_s3_bucket": escrow})
+        )
         job.status = "Completed"
 
     # ----------------------------------------------------------- custom models
@@ -910,6 +1010,35 @@ class BedrockSimulator:
         self._s3().put_object(Bucket=bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
 
 
+FORGE_RECIPES_BUCKET = f"nova-forge-model-customization-recipes-{REGION}"  # SIMULATED name
+DATAMIX_RECIPE_KEY = "nova-2-lite/text_with_datamix.yaml"  # SIMULATED key
+NOVA_DATA_BUCKET = f"nova-forge-curated-data-{REGION}"  # SIMULATED: Amazon's side, not the customer's
+
+
+def _nova_share_pool() -> list[dict[str, Any]]:
+    """SIMULATED Amazon-curated general data: SFT conversations answering general multiple-choice questions."""
+    import random
+
+    from nova_pipeline.evaluation.general import _question, write_builtin
+
+    records = write_builtin(seed=7)
+    random.Random(7).shuffle(records)  # noqa: S311 - a reproducible order mixing the kinds, not a secret
+    pool = []
+    for record in records:
+        question = _question(record)
+        pool.append(
+            {
+                "schemaVersion": "bedrock-conversation-2024",
+                "system": [],
+                "messages": [
+                    {"role": "user", "content": [{"text": question.prompt()}]},
+                    {"role": "assistant", "content": [{"text": f"({question.letter()})"}]},
+                ],
+            }
+        )
+    return pool
+
+
 def _stream(
     *,
     sleep: Callable[[float], None],
@@ -950,6 +1079,39 @@ def _tag_map(params: dict[str, Any], key: str) -> dict[str, str]:
 def _named_arn(resource: str, name: str) -> str:
     """The ARN the twin's IAM rules build for a resource addressed by name (`local.iam.bedrock_arn`)."""
     return f"arn:aws:bedrock:{REGION}:{ACCOUNT}:{resource}/{name}"
+
+
+def _simulated_mmlu(model: CustomizedModel | BaseModel) -> dict[str, float]:
+    """SIMULATED mmlu: the shipped general set (`builtin:general-v1`, MMLU's format) asked of the model, scored by
+    the letter each answer picks; accuracy and its standard error as lighteval reports them."""
+    from nova_pipeline.evaluation.general import builtin_set, extract_choice
+
+    questions = builtin_set("general-v1")
+    correct = sum(
+        extract_choice(model.answer("", question.prompt()), len(question.choices)) == question.letter()
+        for question in questions
+    )
+    accuracy = correct / len(questions)
+    stderr = (accuracy * (1 - accuracy) / max(1, len(questions) - 1)) ** 0.5
+    return {"accuracy": round(accuracy, 4), "accuracy_stderr": round(stderr, 4)}
+
+
+def _simulated_gen_qa(model: CustomizedModel | BaseModel, lines: list[str]) -> dict[str, float]:
+    """SIMULATED gen_qa: each `query` answered, compared with its `response` (exact match, token F1)."""
+    from nova_pipeline.local.simulated_model import tokens
+
+    exact, f1s = 0, []
+    for line in lines:
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        answer, gold = model.answer(record.get("system", ""), record["query"]), str(record["response"])
+        exact += answer.strip().lower() == gold.strip().lower()
+        mine, theirs = tokens(answer), tokens(gold)
+        overlap = len(mine & theirs)
+        f1s.append(0.0 if not overlap else 2 * overlap / (len(mine) + len(theirs)))
+    count = max(1, len(f1s))
+    return {"em": round(exact / count, 4), "f1_score": round(sum(f1s) / count, 4)}
 
 
 def _grader_arn(request: dict[str, Any]) -> str | None:
