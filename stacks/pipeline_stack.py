@@ -19,6 +19,7 @@ from stacks.constructs.customization_workflow import CustomizationWorkflow
 from stacks.constructs.data_preparation import DataPreparation
 from stacks.constructs.evaluation import Evaluation
 from stacks.constructs.lambda_layer import shared_layer
+from stacks.constructs.lifecycle import Lifecycle
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.pipeline_function import PipelineFunction
 from stacks.constructs.sagemaker_evaluation import SageMakerEvaluation
@@ -26,7 +27,7 @@ from stacks.constructs.stage import FunctionSpec, PipelineResources
 from stacks.storage_stack import StorageStack
 from stepfunctions.workflow import definition
 
-STAGES = (DataPreparation, CustomizationJobs, SageMakerEvaluation, Evaluation)
+STAGES = (DataPreparation, CustomizationJobs, SageMakerEvaluation, Evaluation, Lifecycle)
 
 
 def function_specs() -> list[FunctionSpec]:
@@ -69,11 +70,13 @@ class PipelineStack(Stack):
         jobs = CustomizationJobs(self, "CustomizationJobs", resources=resources, topic=self.topic)
         sagemaker_evaluation = SageMakerEvaluation(self, "SageMakerEvaluation", resources=resources)
         evaluation = Evaluation(self, "Evaluation", resources=resources)
+        lifecycle = Lifecycle(self, "Lifecycle", resources=resources)
         self.functions: dict[str, PipelineFunction] = {
             **preparation.functions,
             **jobs.functions,
             **sagemaker_evaluation.functions,
             **evaluation.functions,
+            **lifecycle.functions,
         }
         self.topic.grant_publish(jobs.cleanup.role)
 
@@ -94,3 +97,4 @@ class PipelineStack(Stack):
         CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         CfnOutput(self, "BedrockCustomizationRoleArn", value=self.roles.bedrock.role_arn)
         CfnOutput(self, "SageMakerTrainingRoleArn", value=self.roles.sagemaker.role_arn)
+        CfnOutput(self, "GarbageCollectFunctionName", value=lifecycle.function.function.function_name)

@@ -38,7 +38,7 @@ from nova_pipeline.contract.run_state import (
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import AwsRequestFailed, aws_call
 from nova_pipeline.core.problems import InputProblemsError, Problem
-from nova_pipeline.jobs.naming import resource_name
+from nova_pipeline.jobs.naming import pipeline_tags, resource_name
 from nova_pipeline.jobs.training import (
     RECIPE_CHANNEL_PATH,
     TRAINING_VOLUME_GB,
@@ -112,8 +112,7 @@ def evaluation_job_request(
     output: dict[str, Any] = {"S3OutputPath": f"s3://{resources_.artifacts_bucket}/{layout.JOBS}"}
     if resources_.kms_key_arn:
         output["KmsKeyId"] = resources_.kms_key_arn
-    tags = {"project": "nova-customization", "environment": resources_.environment, "execution": execution.name}
-    tags.update(run.tags)
+    tags = pipeline_tags(resources_.environment, run.run_name, execution.name, run.tags)
     hyperparameters = {
         "sagemaker_recipe_local_path": f"{RECIPE_CHANNEL_PATH}/{recipe_file}",
         "base_model_location": str(recipe["run"]["model_name_or_path"]),

@@ -36,7 +36,7 @@ from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.core.settings import SettingsError
 from nova_pipeline.jobs import bedrock as jobs_bedrock
 from nova_pipeline.jobs import datamix
-from nova_pipeline.jobs.naming import client_request_token, resource_name, staged
+from nova_pipeline.jobs.naming import client_request_token, pipeline_tags, resource_name, staged
 from nova_pipeline.jobs.stage_data import stage_training_data
 
 RECIPE_CHANNEL_PATH = "/opt/ml/input/data/recipe"
@@ -345,8 +345,7 @@ def training_job_request(
     output: dict[str, Any] = {"S3OutputPath": f"s3://{resources_.artifacts_bucket}/{layout.JOBS}"}
     if resources_.kms_key_arn:
         output["KmsKeyId"] = resources_.kms_key_arn
-    tags = {"project": "nova-customization", "environment": resources_.environment, "execution": execution.name}
-    tags.update(run.tags)
+    tags = pipeline_tags(resources_.environment, run.run_name, execution.name, run.tags)
     hyperparameters = {"sagemaker_recipe_local_path": f"{RECIPE_CHANNEL_PATH}/{recipe_file}"}
     model_path = str(_get(recipe, "run.model_name_or_path") or "")
     hyperparameters["base_model_location" if model_path.startswith("s3://") else "base_model"] = model_path
@@ -575,5 +574,6 @@ def import_trained_model(
         token=client_request_token(state.execution.arn, staged("custom-model", stage)),
         kms_key_arn=kms_key_arn,
         wait_seconds=wait_seconds,
+        tags=jobs_bedrock.bedrock_tags(run, environment, state.execution),
     )
     return model.model_copy(update={"checkpoint_uri": checkpoint})
