@@ -370,10 +370,7 @@ def start_customization(
     from the custom model the previous stage's job made (`$.job.outputModelArn`, still the previous job's)."""
     assert state.input is not None and state.data is not None, "StartBedrockJob runs after PrepareData"
     stage = state.stage.index
-    data = state.data
-    if state.input.stages:
-        assert resources.data_bucket, "a multi-stage run needs the data bucket"
-        data = stage_training_data(state, s3=s3, data_bucket=resources.data_bucket)
+    data = stage_training_data(state, s3=s3, data_bucket=resources.data_bucket)
     base_model_arn = None
     if stage > 0:
         if state.job is None or not state.job.output_model_arn:

@@ -47,8 +47,8 @@ from nova_pipeline.jobs.training import (
     _set,
     checkpoint_from_output,
     load_recipe_text,
-    recipe_document,
     start_training_job,
+    upload_recipe,
 )
 
 EVALUATION_INSTANCE_COUNT = 1  # "You must set this value to 1 because multi-node is not supported" (recipe parameters)
@@ -159,22 +159,14 @@ def start_sagemaker_evaluation(
     for requested in run.sagemaker.evaluation_recipes:
         job_name = evaluation_job_name(resources_.environment, run, state.execution, requested.task)
         name, recipe = build_evaluation_recipe(run, requested, model_path=model_path, job_name=job_name)
-        recipe_file = f"{name}.yaml"
-        recipe_key = layout.recipe(job_name, recipe_file)
-        with aws_call("s3", "PutObject"):
-            s3.put_object(
-                Bucket=resources_.artifacts_bucket,
-                Key=recipe_key,
-                Body=recipe_document(recipe).encode(),
-                ContentType="application/yaml",
-            )
+        recipe_uri, recipe_file = upload_recipe(s3, resources_.artifacts_bucket, job_name, name, recipe)
         request = evaluation_job_request(
             run,
             requested,
             state.execution,
             resources_,
             recipe=recipe,
-            recipe_uri=f"s3://{resources_.artifacts_bucket}/{recipe_key}",
+            recipe_uri=recipe_uri,
             recipe_file=recipe_file,
             job_name=job_name,
             data_bucket=data_bucket,
