@@ -22,12 +22,13 @@ from stacks.constructs.lambda_layer import shared_layer
 from stacks.constructs.lifecycle import Lifecycle
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.pipeline_function import PipelineFunction
+from stacks.constructs.provisioned_throughput import ProvisionedThroughput
 from stacks.constructs.sagemaker_evaluation import SageMakerEvaluation
 from stacks.constructs.stage import FunctionSpec, PipelineResources
 from stacks.storage_stack import StorageStack
 from stepfunctions.workflow import definition
 
-STAGES = (DataPreparation, CustomizationJobs, SageMakerEvaluation, Evaluation, Lifecycle)
+STAGES = (DataPreparation, CustomizationJobs, SageMakerEvaluation, Evaluation, Lifecycle, ProvisionedThroughput)
 
 
 def function_specs() -> list[FunctionSpec]:
@@ -71,12 +72,20 @@ class PipelineStack(Stack):
         sagemaker_evaluation = SageMakerEvaluation(self, "SageMakerEvaluation", resources=resources)
         evaluation = Evaluation(self, "Evaluation", resources=resources)
         lifecycle = Lifecycle(self, "Lifecycle", resources=resources)
+        provisioned = ProvisionedThroughput(  # bills hourly: Cleanup, RejectCandidate and gc delete it
+            self,
+            "ProvisionedThroughput",
+            resources=resources,
+            deleters=[jobs.cleanup.role, evaluation.functions["RejectCandidate"].role],
+            collector=lifecycle.function.role,
+        )
         self.functions: dict[str, PipelineFunction] = {
             **preparation.functions,
             **jobs.functions,
             **sagemaker_evaluation.functions,
             **evaluation.functions,
             **lifecycle.functions,
+            **provisioned.functions,
         }
         self.topic.grant_publish(jobs.cleanup.role)
 

@@ -32,7 +32,7 @@ def definition() -> dict[str, Any]:
             **start_stages(next="PlanData"),  # $.stage: the stage loop's cursor
             **prepare_data(next="ChoosePlatform"),  # PlanData -> PrepareData | PrepareShards map + MergeShards
             **customize(next="OnDemandDeployable"),  # Bedrock job (RFT: grader preflight) | SageMaker job + import
-            **deploy(next="EvaluationEnabled", imported_only="Summarize"),  # on-demand deployment (not full-rank)
+            **deploy(next="EvaluationEnabled", imported_only="Summarize"),  # on-demand, or full-rank's PT if asked
             **evaluate(next="MoreStages", skip="Summarize"),  # PlanEvaluation, EvaluateBatches map, Aggregate
             **next_stage(loop="ChoosePlatform", next="QualityGate"),  # the next stage, or the chosen stage's gate
             **gate(next="Summarize"),  # Promote | RejectCandidate
@@ -304,14 +304,16 @@ def sagemaker_evaluation_wait(*, next: str) -> States:
 
 
 def deploy(*, next: str, imported_only: str) -> States:
-    """On-demand deployment; a full-rank SageMaker model cannot have one, so its run ends imported (`imported_only`)
-    with the reason and what to do as its output."""
+    """On-demand deployment; a full-rank SageMaker model cannot have one: it is served through the Provisioned
+    Throughput its input asks for (billed hourly; `provisioned_throughput`), else its run ends imported
+    (`imported_only`) with the reason and what to do as its output."""
     return {
         **choice(
             "OnDemandDeployable",
-            when(path("input", "sagemaker", "peftScheme"), "StringEquals", "none", "FullRankImportedOnly"),
+            when(path("input", "sagemaker", "peftScheme"), "StringEquals", "none", "ProvisionedThroughputRequested"),
             default="CreateDeployment",
         ),
+        **provisioned_throughput(next=next, otherwise="FullRankImportedOnly"),
         "FullRankImportedOnly": {
             "Type": "Pass",
             "Comment": "Full-rank models have no on-demand deployment: imported, not deployed, evaluated or promoted",
@@ -326,6 +328,37 @@ def deploy(*, next: str, imported_only: str) -> States:
             next="WaitForDeployment",
         ),
         **poll_loop("Deployment", "on-demand deployment", result="deployment", error="DeploymentFailed", then=next),
+    }
+
+
+def provisioned_throughput(*, next: str, otherwise: str) -> States:
+    """`deployment.provisionedThroughput` (full-rank runs only): buy it without commitment and wait until it is
+    InService; it then stands in `$.deployment` for an on-demand deployment (evaluated, promoted, or deleted by
+    RejectCandidate and Cleanup, since it bills per hour)."""
+    requested = path("input", "deployment", "provisionedThroughput")
+    return {
+        **choice(
+            "ProvisionedThroughputRequested",
+            {
+                "And": [{"Variable": requested, "IsPresent": True}, {"Variable": requested, "IsNull": False}],
+                "Next": "CreateProvisionedThroughput",
+            },
+            default=otherwise,
+        ),
+        **task(
+            "CreateProvisionedThroughput",
+            "CreateProvisionedModelThroughput (no commitment, billed hourly) for the imported model, idempotent per "
+            "execution",
+            result="deployment",
+            next="WaitForProvisionedThroughput",
+        ),
+        **poll_loop(
+            "ProvisionedThroughput",
+            "Provisioned Throughput",
+            result="deployment",
+            error="ProvisionedThroughputFailed",
+            then=next,
+        ),
     }
 
 

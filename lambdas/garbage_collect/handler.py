@@ -23,7 +23,9 @@ SETTINGS = load_settings(GcSettings)
 @metrics.log_metrics
 @event_parser(model=GcRequest)
 def lambda_handler(request: GcRequest, context: LambdaContext) -> dict[str, Any]:
-    policy = GcPolicy(SETTINGS.environment, SETTINGS.retention_days, SETTINGS.keep_versions)
+    policy = GcPolicy(
+        SETTINGS.environment, SETTINGS.retention_days, SETTINGS.keep_versions, SETTINGS.provisioned_grace_hours
+    )
     report = collect_and_delete(
         client("bedrock"), client("ssm"), policy, now=datetime.now(UTC), dry_run=request.dry_run
     )
@@ -31,4 +33,5 @@ def lambda_handler(request: GcRequest, context: LambdaContext) -> dict[str, Any]
     if not request.dry_run:
         metrics.add_metric(name="CustomModelsDeleted", unit="Count", value=len(report.deleted))
         metrics.add_metric(name="StorageSavedUsdPerMonth", unit="None", value=report.monthly_savings_usd)
+        metrics.add_metric(name="ProvisionedThroughputsDeleted", unit="Count", value=len(report.provisioned))
     return report.dump()

@@ -124,11 +124,11 @@ class Evaluation(Construct):
         allow_wildcards(
             (plan, batch, aggregate, promote, reject),
             "Evaluation reads and writes per-run objects under prepared/, evaluation/, reports/ and jobs/ (and reads "
-            "a user's general set under raw/); "
-            "deployments are created per execution; cross-region inference profiles route a base model to its "
-            "foundation model in any US region; promotion claims are one parameter per replaced version.",
+            "a user's general set under raw/); deployments and provisioned models are created per execution; "
+            "cross-region inference profiles route a base model to its foundation model in any US region; promotion "
+            "claims are one parameter per replaced version.",
             rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS}|{layout.RAW})\*$/g",
-            r"/^Resource::arn:.*:bedrock:.*:custom-model(-deployment)?\/\*$/g",
+            r"/^Resource::arn:.*:bedrock:.*:(custom-model(-deployment)?|provisioned-model)\/\*$/g",
             r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g",
             r"/^Resource::arn:.*:ssm:.*:parameter\/nova-customization\/.*\/promotions\/\*$/g",
         )

@@ -80,7 +80,7 @@ class InferenceApi(Construct):
             [role],
             "The served deployment changes with every promotion (custom-model-deployment/*, this environment's tag "
             "only).",
-            r"/^Resource::arn:.*:bedrock:.*:custom-model-deployment\/\*$/g",
+            r"/^Resource::arn:.*:bedrock:.*:(custom-model-deployment|provisioned-model)\/\*$/g",
         )
 
     def _rest_api(self, settings: EnvironmentSettings, handler: lambda_.IFunction) -> apigateway.RestApi:

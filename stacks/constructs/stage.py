@@ -150,10 +150,11 @@ def environment_scope(settings: EnvironmentSettings) -> dict[str, dict[str, str]
 
 
 def grant_invoke(role: iam.IRole, scope: Construct, settings: EnvironmentSettings, profiles: Iterable[str]) -> None:
-    """InvokeModel (and its streaming variant) on this environment's deployments only, and on the base models of
+    """InvokeModel (and its streaming variant) on this environment's deployments (and provisioned models, which serve
+    full-rank models) only, and on the base models of
     `profiles` (cross-region inference profile ids) with the foundation models they route to."""
     invoke = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    deployments = [bedrock_arn(scope, "custom-model-deployment")]
+    deployments = [bedrock_arn(scope, "custom-model-deployment"), bedrock_arn(scope, "provisioned-model")]
     role.add_to_principal_policy(
         iam.PolicyStatement(actions=invoke, resources=deployments, conditions=environment_scope(settings))
     )

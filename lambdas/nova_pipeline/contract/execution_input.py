@@ -276,22 +276,45 @@ class EvaluationRecipeInput(_Model):
 
 
 class ProvisionedThroughputInput(_Model):
-    """Provisioned Throughput for a full-rank model (CreateProvisionedModelThroughput). Not supported yet: an input
-    that sets it is refused at ValidateInput."""
+    """Provisioned Throughput for a full-rank SageMaker model (CreateProvisionedModelThroughput, no commitment): the
+    run buys it after the import, evaluates through it, and keeps it only if the candidate is promoted. It bills per
+    model unit and hour while it exists, used or not (docs/state-machine.md, "Full-rank models")."""
 
     model_units: Annotated[int, Field(ge=1)] = 1
-    """Model units to buy."""
+    """Model units to buy (`modelUnits`); the account needs a model-unit quota for no-commitment purchases."""
     commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
-    """`none` (no commitment, hourly) or a term (`commitmentDuration`)."""
-    accept_hourly_usd: Annotated[float | None, Field(gt=0, alias="acceptHourlyUsd")] = None
-    """The hourly price the user accepts (Bedrock publishes no per-model-unit price for custom Nova models)."""
+    """Only `none` (no commitment, billed hourly, deletable at any time): a term cannot be deleted before it ends,
+    so a rejected or failed run could not clean it up (the other values are refused with this reason)."""
+    usd_per_model_unit_hour: Annotated[float, Field(gt=0, alias="usdPerModelUnitHour")]
+    """Required: the no-commitment hourly price of one model unit of the base model (for a custom model "pricing is
+    the same as the base model that it was customized from": Bedrock user guide, Provisioned Throughput). The
+    pipeline ships no Provisioned Throughput price for Nova: take it from the Amazon Bedrock pricing page or your
+    quote."""
+    max_hourly_usd: Annotated[float, Field(gt=0, alias="maxHourlyUsd")]
+    """Required: the most the Provisioned Throughput may cost per hour. ValidateInput refuses the run (before any
+    paid step) when `modelUnits` x `usdPerModelUnitHour` is above it."""
+
+    @property
+    def hourly_usd(self) -> float:
+        """What the Provisioned Throughput bills per hour while it exists."""
+        return round(self.model_units * self.usd_per_model_unit_hour, 4)
+
+    def cost_line(self) -> str:
+        """The hourly cost as `plan` and `validate-input` show it before a run."""
+        return (
+            f"Provisioned Throughput: {self.model_units} model unit(s) x ${self.usd_per_model_unit_hour:,.2f} = "
+            f"${self.hourly_usd:,.2f} per hour while it exists (maxHourlyUsd ${self.max_hourly_usd:,.2f}); "
+            "created after the import, deleted when the candidate is rejected or the run fails, kept billing when "
+            "promoted"
+        )
 
 
 class DeploymentInput(_Model):
     """How the candidate is served for evaluation and promotion."""
 
     provisioned_throughput: ProvisionedThroughputInput | None = None
-    """Provisioned Throughput instead of an on-demand deployment: not supported yet (refused with the reason)."""
+    """Full-rank SageMaker runs only: serve the candidate through Provisioned Throughput (billed hourly) instead of
+    ending imported. Unset: a full-rank run imports the model and stops (nothing bills per hour)."""
 
 
 class RftInput(_Model):
@@ -953,12 +976,18 @@ def _instance_option(
 # Bedrock on-demand inference of custom Nova models: "For models customized in SageMaker AI, OD inference is supported
 # only for Parameter-efficient fine-tuned (PEFT) models [...] OD inference is not supported for Full-rank fine-tuned
 # models." (Amazon Nova user guide, "On-demand inference on Custom Models",
-# https://docs.aws.amazon.com/nova/latest/userguide/custom-fine-tune-odi.html). The alternative, Provisioned
-# Throughput (CreateProvisionedModelThroughput), bills per model unit and hour and is not implemented yet.
-PROVISIONED_THROUGHPUT_REFUSAL = (
-    "Provisioned Throughput is not supported by the pipeline yet: remove deployment.provisionedThroughput. A "
-    'full-rank run (sagemaker.peftScheme "none") imports the model into Bedrock and stops there; buy Provisioned '
-    "Throughput for it yourself (it bills per model unit and hour), or train with LoRA for on-demand deployment"
+# https://docs.aws.amazon.com/nova/latest/userguide/custom-fine-tune-odi.html). Full-rank SFT is served through
+# Provisioned Throughput (Nova user guide, "Customizing Amazon Nova models", recipe table: full rank SFT, on demand
+# No, provisioned throughput Yes), which custom models may buy without commitment ("Custom models support all levels
+# of commitment": botocore bedrock CreateProvisionedModelThroughput.commitmentDuration).
+PROVISIONED_THROUGHPUT_COMMITMENT = (
+    'only "none" (no commitment) is supported: a Provisioned Throughput with a term cannot be deleted before the '
+    "term ends (DeleteProvisionedModelThroughput), so a rejected or failed run could not clean it up; buy a term "
+    "yourself for a promoted model"
+)
+PROVISIONED_THROUGHPUT_SCOPE = (
+    'is for full-rank SageMaker runs only (platform "sagemaker", sagemaker.peftScheme "none"): other models deploy '
+    "on demand, which bills per token and nothing while idle"
 )
 
 
@@ -967,19 +996,16 @@ FULL_RANK_NOT_DEPLOYED = (
     'Full-rank model (sagemaker.peftScheme "none"): imported into Bedrock (customModelArn) and NOT deployed, '
     "evaluated or promoted. Bedrock on-demand inference serves SageMaker-trained Nova models only when they are "
     "PEFT (LoRA); full-rank ones need Provisioned Throughput (Amazon Nova user guide, On-demand inference on Custom "
-    "Models), which the pipeline does not buy. To use this model, create Provisioned Throughput for customModelArn "
-    "yourself (billed per model unit and hour; delete it when done), collect its answers on the test split and "
-    "score them with `nova-pipeline evaluate`; or train with LoRA (the default) for an on-demand deployment that the "
-    "pipeline evaluates and promotes."
+    "Models). Set deployment.provisionedThroughput in the input (modelUnits, usdPerModelUnitHour, maxHourlyUsd) "
+    "for the pipeline to buy it (billed per model unit and hour), evaluate through it and promote or delete it; or "
+    "train with LoRA (the default) for an on-demand deployment."
 )
 
 
 def _full_rank_problems(parsed: ExecutionInput) -> list[Problem]:
-    """`peftScheme` applies to SageMaker only; a full-rank recipe has no LoRA settings; Provisioned Throughput is not
-    offered yet."""
-    problems: list[Problem] = []
-    if parsed.deployment.provisioned_throughput is not None:
-        problems.append(Problem("$.deployment.provisionedThroughput", PROVISIONED_THROUGHPUT_REFUSAL))
+    """`peftScheme` applies to SageMaker only; a full-rank recipe has no LoRA settings; Provisioned Throughput is
+    bought for a full-rank SageMaker run only, without commitment, within `maxHourlyUsd`."""
+    problems = _provisioned_throughput_problems(parsed)
     staged = [
         (f"$.stages[{index}].sagemaker.peftScheme", stage.sagemaker)
         for index, stage in enumerate(parsed.stages or [])
@@ -1009,6 +1035,36 @@ def _full_rank_problems(parsed: ExecutionInput) -> list[Problem]:
         for name in parsed.hyperparameters
         if name in lora
     ]
+    return problems
+
+
+def _provisioned_throughput_problems(parsed: ExecutionInput) -> list[Problem]:
+    throughput = parsed.deployment.provisioned_throughput
+    if throughput is None:
+        return []
+    where = "$.deployment.provisionedThroughput"
+    problems: list[Problem] = []
+    if parsed.platform is not Platform.SAGEMAKER or not parsed.sagemaker.full_rank or parsed.stages:
+        problems.append(Problem(where, PROVISIONED_THROUGHPUT_SCOPE))
+    if throughput.commitment != "none":
+        problems.append(Problem(f"{where}.commitment", PROVISIONED_THROUGHPUT_COMMITMENT))
+    if throughput.hourly_usd > throughput.max_hourly_usd:
+        problems.append(
+            Problem(
+                f"{where}.maxHourlyUsd",
+                f"{throughput.model_units} model unit(s) x ${throughput.usd_per_model_unit_hour:,.2f} = "
+                f"${throughput.hourly_usd:,.2f} per hour is above maxHourlyUsd ${throughput.max_hourly_usd:,.2f}; "
+                "nothing was started. Buy fewer model units or raise maxHourlyUsd",
+            )
+        )
+    if not parsed.evaluation.enabled:
+        problems.append(
+            Problem(
+                f"{where}",
+                "needs evaluation.enabled: without an evaluation nothing is promoted, and a Provisioned Throughput "
+                "that is never promoted would bill every hour for nothing",
+            )
+        )
     return problems
 
 

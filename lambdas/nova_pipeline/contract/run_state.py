@@ -165,9 +165,17 @@ class ModelState(_State):
 
 
 class DeploymentState(_State):
+    """What serves the candidate: an on-demand deployment, or (full-rank runs that ask for it) a Provisioned
+    Throughput, whose ARN is then `deploymentArn` (Converse takes either as `modelId`)."""
+
     deployment_arn: str
     deployment_name: str
     model_arn: str
+    kind: Literal["on-demand", "provisioned-throughput"] = "on-demand"
+    model_units: int | None = None
+    """Provisioned Throughput: the model units bought."""
+    hourly_usd: float | None = None
+    """Provisioned Throughput: what it bills per hour while it exists (model units x the input's price)."""
     status: str = "Creating"
     done: bool = False
     succeeded: bool = False

@@ -149,6 +149,8 @@ class GcSettings(FunctionSettings):
 
     retention_days: int = Field(alias="NOVA_GC_RETENTION_DAYS", ge=0)
     keep_versions: int = Field(alias="NOVA_GC_KEEP_VERSIONS", ge=0)
+    # Provisioned Throughput younger than this is kept (its run may still evaluate through it); see promotion/gc.py.
+    provisioned_grace_hours: float = Field(alias="NOVA_GC_PT_GRACE_HOURS", default=6.0, ge=0)
 
 
 S = TypeVar("S", bound=FunctionSettings)

@@ -135,7 +135,7 @@ def parse_generate_request(body: str | bytes) -> GenerateRequest:
 
 
 # [0-9], not \d: the Rust regex engine compiles the whole Unicode digit class for \d (milliseconds of cold start).
-DEPLOYMENT_ARN = r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:custom-model-deployment/"
+DEPLOYMENT_ARN = r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:(custom-model-deployment|provisioned-model)/"
 
 
 @dataclass

@@ -293,9 +293,14 @@ def poll_deployment(bedrock: Any, deployment: DeploymentState, *, wait_seconds: 
 
 
 def delete_deployment(bedrock: Any, deployment_arn: str) -> bool:
-    """Delete a deployment; False when it no longer exists."""
+    """Delete a deployment, or a Provisioned Throughput when the ARN is one (`:provisioned-model/`: what serves a
+    full-rank candidate); False when it no longer exists."""
     from botocore.exceptions import ClientError
 
+    if is_provisioned_throughput(deployment_arn):
+        from nova_pipeline.jobs.provisioned import delete_provisioned_throughput
+
+        return delete_provisioned_throughput(bedrock, deployment_arn)
     try:
         bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment_arn)
     except ClientError as error:
@@ -303,6 +308,12 @@ def delete_deployment(bedrock: Any, deployment_arn: str) -> bool:
             return False
         raise
     return True
+
+
+def is_provisioned_throughput(arn: str) -> bool:
+    """Whether an ARN names a Provisioned Throughput (`arn:aws:bedrock:<region>:<account>:provisioned-model/<id>`,
+    botocore bedrock `ProvisionedModelArn`) rather than an on-demand deployment."""
+    return ":provisioned-model/" in arn
 
 
 def delete_custom_model(bedrock: Any, model_arn: str) -> bool:

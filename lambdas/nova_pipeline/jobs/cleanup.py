@@ -78,7 +78,8 @@ def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str)
         return report
     if state.deployment is not None and jobs_bedrock.delete_deployment(bedrock, state.deployment.deployment_arn):
         report.deleted_deployment = state.deployment.deployment_arn
-        report.actions.append(f"deleted deployment {state.deployment.deployment_name}")
+        what = "Provisioned Throughput" if state.deployment.kind == "provisioned-throughput" else "deployment"
+        report.actions.append(f"deleted {what} {state.deployment.deployment_name}")
     # A multi-stage run that fails after its first stages: their evaluated deployments go too, then every
     # stage's custom model (deployments first: a model still deployed cannot be deleted).
     current = state.deployment.deployment_arn if state.deployment else None

@@ -22,7 +22,7 @@ from typing import Any
 
 from nova_pipeline.local.runs import PromotedModel
 from nova_pipeline.local.simulated_model import CustomizedModel, Example, tokens
-from nova_pipeline.local.simulator import REGION, BedrockSimulator, SimulatorSettings, _Deployment, _Model
+from nova_pipeline.local.simulator import REGION, BedrockSimulator, SimulatorSettings, _Deployment, _Model, _Provisioned
 from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -60,9 +60,14 @@ def _promote(simulator: BedrockSimulator, promoted: PromotedModel) -> None:
     record = promoted.record
     model = CustomizedModel(promoted.examples)
     simulator.models[record.custom_model_arn] = _Model(record.custom_model_arn, promoted.run, 0.0, model, "serve-local")
-    simulator.deployments[record.deployment_arn] = _Deployment(
-        record.deployment_arn, promoted.run, record.custom_model_arn, -1e9, None
-    )
+    if ":provisioned-model/" in record.deployment_arn:  # a full-rank model served through Provisioned Throughput
+        simulator.provisioned[record.deployment_arn] = _Provisioned(
+            record.deployment_arn, promoted.run, record.custom_model_arn, 1, -1e9, None
+        )
+    else:
+        simulator.deployments[record.deployment_arn] = _Deployment(
+            record.deployment_arn, promoted.run, record.custom_model_arn, -1e9, None
+        )
     ssm = boto3.client("ssm", region_name=REGION)
     name = active_model_parameter_name(ENVIRONMENT)
     ssm.put_parameter(Name=name, Value=record.model_dump_json(by_alias=True), Type="SecureString", Overwrite=True)

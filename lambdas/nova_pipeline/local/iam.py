@@ -364,7 +364,7 @@ def _bedrock(operation: str, params: Mapping[str, Any], keys: KeyDirectory) -> l
         identifier = str(params["modelIdentifier"])
         arn = identifier if identifier.startswith("arn:") else bedrock_arn(f"custom-model/{identifier}")
         return [need(f"bedrock:{operation}", arn)]
-    if operation in ("ListCustomModels", "ListCustomModelDeployments"):
+    if operation in ("ListCustomModels", "ListCustomModelDeployments", "ListProvisionedModelThroughputs"):
         # List actions have no resource-level permissions (Service Authorization Reference, Amazon Bedrock).
         return [need(f"bedrock:{operation}", "*")]
     if operation == "ListTagsForResource":
@@ -385,6 +385,21 @@ def _bedrock(operation: str, params: Mapping[str, Any], keys: KeyDirectory) -> l
     if operation in ("GetCustomModelDeployment", "DeleteCustomModelDeployment"):
         identifier = str(params["customModelDeploymentIdentifier"])
         arn = identifier if identifier.startswith("arn:") else bedrock_arn(f"custom-model-deployment/{identifier}")
+        return [need(f"bedrock:{operation}", arn)]
+    if operation == "CreateProvisionedModelThroughput":
+        # "CreateProvisionedModelThroughput [...] can only be used on custom model and foundation model resources"
+        # (Bedrock user guide, "Identity-based policy examples for Provisioned Throughput"); tags as for deployments.
+        model = str(params["modelId"])
+        needs = [need("bedrock:CreateProvisionedModelThroughput", model)]
+        if params.get("tags"):
+            needs.append(_tags_need(bedrock_arn(f"provisioned-model/{params['provisionedModelName']}")))
+        key_arn = keys.models.get(model)
+        if key_arn:  # serving an encrypted custom model uses its key, as for a deployment
+            needs += [need("kms:Decrypt", key_arn), need("kms:GenerateDataKey", key_arn)]
+        return needs
+    if operation in ("GetProvisionedModelThroughput", "DeleteProvisionedModelThroughput"):
+        identifier = str(params["provisionedModelId"])
+        arn = identifier if identifier.startswith("arn:") else bedrock_arn(f"provisioned-model/{identifier}")
         return [need(f"bedrock:{operation}", arn)]
     raise NotImplementedError(f"the twin has no IAM rule for bedrock:{operation}; add one to local/iam.py")
 

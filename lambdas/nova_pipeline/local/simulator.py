@@ -24,7 +24,9 @@ Simulated behaviour:
   Forge recipe bucket (the subscription check), and the model learns from the customer data and from a simulated
   Nova share of general multiple-choice questions (`evaluation.general.write_builtin` with another seed) in the
   mix's proportion; the manifest is written as `output/output/manifest.json`.
-- custom models and deployments: `Creating` for `deployment_seconds`, then `Active` (or `Failed` when injected).
+- custom models and deployments: `Creating` for `deployment_seconds`, then `Active` (or `Failed` when injected);
+  Provisioned Throughput (full-rank models): `Creating`, then `InService` (or `Failed`); Converse on its ARN answers
+  with its custom model.
 - Converse / ConverseStream: the deployment's customized model or the simulated base model; optional TTFT and
   output-token rate; an optional account quota the caller does not know: requests and tokens (input + output)
   per minute, metered over a sliding window as Bedrock meters them, answered with ThrottlingException (429).
@@ -119,6 +121,22 @@ class _Deployment:
 
 
 @dataclass
+class _Provisioned:
+    """A Provisioned Throughput (botocore bedrock `GetProvisionedModelThroughputResponse`)."""
+
+    arn: str
+    name: str
+    model_arn: str
+    model_units: int
+    created: float
+    token: str | None
+    commitment: str | None = None
+    fail: str | None = None
+    deleted: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class SimulatorSettings:
     """Knobs of the simulation (seconds are wall-clock seconds of the offline run)."""
 
@@ -130,6 +148,7 @@ class SimulatorSettings:
     # function dying or timing out between "accepted" and "recorded" (the Task fails without writing $.job).
     accept_then_fail: str | None = None
     fail_deployment: str | None = None
+    fail_provisioned_throughput: str | None = None
     throttle_first_calls: bool = False
     throttle_rate: float = 0.0
     ttft_ms: float = 0.0
@@ -164,6 +183,7 @@ class BedrockSimulator:
     training_jobs: dict[str, _Job] = field(default_factory=dict)
     models: dict[str, _Model] = field(default_factory=dict)
     deployments: dict[str, _Deployment] = field(default_factory=dict)
+    provisioned: dict[str, _Provisioned] = field(default_factory=dict)
     calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     _seen_operations: set[str] = field(default_factory=set)
     _call_count: int = 0
@@ -757,6 +777,10 @@ class BedrockSimulator:
         model = self._model(params["modelIdentifier"])
         if any(d.model_arn == model.arn and not d.deleted for d in self.deployments.values()):
             raise SimulatedError("ValidationException", f"Model {model.name} is used by a deployment (simulated)")
+        if any(p.model_arn == model.arn and not p.deleted for p in self.provisioned.values()):
+            raise SimulatedError(
+                "ValidationException", f"Model {model.name} is used by a Provisioned Throughput (simulated)"
+            )
         model.deleted = True
         return {}
 
@@ -785,7 +809,7 @@ class BedrockSimulator:
 
     def _bedrock_ListTagsForResource(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         arn = params["resourceARN"]
-        found = self.models.get(arn) or self.deployments.get(arn) or self.jobs.get(arn)
+        found = self.models.get(arn) or self.deployments.get(arn) or self.jobs.get(arn) or self.provisioned.get(arn)
         if found is None or getattr(found, "deleted", False):
             raise SimulatedError("ResourceNotFoundException", f"Resource {arn} not found", 404)
         return {"tags": [{"key": k, "value": v} for k, v in sorted(found.tags.items())]}
@@ -852,6 +876,78 @@ class BedrockSimulator:
         self._deployment(params["customModelDeploymentIdentifier"]).deleted = True
         return {}
 
+    # ------------------------------------------------------ provisioned throughput
+    def _bedrock_CreateProvisionedModelThroughput(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        """No commitment unless `commitmentDuration` is given; custom models "support all levels of commitment"
+        (botocore bedrock). The model must be an Active custom model of this account."""
+        token = params.get("clientRequestToken")
+        for existing in self.provisioned.values():
+            if token and existing.token == token and not existing.deleted:
+                return {"provisionedModelArn": existing.arn}
+            if existing.name == params["provisionedModelName"] and not existing.deleted:
+                raise SimulatedError("ConflictException", f"A provisioned model named {existing.name} already exists")
+        model = self._model(params["modelId"])
+        if model.status != "Active":
+            raise SimulatedError("ValidationException", f"Model {model.name} is {model.status}, not Active")
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:provisioned-model/{_short_id(params['provisionedModelName'])}"
+        self.provisioned[arn] = _Provisioned(
+            arn, params["provisionedModelName"], model.arn, int(params["modelUnits"]), self.clock(), token,
+            commitment=params.get("commitmentDuration"), fail=self.settings.fail_provisioned_throughput,
+            tags=_tag_map(params, "tags"),
+        )  # fmt: skip
+        self._register_key(arn, model.kms_key)
+        self._register_tags(self.provisioned[arn].tags, arn)
+        return {"provisionedModelArn": arn}
+
+    def _provisioned_model(self, identifier: str) -> _Provisioned:
+        for provisioned in self.provisioned.values():
+            if identifier in (provisioned.arn, provisioned.name) and not provisioned.deleted:
+                return provisioned
+        raise SimulatedError("ResourceNotFoundException", f"Provisioned model {identifier} not found", 404)
+
+    def provisioned_status(self, provisioned: _Provisioned) -> str:
+        """`Creating` for `deployment_seconds`, then `InService` (or `Failed` when injected)."""
+        if self.clock() - provisioned.created < self.settings.deployment_seconds:
+            return "Creating"
+        return "Failed" if provisioned.fail else "InService"
+
+    def _provisioned_summary(self, provisioned: _Provisioned) -> dict[str, Any]:
+        created = _iso(provisioned.created, self.clock)
+        summary: dict[str, Any] = {
+            "provisionedModelName": provisioned.name,
+            "provisionedModelArn": provisioned.arn,
+            "modelArn": provisioned.model_arn,
+            "desiredModelArn": provisioned.model_arn,
+            "foundationModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-micro-v1:0:128k",
+            "modelUnits": provisioned.model_units,
+            "desiredModelUnits": provisioned.model_units,
+            "status": self.provisioned_status(provisioned),
+            "creationTime": created,
+            "lastModifiedTime": created,
+        }
+        if provisioned.commitment:
+            summary["commitmentDuration"] = provisioned.commitment
+        return summary
+
+    def _bedrock_GetProvisionedModelThroughput(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        provisioned = self._provisioned_model(params["provisionedModelId"])
+        response = self._provisioned_summary(provisioned)
+        if response["status"] == "Failed":
+            response["failureMessage"] = provisioned.fail
+        return response
+
+    def _bedrock_DeleteProvisionedModelThroughput(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        provisioned = self._provisioned_model(params["provisionedModelId"])
+        if provisioned.commitment:  # "You can't delete a Provisioned Throughput before the commitment term is over"
+            raise SimulatedError("ValidationException", f"{provisioned.name} has a {provisioned.commitment} term")
+        provisioned.deleted = True
+        return {}
+
+    def _bedrock_ListProvisionedModelThroughputs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        """Every live provisioned model, oldest first, in one page."""
+        live = sorted((p for p in self.provisioned.values() if not p.deleted), key=lambda p: p.created)
+        return {"provisionedModelSummaries": [self._provisioned_summary(p) for p in live]}
+
     # ----------------------------------------------------------------- runtime
     def _model_for(self, model_id: str) -> CustomizedModel | BaseModel:
         if ":custom-model-deployment/" in model_id:
@@ -859,9 +955,16 @@ class BedrockSimulator:
             if self.deployment_status(deployment) != "Active":
                 raise SimulatedError("ModelNotReadyException", f"Deployment {deployment.name} is not ready", 429)
             return self.models[deployment.model_arn].model
+        if ":provisioned-model/" in model_id:
+            provisioned = self._provisioned_model(model_id)
+            if self.provisioned_status(provisioned) != "InService":
+                raise SimulatedError("ModelNotReadyException", f"{provisioned.name} is not InService", 429)
+            return self.models[provisioned.model_arn].model
         if ":custom-model/" in model_id:
             raise SimulatedError(
-                "ValidationException", "Invoke a custom model through its on-demand deployment ARN", 400
+                "ValidationException",
+                "Invoke a custom model through its on-demand deployment or Provisioned Throughput ARN",
+                400,
             )
         return BaseModel()
 

@@ -10,7 +10,14 @@ scheduled clean-up delete a model (and first its on-demand deployments) only whe
   targets, from the active-model parameter's version history);
 - it is older than `retention_days`.
 
-Every decision is reported, with the monthly storage cost the deletions save.
+Provisioned Throughput (a full-rank model's; it bills every hour it exists) is held to a stricter rule: gc deletes
+every one tagged for this environment that does not serve the active record (rollback targets included: a rollback
+to a full-rank version needs a new one), is not being created, and is older than `provisioned_grace_hours` (a run
+still evaluating through its own is not cut short). Its hourly cost, from the `hourlyUsd` tag the pipeline sets, is
+reported as saved.
+
+Every decision is reported, with the monthly storage cost and the hourly Provisioned Throughput cost the deletions
+save.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from nova_pipeline.promotion.record import ActiveModelRecord, active_model_param
 
 DEFAULT_RETENTION_DAYS = 30
 DEFAULT_KEEP_VERSIONS = 2
+DEFAULT_PROVISIONED_GRACE_HOURS = 6.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class GcPolicy:
     retention_days: int
     keep_versions: int
     """Rollback targets kept besides the active model: the models of the last N promotions before it."""
+    provisioned_grace_hours: float = DEFAULT_PROVISIONED_GRACE_HOURS
+    """A Provisioned Throughput younger than this is kept (its run may still be evaluating through it)."""
 
 
 @dataclass(frozen=True)
@@ -47,17 +57,33 @@ class Candidate:
     monthly_storage_usd: float
 
 
+@dataclass(frozen=True)
+class ProvisionedCandidate:
+    arn: str
+    name: str
+    model_arn: str
+    created: datetime
+    hourly_usd: float | None
+    """From the `hourlyUsd` tag (None: not tagged with a price)."""
+
+
 @dataclass
 class GcReport:
     environment: str
     dry_run: bool
     deleted: list[Candidate] = field(default_factory=list)
     kept: dict[str, str] = field(default_factory=dict)
-    """Custom model ARN -> why it was kept (active, rollback target, younger than the retention, not ours)."""
+    """Custom model (or provisioned model) ARN -> why it was kept (active, rollback target, young, not ours)."""
+    provisioned: list[ProvisionedCandidate] = field(default_factory=list)
+    """Provisioned Throughputs deleted (or that would be)."""
 
     @property
     def monthly_savings_usd(self) -> float:
         return round(sum(c.monthly_storage_usd for c in self.deleted), 2)
+
+    @property
+    def hourly_savings_usd(self) -> float:
+        return round(sum(p.hourly_usd or 0.0 for p in self.provisioned), 2)
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -75,6 +101,17 @@ class GcReport:
             ],
             "kept": self.kept,
             "monthlySavingsUsd": self.monthly_savings_usd,
+            "provisionedThroughputs": [
+                {
+                    "provisionedModelArn": p.arn,
+                    "name": p.name,
+                    "modelArn": p.model_arn,
+                    "createdAt": p.created.isoformat(),
+                    "hourlyUsd": p.hourly_usd,
+                }
+                for p in self.provisioned
+            ],
+            "hourlySavingsUsd": self.hourly_savings_usd,
         }
 
     def summary(self) -> str:
@@ -83,13 +120,23 @@ class GcReport:
             f"{self.environment}: {verb} {len(self.deleted)} custom model(s), saving "
             f"${self.monthly_savings_usd:.2f} a month in storage; kept {len(self.kept)}"
         ]
+        if self.provisioned:
+            lines.append(
+                f"{self.environment}: {verb} {len(self.provisioned)} Provisioned Throughput(s), saving "
+                f"${self.hourly_savings_usd:,.2f} an hour"
+            )
+        lines += [
+            f"  {verb} Provisioned Throughput {p.name} ({p.arn}, "
+            + (f"${p.hourly_usd:,.2f} an hour)" if p.hourly_usd is not None else "hourly price not tagged)")
+            for p in self.provisioned
+        ]
         lines += [f"  {verb} {c.model_name} ({c.model_arn}, created {c.created:%Y-%m-%d})" for c in self.deleted]
         lines += [f"  kept {arn}: {why}" for arn, why in self.kept.items()]
         return "\n".join(lines)
 
 
-def protected_models(ssm: Any, environment: str, keep_versions: int) -> dict[str, str]:
-    """The active model and the rollback targets (models of the last `keep_versions` earlier promotions), by ARN."""
+def _history(ssm: Any, environment: str) -> list[tuple[int, ActiveModelRecord]]:
+    """Every version of the active-model record (empty when nothing was ever promoted)."""
     from botocore.exceptions import ClientError
 
     versions: list[tuple[int, ActiveModelRecord]] = []
@@ -100,11 +147,18 @@ def protected_models(ssm: Any, environment: str, keep_versions: int) -> dict[str
                 versions.append((int(parameter["Version"]), ActiveModelRecord.model_validate_json(parameter["Value"])))
     except ClientError as error:
         if error_code(error) == "ParameterNotFound":
-            return {}  # nothing was ever promoted in this environment
+            return []  # nothing was ever promoted in this environment
         with aws_call("ssm", "GetParameterHistory"):
             raise
+    return sorted(versions, key=lambda item: item[0], reverse=True)
+
+
+def protected_models(
+    ssm: Any, environment: str, keep_versions: int, history: list[tuple[int, ActiveModelRecord]] | None = None
+) -> dict[str, str]:
+    """The active model and the rollback targets (models of the last `keep_versions` earlier promotions), by ARN."""
     protected: dict[str, str] = {}
-    for version, record in sorted(versions, key=lambda item: item[0], reverse=True):
+    for version, record in _history(ssm, environment) if history is None else history:
         if not protected:
             protected[record.custom_model_arn] = f"active model (version {version})"
         elif record.custom_model_arn not in protected and len(protected) <= keep_versions:
@@ -137,7 +191,8 @@ def _not_ours(tags: dict[str, str], environment: str) -> str | None:
 def collect(bedrock: Any, ssm: Any, policy: GcPolicy, *, now: datetime) -> GcReport:
     """What gc would delete under `policy` (a dry-run report; `collect_and_delete` deletes it)."""
     report = GcReport(policy.environment, dry_run=True)
-    protected = protected_models(ssm, policy.environment, policy.keep_versions)
+    history = _history(ssm, policy.environment)
+    protected = protected_models(ssm, policy.environment, policy.keep_versions, history)
     cutoff = now - timedelta(days=policy.retention_days)
     deployments: dict[str, list[str]] = {}
     with aws_call("bedrock", "ListCustomModelDeployments"):
@@ -160,15 +215,71 @@ def collect(bedrock: Any, ssm: Any, policy: GcPolicy, *, now: datetime) -> GcRep
             continue
         price = storage_price(str(model.get("baseModelArn", "")))
         report.deleted.append(Candidate(arn, model["modelName"], model["creationTime"], tuple(own), price))
+    _collect_provisioned(bedrock, policy, report, active=history[0][1].deployment_arn if history else None, now=now)
     return report
 
 
+def _collect_provisioned(
+    bedrock: Any, policy: GcPolicy, report: GcReport, *, active: str | None, now: datetime
+) -> None:
+    """Select the environment's Provisioned Throughputs that serve nothing; a custom model whose Provisioned
+    Throughput is kept is kept too (it cannot be deleted while one uses it)."""
+    cutoff = now - timedelta(hours=policy.provisioned_grace_hours)
+    with aws_call("bedrock", "ListProvisionedModelThroughputs"):
+        summaries = [
+            summary
+            for page in bedrock.get_paginator("list_provisioned_model_throughputs").paginate()
+            for summary in page["provisionedModelSummaries"]
+        ]
+    for summary in summaries:
+        arn, model_arn = summary["provisionedModelArn"], summary["modelArn"]
+        tags = _tags(bedrock, arn)
+        reason = _not_ours(tags, policy.environment)
+        if reason is None and arn == active:
+            reason = "serves the active model"
+        if reason is None and summary["status"] in ("Creating", "Updating"):
+            reason = f"being created ({summary['status']})"
+        if reason is None and summary["creationTime"] > cutoff:
+            reason = f"younger than {policy.provisioned_grace_hours:g} hours (its run may still be evaluating)"
+        if reason is not None:
+            report.kept[arn] = reason
+            kept_model = next((c for c in report.deleted if c.model_arn == model_arn), None)
+            if kept_model is not None:
+                report.deleted.remove(kept_model)
+                report.kept[model_arn] = f"its Provisioned Throughput {arn} is kept"
+            continue
+        hourly = tags.get("hourlyUsd")
+        report.provisioned.append(
+            ProvisionedCandidate(
+                arn, summary["provisionedModelName"], model_arn, summary["creationTime"], _price(hourly)
+            )
+        )
+
+
+def _price(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
 def collect_and_delete(bedrock: Any, ssm: Any, policy: GcPolicy, *, now: datetime, dry_run: bool) -> GcReport:
-    """Delete (unless `dry_run`) every custom model `collect` selects, its deployments first."""
+    """Delete (unless `dry_run`) every Provisioned Throughput and custom model `collect` selects (a model's
+    deployments first)."""
     report = collect(bedrock, ssm, policy, now=now)
     report.dry_run = dry_run
     if dry_run:
         return report
+    provisioned = []
+    for throughput in report.provisioned:  # first: they bill by the hour, and a model in use cannot be deleted
+        try:
+            with aws_call("bedrock", "DeleteProvisionedModelThroughput"):
+                delete_deployment(bedrock, throughput.arn)
+        except AwsRequestFailed as error:
+            report.kept[throughput.arn] = f"could not be deleted now: {error}"
+            continue
+        provisioned.append(throughput)
+    report.provisioned = provisioned
     deleted = []
     for candidate in report.deleted:
         try:  # best effort: a model Bedrock refuses to delete now is reported and tried again next time

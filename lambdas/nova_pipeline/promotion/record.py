@@ -44,8 +44,10 @@ class ActiveModelRecord(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="forbid")
 
-    deployment_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:custom-model-deployment/")]
-    """On-demand deployment invoked with Converse (`modelId`)."""
+    deployment_arn: Annotated[
+        str, Field(pattern=r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:(custom-model-deployment|provisioned-model)/")
+    ]
+    """What Converse invokes (`modelId`): the on-demand deployment, or a full-rank model's Provisioned Throughput."""
     custom_model_arn: str
     """The customized model behind the deployment."""
     base_model: str

@@ -86,10 +86,18 @@ def reject_candidate(
     state: RunState, evaluation: EvaluationResult, *, delete_rejected: bool, bedrock: Any
 ) -> dict[str, Any]:
     """A rejected candidate's deployment is deleted (unless the environment keeps them for inspection), and so is
-    its custom model (unless the deployment is kept or the input says `cleanup.keepRejectedModel`)."""
+    its custom model (unless the deployment is kept or the input says `cleanup.keepRejectedModel`). A Provisioned
+    Throughput is always deleted: it bills every hour it exists."""
     deleted, deleted_model, actions = False, None, []
-    if delete_rejected and state.deployment is not None:
+    provisioned = state.deployment is not None and state.deployment.kind == "provisioned-throughput"
+    if (delete_rejected or provisioned) and state.deployment is not None:
         deleted = delete_deployment(bedrock, state.deployment.deployment_arn)
+        if provisioned:
+            hourly = state.deployment.hourly_usd
+            actions.append(
+                f"deleted Provisioned Throughput {state.deployment.deployment_name}"
+                + (f" (${hourly:,.2f} per hour)" if hourly is not None else "")
+            )
     chosen = evaluation.chosen
     # A multi-stage run's other stages are discarded below; the models here are the candidate's own.
     others = {stage.model_arn for stage in evaluation.stages if chosen is not None and stage.index != chosen.index}
@@ -99,7 +107,8 @@ def reject_candidate(
         deleted_model = next((arn for arn in arns if arn in deleted_models), None)
         actions += model_actions
     else:
-        actions.append("kept the deployment and its custom model (evaluation.deleteRejectedDeployment is false)")
+        kept = "the custom model" if provisioned else "the deployment and its custom model"
+        actions.append(f"kept {kept} (evaluation.deleteRejectedDeployment is false)")
     result: dict[str, Any] = {
         "promoted": False,
         "reason": rejection_reason(state, evaluation),

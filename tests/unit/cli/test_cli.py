@@ -21,6 +21,23 @@ def test_validate_input_accepts_a_shipped_example(capsys: pytest.CaptureFixture[
     assert "valid (sft of nova-micro on bedrock, task text-to-sql)" in capsys.readouterr().out
 
 
+def test_validate_input_shows_the_hourly_cost_of_provisioned_throughput(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = json.loads((ROOT / "examples/sagemaker-lora-sft-nova-micro.json").read_text())
+    document["sagemaker"] = {"peftScheme": "none"}
+    document["deployment"] = {"provisionedThroughput": {"usdPerModelUnitHour": 30, "maxHourlyUsd": 30}}
+    (tmp_path / "input.json").write_text(json.dumps(document))
+
+    code = main(["validate-input", str(tmp_path / "input.json")])
+
+    cost = capsys.readouterr().out.splitlines()[1]
+    assert code == 0
+    assert cost.startswith(
+        "Provisioned Throughput: 1 model unit(s) x $30.00 = $30.00 per hour while it exists (maxHourlyUsd $30.00)"
+    )
+
+
 def test_validate_input_prints_resolved_document(capsys: pytest.CaptureFixture[str]) -> None:
     main(["validate-input", str(ROOT / "examples/sft-text-to-sql-nova-micro.json"), "--print-resolved"])
 

@@ -37,6 +37,7 @@ def test_a_dry_run_reports_the_model_and_the_saving_and_deletes_nothing(
         stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {})
         stub.add_response("list_custom_models", {"modelSummaries": [{**summary, "baseModelName": "Nova Micro"}]}, {})
         stub.add_response("list_tags_for_resource", TAGS, {"resourceARN": MODEL})
+        stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, {})
 
         assert main(["gc", "--env", "dev", "--dry-run"]) == 0
 

@@ -107,16 +107,77 @@ def test_full_rank_on_bedrock_is_refused() -> None:
     ]
 
 
-def test_provisioned_throughput_is_refused_as_not_supported_yet() -> None:
+PT = {"modelUnits": 2, "usdPerModelUnitHour": 20.5, "maxHourlyUsd": 50}
+
+
+def test_provisioned_throughput_of_a_full_rank_run_shows_its_hourly_cost() -> None:
+    run = parse(sagemaker={"peftScheme": "none"}, deployment={"provisionedThroughput": PT})
+
+    throughput = run.deployment.provisioned_throughput
+    assert throughput is not None and throughput.commitment == "none"
+    assert throughput.hourly_usd == 41.0
+    assert throughput.cost_line().startswith(
+        "Provisioned Throughput: 2 model unit(s) x $20.50 = $41.00 per hour while it exists (maxHourlyUsd $50.00)"
+    )
+
+
+def test_provisioned_throughput_above_max_hourly_usd_is_refused_before_anything_starts() -> None:
+    messages = problems(sagemaker={"peftScheme": "none"}, deployment={"provisionedThroughput": {**PT, "modelUnits": 3}})
+
+    assert messages == [
+        "$.deployment.provisionedThroughput.maxHourlyUsd: 3 model unit(s) x $20.50 = $61.50 per hour is above "
+        "maxHourlyUsd $50.00; nothing was started. Buy fewer model units or raise maxHourlyUsd"
+    ]
+
+
+def test_provisioned_throughput_needs_a_stated_price_and_cap() -> None:
+    messages = problems(sagemaker={"peftScheme": "none"}, deployment={"provisionedThroughput": {"modelUnits": 1}})
+
+    assert messages == [
+        "$.deployment.provisionedThroughput.usdPerModelUnitHour: is required",
+        "$.deployment.provisionedThroughput.maxHourlyUsd: is required",
+    ]
+
+
+def test_provisioned_throughput_with_a_commitment_term_is_refused_with_why() -> None:
     messages = problems(
-        sagemaker={"peftScheme": "none"},
-        deployment={"provisionedThroughput": {"modelUnits": 1, "commitment": "none", "acceptHourlyUsd": 40}},
+        sagemaker={"peftScheme": "none"}, deployment={"provisionedThroughput": {**PT, "commitment": "OneMonth"}}
     )
 
     assert len(messages) == 1
     assert messages[0].startswith(
-        "$.deployment.provisionedThroughput: Provisioned Throughput is not supported by the pipeline yet"
+        '$.deployment.provisionedThroughput.commitment: only "none" (no commitment) is supported: a Provisioned '
+        "Throughput with a term cannot be deleted before the term ends"
     )
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},  # LoRA on SageMaker: on-demand deployment
+        {"platform": "bedrock"},
+    ],
+)
+def test_provisioned_throughput_is_for_full_rank_runs_only(fields: dict[str, Any]) -> None:
+    messages = problems(deployment={"provisionedThroughput": PT}, **fields)
+
+    assert messages == [
+        '$.deployment.provisionedThroughput: is for full-rank SageMaker runs only (platform "sagemaker", '
+        'sagemaker.peftScheme "none"): other models deploy on demand, which bills per token and nothing while idle'
+    ]
+
+
+def test_provisioned_throughput_without_evaluation_is_refused() -> None:
+    messages = problems(
+        sagemaker={"peftScheme": "none"},
+        deployment={"provisionedThroughput": PT},
+        evaluation={"enabled": False},
+    )
+
+    assert messages == [
+        "$.deployment.provisionedThroughput: needs evaluation.enabled: without an evaluation nothing is promoted, "
+        "and a Provisioned Throughput that is never promoted would bill every hour for nothing"
+    ]
 
 
 def test_the_pipeline_owns_peft_scheme_and_mlflow_recipe_keys() -> None:

@@ -96,12 +96,17 @@ def _expect_listing(ssm: Stubber, bedrock: Stubber) -> None:
             bedrock.add_response("list_tags_for_resource", tags("dev"), {"resourceARN": deployment("deploy0000001")})
 
 
+def _expect_no_provisioned_throughput(bedrock: Stubber) -> None:
+    bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, {})
+
+
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_gc_deletes_only_old_unprotected_models_of_its_environment(dry_run: bool) -> None:
     ssm, bedrock = boto3.client("ssm", region_name="us-east-1"), boto3.client("bedrock", region_name="us-east-1")
     policy = GcPolicy(environment="dev", retention_days=30, keep_versions=1)
     with Stubber(ssm) as ssm_stub, Stubber(bedrock) as stub:
         _expect_listing(ssm_stub, stub)
+        _expect_no_provisioned_throughput(stub)
         if not dry_run:  # exactly these deletes, the deployment before its model
             stub.add_response(
                 "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": deployment("deploy0000001")}
@@ -126,6 +131,7 @@ def test_a_model_bedrock_refuses_to_delete_now_is_kept_with_the_reason() -> None
     ssm, bedrock = boto3.client("ssm", region_name="us-east-1"), boto3.client("bedrock", region_name="us-east-1")
     with Stubber(ssm) as ssm_stub, Stubber(bedrock) as stub:
         _expect_listing(ssm_stub, stub)
+        _expect_no_provisioned_throughput(stub)
         stub.add_response(
             "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": deployment("deploy0000001")}
         )
@@ -138,3 +144,81 @@ def test_a_model_bedrock_refuses_to_delete_now_is_kept_with_the_reason() -> None
     assert report.kept[model("first00000001")] == (
         "could not be deleted now: bedrock DeleteCustomModel: ConflictException: deployment is being deleted"
     )
+
+
+def provisioned(name: str) -> str:
+    return f"arn:aws:bedrock:us-east-1:{ACCOUNT}:provisioned-model/{name}"
+
+
+def pt_summary(name: str, model_name: str, created: datetime, status: str = "InService") -> dict[str, Any]:
+    return {
+        "provisionedModelName": name,
+        "provisionedModelArn": provisioned(name),
+        "modelArn": model(model_name),
+        "desiredModelArn": model(model_name),
+        "foundationModelArn": BASE,
+        "modelUnits": 1,
+        "desiredModelUnits": 1,
+        "status": status,
+        "creationTime": created,
+        "lastModifiedTime": created,
+    }
+
+
+def pt_tags(environment: str, hourly: str | None) -> dict[str, Any]:
+    listed = tags(environment)["tags"]
+    return {"tags": listed + ([{"key": "hourlyUsd", "value": hourly}] if hourly else [])}
+
+
+def test_gc_deletes_provisioned_throughput_that_serves_nothing_first_and_reports_the_hourly_cost_saved() -> None:
+    ssm, bedrock = boto3.client("ssm", region_name="us-east-1"), boto3.client("bedrock", region_name="us-east-1")
+    active = ActiveModelRecord(
+        deployment_arn=provisioned("active000001"), custom_model_arn=model("full00000001"), base_model="nova-micro",
+        promoted_at=OLD,
+    )  # fmt: skip
+    throughputs = [
+        pt_summary("active000001", "full00000001", OLD),  # serves the active record: kept
+        pt_summary("oldrun000002", "full00000002", OLD),  # superseded: deleted, then its model
+        pt_summary("young0000003", "full00000003", NOW - timedelta(hours=1)),  # its run may still evaluate
+        pt_summary("making000004", "full00000004", OLD, status="Creating"),
+        pt_summary("prodpt000005", "full00000005", OLD),  # another environment's
+    ]
+    models = ["full00000001", "full00000002", "full00000003"]
+    with Stubber(ssm) as ssm_stub, Stubber(bedrock) as stub:
+        history = [{"Name": "/nova-customization/dev/active-model", "Version": 1, "Type": "SecureString",
+                    "Value": active.model_dump_json(by_alias=True)}]  # fmt: skip
+        ssm_stub.add_response(
+            "get_parameter_history",
+            {"Parameters": history},
+            {"Name": "/nova-customization/dev/active-model", "WithDecryption": True},
+        )
+        stub.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, {})
+        summaries = [
+            {"modelArn": model(n), "modelName": n, "creationTime": OLD, "baseModelArn": BASE, "baseModelName": "Micro"}
+            for n in models
+        ]
+        stub.add_response("list_custom_models", {"modelSummaries": summaries}, {})
+        for name in models:
+            stub.add_response("list_tags_for_resource", tags("dev"), {"resourceARN": model(name)})
+        stub.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": throughputs}, {})
+        for summary, environment in zip(throughputs, ["dev", "dev", "dev", "dev", "prod"], strict=True):
+            arn = summary["provisionedModelArn"]
+            stub.add_response("list_tags_for_resource", pt_tags(environment, "41"), {"resourceARN": arn})
+        stub.add_response(
+            "delete_provisioned_model_throughput", {}, {"provisionedModelId": provisioned("oldrun000002")}
+        )
+        stub.add_response("delete_custom_model", {}, {"modelIdentifier": model("full00000002")})
+
+        report = collect_and_delete(bedrock, ssm, GcPolicy("dev", 30, 1), now=NOW, dry_run=False)
+
+        stub.assert_no_pending_responses()
+    assert [p.arn for p in report.provisioned] == [provisioned("oldrun000002")]
+    assert [c.model_arn for c in report.deleted] == [model("full00000002")]
+    assert report.hourly_savings_usd == 41.0
+    assert report.kept[provisioned("active000001")] == "serves the active model"
+    assert report.kept[provisioned("young0000003")] == "younger than 6 hours (its run may still be evaluating)"
+    assert report.kept[model("full00000003")] == f"its Provisioned Throughput {provisioned('young0000003')} is kept"
+    assert report.kept[provisioned("making000004")] == "being created (Creating)"
+    assert report.kept[provisioned("prodpt000005")] == "environment prod"
+    assert report.summary().splitlines()[1] == "dev: deleted 1 Provisioned Throughput(s), saving $41.00 an hour"
+    assert report.dump()["hourlySavingsUsd"] == 41.0

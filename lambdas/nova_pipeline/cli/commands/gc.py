@@ -8,14 +8,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nova_pipeline.cli.commands._common import EXIT_OK, add_command, aws_session, environment_block, non_negative_int
-from nova_pipeline.promotion.gc import DEFAULT_KEEP_VERSIONS, DEFAULT_RETENTION_DAYS, GcPolicy, collect_and_delete
+from nova_pipeline.promotion.gc import (
+    DEFAULT_KEEP_VERSIONS,
+    DEFAULT_PROVISIONED_GRACE_HOURS,
+    DEFAULT_RETENTION_DAYS,
+    GcPolicy,
+    collect_and_delete,
+)
 
 
 def gc_command(args: argparse.Namespace) -> int:
     """Delete the custom models of an environment that are not the active model, not one of the last N promoted
     before it (the rollback targets) and older than the retention; their deployments go first. Only models tagged
     by the pipeline for this environment are considered. Retention and N default to the environment's `lifecycle`
-    block in cdk.json. Prints what it deleted (or would delete) and the monthly storage cost saved."""
+    block in cdk.json. Provisioned Throughput (full-rank models; billed hourly) that does not serve the active model
+    and is older than --pt-grace-hours is deleted too. Prints what it deleted (or would delete) and the monthly storage
+    and hourly Provisioned Throughput cost saved."""
     needs_config = args.retention_days is None or args.keep_versions is None
     lifecycle = environment_block(args.env).get("lifecycle", {}) if needs_config else {}
     policy = GcPolicy(
@@ -30,6 +38,7 @@ def gc_command(args: argparse.Namespace) -> int:
             if args.keep_versions is not None
             else int(lifecycle.get("keepVersions", DEFAULT_KEEP_VERSIONS))
         ),
+        provisioned_grace_hours=args.pt_grace_hours,
     )
     session = aws_session(args)
     report = collect_and_delete(
@@ -51,6 +60,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dry-run", action="store_true", help="report what would be deleted; delete nothing")
     parser.add_argument("--retention-days", type=non_negative_int, help="override lifecycle.retentionDays")
     parser.add_argument("--keep-versions", type=non_negative_int, help="override lifecycle.keepVersions")
+    parser.add_argument(
+        "--pt-grace-hours",
+        type=float,
+        default=DEFAULT_PROVISIONED_GRACE_HOURS,
+        help="keep a Provisioned Throughput younger than this (its run may still evaluate; default %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     parser.add_argument("--profile")
     parser.add_argument("--region")

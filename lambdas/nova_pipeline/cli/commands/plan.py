@@ -35,6 +35,9 @@ def plan(args: argparse.Namespace) -> int:
         assert twin.authorizer is not None
         requests = list(twin.authorizer.requests)
     lines = [f"execution {result.name} (simulated): {result.status}; {len(requests)} AWS requests", ""]
+    hourly = hourly_cost(execution_input)
+    if hourly:  # billed per hour from its creation until it is deleted: shown first
+        lines[1:1] = [hourly, ""]
     for number, request in enumerate(requests, 1):
         call = f"{request.service}:{request.operation}"
         lines.append(f"{number:>4}. {call:<45} as {_role(request.principal)}")
@@ -54,6 +57,19 @@ def plan(args: argparse.Namespace) -> int:
         with open(args.output_json, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, default=str)
     return EXIT_OK if result.status == "SUCCEEDED" else EXIT_INVALID
+
+
+def hourly_cost(document: Any) -> str | None:
+    """The hourly cost of the Provisioned Throughput the input asks for (None without one or for an invalid input,
+    which the run itself reports)."""
+    from nova_pipeline.contract.execution_input import parse_execution_input
+    from nova_pipeline.core.problems import InputProblemsError
+
+    try:
+        throughput = parse_execution_input(document).deployment.provisioned_throughput
+    except InputProblemsError:
+        return None
+    return throughput.cost_line() if throughput is not None else None
 
 
 def register(subparsers: Any) -> None:

@@ -29,6 +29,9 @@ def validate_input(args: argparse.Namespace) -> int:
             f"{args.file}: valid ({parsed.method.value} of {parsed.base_model} on {parsed.platform.value}, "
             f"task {parsed.task.value})"
         )
+        throughput = parsed.deployment.provisioned_throughput
+        if throughput is not None:
+            print(throughput.cost_line())
     return EXIT_OK
 
 
