@@ -46,10 +46,11 @@ def test_bedrock_invoke_is_scoped_to_this_environments_deployments(templates: di
     ]
 
     # Only prod's own deployments (the tags the pipeline puts on every resource it creates: dev's are refused), and
-    # no base model: the API serves the promoted deployment only.
+    # no base model: the API serves the promoted deployment (or a full-rank model's Provisioned Throughput) only.
     [deployments] = statements
     assert sorted(deployments["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    assert json.dumps(deployments["Resource"]).endswith(':custom-model-deployment/*"]]}')
+    [on_demand, provisioned] = [json.dumps(resource) for resource in deployments["Resource"]]
+    assert on_demand.endswith(':custom-model-deployment/*"]]}') and provisioned.endswith(':provisioned-model/*"]]}')
     assert deployments["Condition"] == {
         "StringEquals": {"aws:ResourceTag/project": "nova-customization", "aws:ResourceTag/environment": "prod"}
     }

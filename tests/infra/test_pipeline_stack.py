@@ -17,6 +17,7 @@ from tests.infra.conftest import as_list, policy_statements
 ACTIONS_WITHOUT_RESOURCE_SCOPE = {
     "bedrock:ListCustomModels",  # gc (Service Authorization Reference: no resource types for list actions)
     "bedrock:ListCustomModelDeployments",
+    "bedrock:ListProvisionedModelThroughputs",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",

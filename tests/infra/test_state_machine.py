@@ -48,7 +48,7 @@ def test_every_task_retries_transient_errors_with_jitter_and_catches_into_cleanu
     states = definition(templates)["States"]
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
 
-    assert len(tasks) == 21  # 19 + StartSageMakerEvaluation, PollSageMakerEvaluation
+    assert len(tasks) == 23  # 19 + StartSageMakerEvaluation, PollSageMakerEvaluation + Create/PollProvisionedThroughput
     for name, state in tasks.items():
         [retry] = state["Retry"]
         assert set(retry["ErrorEquals"]) >= TRANSIENT, name
@@ -69,6 +69,7 @@ def test_polls_wait_for_the_interval_the_poll_function_returns(templates: dict[s
         "WaitForImportedModel",
         "WaitForDeployment",
         "WaitForSageMakerEvaluation",
+        "WaitForProvisionedThroughput",
     }
     assert all("SecondsPath" in state and "Seconds" not in state for state in waits.values())
 
@@ -140,9 +141,12 @@ def test_bedrock_actions_are_scoped_to_their_resource_types(templates: dict[str,
             assert '"*"' not in resources or {a for a in actions if a.startswith("bedrock:")} <= {
                 "bedrock:ListCustomModels",
                 "bedrock:ListCustomModelDeployments",
+                "bedrock:ListProvisionedModelThroughputs",
             }
             if "bedrock:GetCustomModelDeployment" in actions or "bedrock:DeleteCustomModelDeployment" in actions:
                 assert "custom-model-deployment/*" in resources
+            if {"bedrock:GetProvisionedModelThroughput", "bedrock:DeleteProvisionedModelThroughput"} & set(actions):
+                assert "provisioned-model/*" in resources
 
 
 def test_only_the_job_starters_may_pass_the_service_roles(templates: dict[str, Template]) -> None:

@@ -13,6 +13,7 @@ import yaml
 
 from nova_pipeline.cli import main
 from nova_pipeline.contract.execution_input import FULL_RANK_NOT_DEPLOYED
+from nova_pipeline.inference import api as inference_api
 from nova_pipeline.jobs.naming import client_request_token, resource_name
 from tests.workflow.conftest import example
 from tests.workflow.test_customization_workflow import calls, states_entered
@@ -117,8 +118,15 @@ def test_a_full_rank_run_with_provisioned_throughput_is_evaluated_through_it_and
         value = ssm.get_parameter(Name="/nova-customization/dev/active-model", WithDecryption=True)["Parameter"]
         assert json.loads(value["Value"])["deploymentArn"] == throughput.arn
         assert not throughput.deleted  # promoted: it serves the API (and keeps billing)
+        assert output["provisionedThroughput"] == {
+            "arn": throughput.arn,
+            "modelUnits": 2,
+            "hourlyUsd": 41.0,
+            "billing": "bills every hour while it serves the API (gc deletes it once superseded)",
+        }
 
         question = {"input": "How many singers are there?", "context": "CREATE TABLE singer (id INTEGER)"}
+        inference_api._provider.cache_clear()  # the API caches the record for 30 s (one container per twin in AWS)
         generated = twin.invoke_api("POST", "/v1/generate", question)
         assert generated["statusCode"] == 200, generated
         assert calls(twin, "bedrock-runtime", "Converse")[-1]["modelId"] == throughput.arn
@@ -136,6 +144,7 @@ def test_a_rejected_full_rank_candidate_has_its_provisioned_throughput_deleted(o
         assert promotion["promoted"] is False and promotion["deletedDeployment"] is True
         assert f"deleted Provisioned Throughput {throughput.name} ($41.00 per hour)" in promotion["actions"]
         assert promotion["deletedModel"] == throughput.model_arn  # after its Provisioned Throughput
+        assert result.output["provisionedThroughput"]["billing"] == "deleted"
 
 
 def test_a_failed_provisioned_throughput_fails_the_run_with_its_message_and_is_deleted(offline_twin: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
+from nova_pipeline.inference import api as inference_api
 from nova_pipeline.local.iam import Decision, PolicyBook, Statement, sole_grants
 from nova_pipeline.local.twin import OfflineTwin
 from tests.workflow.conftest import ROOT, example
@@ -28,6 +29,12 @@ DATA_MIXING = {
     "baseModelArn": "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/nova-textgeneration-lite-v2",
     "modelPackageGroupArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/nova-mixed",
     "acceptEula": True,
+}
+
+FULL_RANK = {  # served through Provisioned Throughput (full-rank models have no on-demand deployment)
+    **example("sagemaker-lora-sft-nova-micro.json"),
+    "sagemaker": {"peftScheme": "none", "instanceType": "ml.g5.48xlarge"},
+    "deployment": {"provisionedThroughput": {"modelUnits": 1, "usdPerModelUnitHour": 20, "maxHourlyUsd": 20}},
 }
 
 
@@ -113,6 +120,22 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         assert main.authorizer is not None
         decisions += main.authorizer.decisions
         book = main.authorizer.book
+    # Full-rank runs served through Provisioned Throughput: rejected (RejectCandidate deletes it), promoted twice (the
+    # API invokes the second), then gc deletes the superseded one (no grace here).
+    with twin(function_environment={"NOVA_GC_PT_GRACE_HOURS": "0"}) as provisioned:
+        provisioned.upload_example_data()
+        for label, extra in (("pt rejected", REJECTING_GATE), ("pt promoted", {}), ("pt promoted again", {})):
+            result = record(provisioned.run({**FULL_RANK, **extra}), label)
+            assert result.status == "SUCCEEDED" and ":provisioned-model/" in result.output["deploymentArn"], result
+            assert result.output["verdict"] == ("rejected" if extra else "promoted"), result.output["evaluation"]
+        question = {"input": "How many singers are there?", "context": "CREATE TABLE singer (id INTEGER)"}
+        inference_api._provider.cache_clear()  # the API caches the record for 30 s (one container per twin in AWS)
+        generated = provisioned.invoke_api("POST", "/v1/generate", question)
+        assert generated["statusCode"] == 200, generated
+        [collected] = provisioned.run_schedules()
+        assert len(collected["provisionedThroughputs"]) == 1, collected
+        assert provisioned.authorizer is not None
+        decisions += provisioned.authorizer.decisions
     for label, options, document in (
         ("job stopped", {"fail_at": "PollBedrockJob", "sim": {"job_seconds": 30}}, "sft-text-to-sql-nova-micro.json"),
         (  # the start died after acceptance: Cleanup finds the job by its derived name, then stops it
@@ -126,11 +149,16 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
             "sagemaker-lora-sft-nova-micro.json",
         ),
         ("deployment failed", {"sim": {"fail_deployment": "capacity"}}, "sft-classification-nova-micro.json"),
+        ("provisioned throughput failed", {"sim": {"fail_provisioned_throughput": "no model units"}}, FULL_RANK),
         ("fan-out", {"function_environment": {"NOVA_FANOUT_OBJECTS": "2"}}, None),
     ):
         with twin(**options) as other:
             other.upload_example_data()
-            result = record(other.run(_fanout_parts(other) if document is None else example(document)), label)
+            if isinstance(document, dict):
+                execution_input = document
+            else:
+                execution_input = _fanout_parts(other) if document is None else example(document)
+            result = record(other.run(execution_input), label)
             assert other.authorizer is not None
             decisions += other.authorizer.decisions
     assert book is not None
@@ -148,6 +176,7 @@ def test_no_call_of_the_battery_is_denied(battery: tuple[list[Decision], PolicyB
         "unrecorded job stopped: FAILED AwsRequestFailed",
         "unrecorded training stopped: FAILED AwsRequestFailed",
         "deployment failed: FAILED DeploymentFailed",
+        "provisioned throughput failed: FAILED ProvisionedThroughputFailed",
     ]
 
 

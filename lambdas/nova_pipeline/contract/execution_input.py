@@ -252,7 +252,8 @@ class SageMakerInput(_Model):
     peft_scheme: Literal["lora", "none"] = "lora"
     """The recipe's `peft_scheme`: `lora` (LoRA adapter, the default) or `none` (full-rank recipe, `peft_scheme:
     null`). A full-rank model cannot use Bedrock on-demand deployment: the run imports it and stops there (no
-    deployment, evaluation or promotion; see docs/state-machine.md)."""
+    deployment, evaluation or promotion) unless `deployment.provisionedThroughput` buys Provisioned Throughput for
+    it (billed hourly; see docs/state-machine.md)."""
 
     @property
     def full_rank(self) -> bool:
@@ -278,7 +279,7 @@ class EvaluationRecipeInput(_Model):
 class ProvisionedThroughputInput(_Model):
     """Provisioned Throughput for a full-rank SageMaker model (CreateProvisionedModelThroughput, no commitment): the
     run buys it after the import, evaluates through it, and keeps it only if the candidate is promoted. It bills per
-    model unit and hour while it exists, used or not (docs/state-machine.md, "Full-rank models")."""
+    model unit and hour while it exists, used or not (docs/state-machine.md, "Full-rank training on SageMaker")."""
 
     model_units: Annotated[int, Field(ge=1)] = 1
     """Model units to buy (`modelUnits`); the account needs a model-unit quota for no-commitment purchases."""

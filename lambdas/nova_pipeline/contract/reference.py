@@ -54,6 +54,8 @@ def field_rows(model: type[BaseModel], prefix: str = "") -> list[str]:
         description = " ".join(description.split())
         rows.append(f"| `{path}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
         annotation = field.annotation
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # an optional object: `X | None`
+            annotation = next((a for a in typing.get_args(annotation) if a is not type(None)), annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows.extend(field_rows(annotation, f"{path}."))
     return rows

@@ -301,6 +301,9 @@ class RunSummary(_State):
     completed_at: str | None = None
     sagemaker_evaluation: dict[str, Any] | None = None
     """Present only with `sagemaker.evaluationRecipes`: the Nova evaluation jobs and their metrics (not gated)."""
+    provisioned_throughput: dict[str, Any] | None = None
+    """Present only for a full-rank run served through Provisioned Throughput: its ARN, model units, hourly cost and
+    whether it still bills."""
 
 
 class CleanupResult(_State):

@@ -55,4 +55,14 @@ def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, An
     }
     if state.sagemaker_evaluation:  # sagemaker.evaluationRecipes: shown even when evaluation.enabled is false
         summary["sagemakerEvaluation"] = state.sagemaker_evaluation.report()
+    if deployment is not None and deployment.kind == "provisioned-throughput":  # what bills by the hour
+        promoted = bool(state.promotion and state.promotion.get("promoted"))
+        summary["provisionedThroughput"] = {
+            "arn": deployment.deployment_arn,
+            "modelUnits": deployment.model_units,
+            "hourlyUsd": deployment.hourly_usd,
+            "billing": "bills every hour while it serves the API (gc deletes it once superseded)"
+            if promoted
+            else "deleted",
+        }
     return summary
