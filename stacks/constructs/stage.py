@@ -143,9 +143,10 @@ def routed_foundation_model_arn(scope: Construct, inference_profile_id: str) -> 
 def environment_scope(settings: EnvironmentSettings) -> dict[str, dict[str, str]]:
     """The IAM condition that limits an action to this environment's resources: the `project` and `environment`
     tags every resource the pipeline creates carries (`jobs.naming.pipeline_tags`). Bedrock's
-    model-customization-job, custom-model and custom-model-deployment resource types and SageMaker's training-job
-    accept `aws:ResourceTag/${TagKey}` (Service Authorization Reference: "Actions, resources, and condition keys for
-    Amazon Bedrock" and "... for Amazon SageMaker AI", resource types tables). Untagged resources never match."""
+    model-customization-job, custom-model, custom-model-deployment and provisioned-model resource types and
+    SageMaker's training-job accept `aws:ResourceTag/${TagKey}` (Service Authorization Reference: "Actions, resources,
+    and condition keys for Amazon Bedrock" and "... for Amazon SageMaker AI", resource types tables). Untagged
+    resources never match."""
     return {"StringEquals": {"aws:ResourceTag/project": PROJECT_TAG, "aws:ResourceTag/environment": settings.name}}
 
 
