@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS
@@ -53,6 +53,8 @@ GUARDRAIL_IDENTIFIER = r"^([a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0
 # CreateTrainingJob `MlflowConfig.MlflowResourceArn` (botocore service model; the API reference's AIMlflowConfig names
 # the two kinds: mlflow-tracking-server and mlflow-app).
 MLFLOW_ARN = r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:[0-9]{12}:mlflow-(app|tracking-server)/[A-Za-z0-9\-]+$"
+# A general purpose bucket (S3 user guide, "General purpose bucket naming rules") and an optional key prefix.
+S3_PREFIX = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^\s]*)?$"
 
 
 class ConfigError(Exception):
@@ -168,7 +170,18 @@ class EnvironmentSettings(_Settings):
     """Optional Bedrock guardrail (`{"identifier": ..., "version": ...}`) on inference and evaluation (unset: none)."""
     mlflow_tracking_arn: Annotated[str | None, Field(pattern=MLFLOW_ARN)] = None
     """Optional SageMaker managed MLflow tracking server or MLflow app ARN: SageMaker training jobs log their
-    parameters and metrics there (CreateTrainingJob `MlflowConfig`); unset: no experiment tracking."""
+    parameters and metrics there (CreateTrainingJob `MlflowConfig`) and every evaluated stage its figures, verdict
+    and report's location; unset: no experiment tracking."""
+    mlflow_artifact_store_uri: Annotated[str | None, Field(pattern=S3_PREFIX)] = None
+    """Optional artifact store of that server or app (its `ArtifactStoreUri`, `s3://bucket/prefix`): the evaluation
+    uploads report.json and report.html there as run artifacts (the only place outside the pipeline's buckets it may
+    write); unset: the run's tags carry the reports' S3 locations. Needs `mlflowTrackingArn`."""
+
+    @model_validator(mode="after")
+    def _artifact_store_needs_server(self) -> EnvironmentSettings:
+        if self.mlflow_artifact_store_uri and not self.mlflow_tracking_arn:
+            raise ValueError("mlflowArtifactStoreUri is set without mlflowTrackingArn (the server it belongs to)")
+        return self
 
     @field_validator("region")
     @classmethod

@@ -248,6 +248,30 @@ class StageOutcome(_State):
     """Version of the active-model record this stage was compared with (see EvaluationResult.active_version)."""
 
 
+class TrackingOutcome(_State):
+    """What AggregateEvaluation logged to the environment's MLflow server or app (`evaluation.tracking`).
+
+    `status` is `logged`, or `failed` with the `reason` (tracking never fails a run)."""
+
+    status: str
+    tracking_arn: str
+    reason: str | None = None
+    experiment: str | None = None
+    experiment_id: str | None = None
+    run_name: str | None = None
+    run_id: str | None = None
+    run_created: bool | None = None
+    """True when the pipeline created the run (no SageMaker training job had created it)."""
+    step: int | None = None
+    """The step the stage's metrics were logged at: the stage's 0-based index."""
+    metrics: int | None = None
+    params: int | None = None
+    artifacts: list[str] = Field(default_factory=list)
+    """Where the reports were uploaded as the run's artifacts."""
+    artifacts_skipped: str | None = None
+    """Why the reports were not uploaded as artifacts (their S3 locations are the run's tags)."""
+
+
 class EvaluationResult(_State):
     """AggregateEvaluation's output at `$.evaluation`: the verdict and where the report is."""
 
@@ -272,6 +296,8 @@ class EvaluationResult(_State):
     chosen: StageOutcome | None = None
     """Multi-stage runs, after the last stage: the best stage that passed the gate (else the best one), whose
     deployment the gate promotes or rejects."""
+    tracking: TrackingOutcome | None = None
+    """The environment's MLflow tracking of this stage (None: no `mlflowTrackingArn`)."""
 
 
 class RunSummary(_State):

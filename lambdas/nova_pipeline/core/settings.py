@@ -130,6 +130,15 @@ class PlanEvaluationSettings(DataSettings):
 
 class AggregateSettings(DataSettings):
     gate_defaults: GateDefaults = Field(alias="NOVA_GATE_DEFAULTS")
+    # The environment's SageMaker managed MLflow server or app (empty: no experiment tracking) and its artifact
+    # store (empty: the reports are not uploaded as run artifacts, the run's tags name their S3 locations).
+    mlflow_tracking_arn: str | None = Field(alias="NOVA_MLFLOW_TRACKING_ARN")
+    mlflow_artifact_store_uri: str | None = Field(alias="NOVA_MLFLOW_ARTIFACT_STORE_URI")
+
+    @field_validator("mlflow_tracking_arn", "mlflow_artifact_store_uri", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class PromoteSettings(FunctionSettings):

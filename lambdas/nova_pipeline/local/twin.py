@@ -135,8 +135,9 @@ def cached_synthesis(environment: str) -> SynthesizedApp:
     return app
 
 
-def synthesize(environment: str, outdir: Path) -> SynthesizedApp:
-    """Synthesize the CDK app for one environment: its templates and JSON file assets."""
+def synthesize(environment: str, outdir: Path, overrides: dict[str, Any] | None = None) -> SynthesizedApp:
+    """Synthesize the CDK app for one environment: its templates and JSON file assets; `overrides`: settings of the
+    environment's `cdk.json` block replaced (tests of an optional setting, such as `mlflowTrackingArn`)."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     pinned_node = REPO_ROOT / "node_modules" / ".bin"  # jsii runs the CDK in the pinned Node.js 22, however started
@@ -148,6 +149,9 @@ def synthesize(environment: str, outdir: Path) -> SynthesizedApp:
     from stacks.config import CONTEXT_KEY, load_environments
 
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    if overrides:
+        blocks = context[CONTEXT_KEY]
+        context[CONTEXT_KEY] = {**blocks, environment: {**blocks[environment], **overrides}}
     app = App(outdir=str(outdir), context={**context, "env": environment})
     [settings] = load_environments(context[CONTEXT_KEY], environment)
     stacks = add_environment(app, settings)
@@ -197,6 +201,7 @@ class OfflineTwin:
         self.topic_arn = ""
         self.dispatcher: Any = None
         self.authorizer: Authorizer | None = None
+        self.mlflow: Any = None
 
     # ------------------------------------------------------------------------------------------ set-up
     def __enter__(self) -> OfflineTwin:
@@ -241,6 +246,11 @@ class OfflineTwin:
         self.simulator.authorizer = self.authorizer
         self._stack.enter_context(results_written_to_s3(self.authorizer))
 
+        from nova_pipeline.core.mlflow import use_transport
+        from nova_pipeline.local.mlflow_server import SimulatedMlflow
+
+        self.mlflow = self.simulator.mlflow = SimulatedMlflow(authorizer=self.authorizer)
+        self._stack.enter_context(use_transport(self.mlflow.send))
         self.dispatcher = LambdaDispatcher(authorizer=self.authorizer)
         self._stack.enter_context(TwinHooks(self.simulator, self.dispatcher, self.authorizer).installed())
         self._stack.enter_context(self._fresh_clients())
@@ -287,6 +297,7 @@ class OfflineTwin:
             service = variables.get("POWERTOOLS_SERVICE_NAME")
             if not service or not (LAMBDAS_DIR / service / "handler.py").is_file():
                 continue  # CDK's own helper functions (e.g. bucket auto-delete) are not part of the run
+            self._mlflow_server(variables, s3)
             variables["NOVA_POLL_INTERVAL_SECONDS"] = str(self.options.poll_interval_seconds)
             variables["POWERTOOLS_LOG_LEVEL"] = self.options.log_level
             variables["NOVA_SIMULATED"] = "true"
@@ -319,6 +330,18 @@ class OfflineTwin:
         self.state_machine_arn = sfn.create_state_machine(
             name=f"twin-{uuid.uuid4().hex[:8]}", definition=definition, roleArn=role_arn
         )["stateMachineArn"]
+
+    def _mlflow_server(self, variables: dict[str, Any], s3: Any) -> None:
+        """The environment's MLflow server or app (`mlflowTrackingArn`) exists in the twin, with its artifact store
+        (`mlflowArtifactStoreUri`; a bucket of the twin's own otherwise), as it exists in the account."""
+        arn, store = variables.get("NOVA_MLFLOW_TRACKING_ARN"), variables.get("NOVA_MLFLOW_ARTIFACT_STORE_URI")
+        if not arn or (arn in self.mlflow.servers and not store):  # not every function is told the store
+            return
+        store = store or "s3://nova-twin-mlflow-artifacts/mlflow"
+        bucket = store.removeprefix("s3://").split("/", 1)[0]
+        if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=bucket)
+        self.mlflow.add_server(arn, store)
 
     def _state_machine_platform_checks(self, machine: Any, role_arn: str) -> None:
         """What Step Functions does with the state machine's role when it is created with logging and tracing
