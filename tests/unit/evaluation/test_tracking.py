@@ -14,6 +14,7 @@ from botocore.exceptions import EndpointConnectionError
 from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.contract.run_state import ExecutionRef, JobState, RunState, StageCursor
 from nova_pipeline.core.mlflow import MlflowClient, MlflowTarget, use_transport
+from nova_pipeline.evaluation import tracking
 from nova_pipeline.evaluation.tracking import key, log_evaluation, report_metrics, track_evaluation
 from tests.unit.core.test_mlflow import FakeHttp
 
@@ -240,7 +241,10 @@ def test_a_run_whose_artifacts_live_elsewhere_gets_no_upload() -> None:
     )
 
 
-def test_an_unreachable_server_is_reported_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unreachable_server_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    warnings: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(tracking.logger, "warning", lambda message, extra: warnings.append((message, extra)))
+
     def unreachable(request: Any) -> tuple[int, bytes]:
         raise EndpointConnectionError(endpoint_url=request.url)
 
@@ -257,6 +261,7 @@ def test_an_unreachable_server_is_reported_not_raised(caplog: pytest.LogCaptureF
         '?experiment_name=nova-dev-tickets-micro"'
     )
     assert outcome.run_id is None
+    assert warnings == [("MLflow tracking failed; the run goes on without it", {"reason": outcome.reason})]
 
 
 def test_keys_keep_to_mlflows_characters_and_never_read_as_paths() -> None:
