@@ -1,7 +1,7 @@
 """Experiment tracking through the offline twin, with an environment that names a SageMaker managed MLflow tracking
 server and its artifact store: what AggregateEvaluation sends (signed as the plugin signs, as its own role), what the
 server keeps, the reports as run artifacts, one run per execution whatever the platform, and a server that cannot be
-reached leaving the run promoted."""
+reached leaving the run promoted. Multi-stage runs log each stage at its step."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 
 from nova_pipeline.local.simulator import SimulatorSettings
 from nova_pipeline.local.twin import OfflineTwin, SynthesizedApp, TwinOptions, synthesize
+from stacks.constructs.service_grants import MLFLOW_TRACKING_ACTIONS
 from tests.workflow.conftest import FAST, example
 
 MLFLOW_ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/nova-experiments"
@@ -81,6 +82,7 @@ def test_a_bedrock_run_is_logged_to_a_run_of_its_own_with_its_figures_and_report
             "GetExperimentByName", "CreateExperiment", "SearchRuns", "CreateRun", "LogBatch", "UpdateRun",
         ]  # fmt: skip
         assert {r.principal for r in requests} == {_aggregate_role(twin)}
+        assert sorted(f"sagemaker-mlflow:{r.action}" for r in requests) == sorted(MLFLOW_TRACKING_ACTIONS)  # all used
         for request in requests:
             assert "/us-east-1/sagemaker-mlflow/aws4_request" in request.headers["authorization"]
             assert request.headers["x-mlflow-sm-tracking-server-arn"] == MLFLOW_ARN
@@ -104,6 +106,38 @@ def test_a_sagemaker_run_logs_its_evaluation_to_the_run_its_training_job_created
         assert training_role != {_aggregate_role(twin)}
         assert [r.action for r in twin.mlflow.requests if r.principal == _aggregate_role(twin)] == [
             "GetExperimentByName", "SearchRuns", "LogBatch",
+        ]  # fmt: skip
+
+
+def test_each_stage_logs_at_its_step_to_the_executions_first_run(tracked_twin: Any) -> None:
+    with tracked_twin() as twin:
+        result = twin.run(example("stages-question-quality-nova-2-lite.json"))
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        named = sorted(
+            (r for r in twin.mlflow.runs.values() if r["tags"].get("mlflow.runName") == result.name),
+            key=lambda r: r["info"]["start_time"],
+        )
+        assert len(named) == 2  # each training job starts a run of the execution's name; the oldest gets the stages
+        run = named[0]
+        tracking = result.output["evaluation"]["tracking"]
+        assert (tracking["runId"], tracking["step"], tracking["runCreated"]) == (run["info"]["run_id"], 1, False)
+        steps = sorted(m["step"] for m in run["metrics"] if m["key"] == "eval.candidate.primary")
+        assert steps == [0, 1]
+        assert (run["params"]["nova.stage1.method"], run["params"]["nova.stage2.method"]) == ("sft", "rft")
+        assert run["params"]["nova.stages"] == "2" and "nova.method" not in run["params"]
+        stages = result.output["evaluation"]["stages"]
+        assert [run["tags"][f"nova.stage{n}.verdict"] for n in (1, 2)] == [s["verdict"] for s in stages]
+        assert run["tags"]["nova.stage2.report.json"] == stages[1]["reportUri"]
+        chosen = result.output["evaluation"]["chosen"]
+        assert (run["tags"]["nova.verdict"], run["tags"]["nova.chosenStage"]) == (
+            chosen["verdict"],
+            str(chosen["index"] + 1),
+        )  # the run's verdict is the chosen stage's, which the gate acted on
+        bucket, prefix = (run["info"]["artifact_uri"] + "/report/").removeprefix("s3://").split("/", 1)
+        listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=bucket, Prefix=prefix)
+        assert sorted(o["Key"].removeprefix(prefix) for o in listed["Contents"]) == [
+            "stage-1/report.html", "stage-1/report.json", "stage-2/report.html", "stage-2/report.json",
         ]  # fmt: skip
 
 

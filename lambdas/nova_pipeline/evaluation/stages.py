@@ -348,6 +348,7 @@ def aggregate_evaluation(
             s3=s3,
             credentials=credentials,
             simulated=simulated,
+            chosen=chosen,
         )
     with aws_call("s3", "GeneratePresignedUrl"):
         url = s3.generate_presigned_url(

@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from nova_pipeline.contract.run_state import RunState, TrackingOutcome
+from nova_pipeline.contract.run_state import RunState, StageOutcome, TrackingOutcome
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.mlflow import MlflowClient, MlflowTarget
 from nova_pipeline.core.observability import logger
@@ -99,10 +99,19 @@ def run_params(state: RunState, environment: str) -> dict[str, str]:
 
 
 def run_tags(
-    state: RunState, report: Mapping[str, Any], report_uris: Mapping[str, str], simulated: bool
+    state: RunState,
+    report: Mapping[str, Any],
+    report_uris: Mapping[str, str],
+    simulated: bool,
+    chosen: StageOutcome | None = None,
 ) -> dict[str, str]:
+    """The execution and its verdict (after the last stage of a multi-stage run: the chosen stage's, which the gate
+    acts on, and `nova.chosenStage`), the reports' S3 locations; a stage's own under its prefix."""
     prefix = stage_prefix(state)
-    tags = {"nova.execution": state.execution.arn, "nova.verdict": str(report["gate"]["verdict"])}
+    verdict = chosen.verdict if chosen is not None else str(report["gate"]["verdict"])
+    tags = {"nova.execution": state.execution.arn, "nova.verdict": verdict}
+    if chosen is not None:
+        tags["nova.chosenStage"] = str(chosen.index + 1)
     for name, uri in report_uris.items():
         tags[f"nova.{name}"] = uri  # the latest stage's report
         if prefix != "nova.":
@@ -136,6 +145,7 @@ def log_evaluation(
     artifact_store_uri: str | None,
     s3: Any,
     simulated: bool = False,
+    chosen: StageOutcome | None = None,
     now_ms: int | None = None,
 ) -> TrackingOutcome:
     """Log one evaluated stage to the execution's MLflow run (raises on any error; see `track_evaluation`).
@@ -160,7 +170,7 @@ def log_evaluation(
         for name, value in report_metrics(report, training_seconds).items()
     ]
     params = run_params(state, environment)
-    client.log_batch(run_id, metrics, params, run_tags(state, report, report_uris, simulated))
+    client.log_batch(run_id, metrics, params, run_tags(state, report, report_uris, simulated, chosen))
     location, skipped = _artifact_location(info, artifact_store_uri)
     artifacts: list[str] = []
     if location is not None:
@@ -205,6 +215,7 @@ def track_evaluation(
     s3: Any,
     credentials: Any = None,
     simulated: bool = False,
+    chosen: StageOutcome | None = None,
 ) -> TrackingOutcome:
     """`log_evaluation`, or `status: failed` with the reason when MLflow (or the artifact store) cannot be reached
     or refuses: experiment tracking is a record, never a reason to fail or hold back a run."""
@@ -224,6 +235,7 @@ def track_evaluation(
             artifact_store_uri=artifact_store_uri,
             s3=s3,
             simulated=simulated,
+            chosen=chosen,
         )
     except Exception as error:  # any failure of tracking is reported, none fails the run
         reason = f"{type(error).__name__}: {error}"

@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,7 +273,8 @@ class SimulatedMlflow:
     # ------------------------------------------------------------------------------- training jobs
     def log_training_job(self, job_arn: str, config: dict[str, str]) -> None:
         """What a SageMaker training job created with `MlflowConfig` logs (SIMULATED), as its execution role: a new
-        run named `MlflowRunName` in the experiment `MlflowExperimentName` (found or created), its loss, FINISHED.
+        run named `MlflowRunName` in the experiment `MlflowExperimentName` (found or created), as MLflow's
+        `start_run(run_name=...)` does (every job of a multi-stage execution starts one), its loss, FINISHED.
         A server the twin does not know is not logged to; a refusal is kept in `training_failures` (what SageMaker
         does with a job that cannot log is not documented), the job goes on."""
         arn = config["MlflowResourceArn"]
@@ -285,10 +287,12 @@ class SimulatedMlflow:
         client = MlflowClient(MlflowTarget.from_arn(arn), boto3.Session().get_credentials())
         try:
             experiment_id = client.experiment_id(config["MlflowExperimentName"])
-            info = client.create_run(experiment_id, config["MlflowRunName"], 0, {"sagemaker.trainingJobArn": job_arn})
+            now = int(time.time() * 1000)
+            tags = {"sagemaker.trainingJobArn": job_arn}
+            info = client.create_run(experiment_id, config["MlflowRunName"], now, tags)
             run_id = str(info["info"]["run_id"])
-            client.log_batch(run_id, [{"key": "train_loss", "value": 0.5, "timestamp": 0, "step": 1}], {}, {})
-            client.finish_run(run_id, 1)
+            client.log_batch(run_id, [{"key": "train_loss", "value": 0.5, "timestamp": now, "step": 1}], {}, {})
+            client.finish_run(run_id, now)
         except MlflowError as error:
             self.training_failures.append(f"{job_arn}: {error}")
 
