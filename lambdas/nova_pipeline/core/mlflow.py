@@ -81,10 +81,15 @@ class MlflowTarget:
 Transport = Callable[[AWSRequest], tuple[int, bytes]]
 
 
-def _urllib3_transport(request: AWSRequest) -> tuple[int, bytes]:
-    from botocore.httpsession import URLLib3Session
+_sessions: list[Any] = []  # one HTTP session per container: its connections are reused across invocations
 
-    response = URLLib3Session(timeout=TIMEOUT).send(request.prepare())
+
+def _urllib3_transport(request: AWSRequest) -> tuple[int, bytes]:
+    if not _sessions:
+        from botocore.httpsession import URLLib3Session
+
+        _sessions.append(URLLib3Session(timeout=TIMEOUT))
+    response = _sessions[0].send(request.prepare())
     return int(response.status_code), bytes(response.content)
 
 
