@@ -18,6 +18,7 @@ from stacks.constructs.customization_roles import CustomizationRoles
 from stacks.constructs.customization_workflow import CustomizationWorkflow
 from stacks.constructs.data_preparation import DataPreparation
 from stacks.constructs.evaluation import Evaluation
+from stacks.constructs.guards import Guards
 from stacks.constructs.lambda_layer import shared_layer
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.pipeline_function import PipelineFunction
@@ -25,7 +26,7 @@ from stacks.constructs.stage import FunctionSpec, PipelineResources
 from stacks.storage_stack import StorageStack
 from stepfunctions.workflow import definition
 
-STAGES = (DataPreparation, CustomizationJobs, Evaluation)
+STAGES = (DataPreparation, CustomizationJobs, Evaluation, Guards)
 
 
 def function_specs() -> list[FunctionSpec]:
@@ -52,7 +53,7 @@ class PipelineStack(Stack):
             artifacts_bucket=storage.artifacts_bucket,
             key=storage.key,
         )
-        self.notifications = Notifications(self, "Notifications", settings=settings)
+        self.notifications = Notifications(self, "Notifications", settings=settings, key=storage.key)
         self.topic = self.notifications.topic
         self.layer = shared_layer(self, "SharedLayer")
         resources = PipelineResources(
@@ -66,10 +67,12 @@ class PipelineStack(Stack):
         preparation = DataPreparation(self, "DataPreparation", resources=resources)
         jobs = CustomizationJobs(self, "CustomizationJobs", resources=resources, topic=self.topic)
         evaluation = Evaluation(self, "Evaluation", resources=resources)
+        guards = Guards(self, "Guards", resources=resources, topic=self.topic)
         self.functions: dict[str, PipelineFunction] = {
             **preparation.functions,
             **jobs.functions,
             **evaluation.functions,
+            **guards.functions,
         }
         self.topic.grant_publish(jobs.cleanup.role)
 

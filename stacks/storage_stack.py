@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions
@@ -30,6 +31,27 @@ class StorageStack(Stack):
             alias=f"alias/{settings.prefix}-data",
             removal_policy=removal,
         )
+        if settings.logs_encrypted:
+            # CloudWatch Logs encrypts the environment's log groups with this key: the key policy must allow the
+            # regional service principal, limited by the encryption context to this account's log groups
+            # (CloudWatch Logs user guide, "Encrypt log data in CloudWatch Logs using AWS KMS", step 2).
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                    actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                    resources=["*"],
+                    conditions={
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                                service="logs",
+                                resource="log-group",
+                                resource_name="*",
+                                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                            )
+                        }
+                    },
+                )
+            )
         self.access_log_bucket = s3.Bucket(
             self,
             "AccessLogs",

@@ -206,7 +206,9 @@ class TwinHooks:
             parsed = {"Error": {"Code": code, "Message": str(denied)}, "ResponseMetadata": {"HTTPStatusCode": 403}}
             return AWSResponse("https://simulated.local", 403, {}, None), parsed
         try:
-            if service == "lambda" and operation == "Invoke":
+            if (service, operation) == ("stepfunctions", "SendTaskFailure"):
+                parsed = _send_task_failure(params)
+            elif service == "lambda" and operation == "Invoke":
                 payload = params.get("Payload", "")
                 parsed = self.dispatcher.invoke(params["FunctionName"], payload.encode())
             elif operation in SIMULATED_OPERATIONS.get(service, ()):
@@ -242,6 +244,24 @@ class TwinHooks:
                 botocore.handlers.BUILTIN_HANDLERS.remove(entry)
             for event, _handler in handlers:
                 session_events.unregister(event, unique_id=f"nova-twin-{event}")
+
+
+def _send_task_failure(params: dict[str, Any]) -> dict[str, Any]:
+    """SendTaskFailure with its `cause`: moto's response handler passes the error only, so the cause a rejecting
+    approver gives would be lost; the twin hands both to moto's own callback (as Step Functions records both)."""
+    from moto.stepfunctions.responses import get_backend
+
+    from nova_pipeline.local.template import ACCOUNT, REGION
+
+    backend: Any = get_backend(ACCOUNT, REGION)  # the interpreter's backend (execute_state_machine), which takes it
+    try:
+        backend.send_task_failure(
+            params["taskToken"], error=params.get("error"), cause=params.get("cause")
+        )
+    except Exception as error:  # moto's TaskTimedOut, InvalidToken, TaskDoesNotExist (codes as AWS names them)
+        code = getattr(error, "code", None) or getattr(error, "error_type", None) or type(error).__name__
+        raise SimulatedError(str(code), str(getattr(error, "message", error)), 400) from None
+    return {}
 
 
 def _bytes_as_text(value: Any) -> Any:

@@ -54,6 +54,9 @@ class TwinOptions:
     function_environment: dict[str, str] = field(default_factory=dict)
     # The simulated quota: evaluation is paced to it, as it is to the account's quota in AWS.
     evaluation_requests_per_minute: int = 6000
+    # What `run()` answers when an execution waits for an approval: "approve" or "reject" as the operator would
+    # with `nova-pipeline approve` / `reject`; None leaves it waiting (a test decides, or the timeout does).
+    approval: str | None = None
     reports_dir: Path = REPO_ROOT / ".build" / "twin-reports"
 
 
@@ -163,6 +166,7 @@ class OfflineTwin:
         self.topic_arn = ""
         self.dispatcher: Any = None
         self.authorizer: Authorizer | None = None
+        self._started: dict[str, float] = {}
 
     # ------------------------------------------------------------------------------------------ set-up
     def __enter__(self) -> OfflineTwin:
@@ -395,18 +399,65 @@ class OfflineTwin:
 
     # -------------------------------------------------------------------------------------------- run
     def run(self, execution_input: dict[str, Any], name: str | None = None) -> ExecutionResult:
+        return self.wait(self.start(execution_input, name))
+
+    def start(self, execution_input: dict[str, Any], name: str | None = None) -> str:
+        """Start an execution and return its ARN without waiting (see `wait`)."""
         import boto3
 
         sfn = boto3.client("stepfunctions", region_name=REGION)
         name = name or f"local-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        started = time.monotonic()
-        arn = sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input))[
-            "executionArn"
-        ]
+        self._started[name] = time.monotonic()
+        arn: str = sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
+        )["executionArn"]
+        return arn
+
+    def approval_pending(self, execution_arn: str) -> bool:
+        """Whether the execution has stored an approval's task token (RequestApproval ran)."""
+        import boto3
+        from botocore.exceptions import ClientError
+
+        from nova_pipeline.promotion.approval import execution_name
+
+        s3 = boto3.client("s3", region_name=REGION)
+        try:
+            s3.head_object(Bucket=self.data_bucket, Key=layout.approval(execution_name(execution_arn)))
+        except ClientError:
+            return False
+        return True
+
+    def decide(self, execution_arn: str, *, approve: bool, reason: str | None = None) -> dict[str, Any]:
+        """What `nova-pipeline approve` / `reject` do, as the operator."""
+        import boto3
+
+        from nova_pipeline.promotion.approval import decide
+
+        return decide(
+            stepfunctions=boto3.client("stepfunctions", region_name=REGION),
+            s3=boto3.client("s3", region_name=REGION),
+            data_bucket=self.data_bucket,
+            execution_arn=execution_arn,
+            approve=approve,
+            by="arn:aws:iam::123456789012:user/twin-operator",
+            reason=reason,
+        )
+
+    def wait(self, arn: str) -> ExecutionResult:
+        """Wait for the execution to end, answering its approval as `options.approval` says."""
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        name = arn.rsplit(":", 1)[-1]
+        started = self._started.get(name, time.monotonic())
+        decided = False
         while True:
             description = sfn.describe_execution(executionArn=arn)
             if description["status"] in TERMINAL:
                 break
+            if self.options.approval and not decided and self.approval_pending(arn):
+                self.decide(arn, approve=self.options.approval == "approve", reason=f"{self.options.approval} (twin)")
+                decided = True
             if time.monotonic() - started > self.options.timeout_seconds:
                 sfn.stop_execution(executionArn=arn, error="TwinTimeout", cause="the offline run took too long")
                 description = sfn.describe_execution(executionArn=arn)

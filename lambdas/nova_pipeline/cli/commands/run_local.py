@@ -29,6 +29,7 @@ def run_local(args: argparse.Namespace) -> int:
             throttle_rate=args.throttle,
         ),
         log_level="INFO" if args.verbose else "ERROR",
+        approval=args.approval,
     )
     print(f"synthesizing the {args.env} environment and starting the offline twin ...", file=sys.stderr)
     with OfflineTwin(options) as twin:
@@ -65,6 +66,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--input", required=True, help="execution input JSON file")
     parser.add_argument("--env", default="dev", help="environment of cdk.json to synthesize (default dev)")
     parser.add_argument("--name", help="execution name (default: local-<time>-<random>)")
+    parser.add_argument(
+        "--approval",
+        choices=("approve", "reject"),
+        default="approve",
+        help="the decision the twin sends when the run waits for an approval (default approve)",
+    )
     parser.add_argument(
         "--fail-at", metavar="STATE", help="make the function of this task state fail (e.g. CreateDeployment)"
     )

@@ -1,0 +1,123 @@
+"""Approval before promotion, in the offline twin: the execution waits on a task token (lambda:invoke.waitForTaskToken)
+until `nova-pipeline approve` / `reject` decides, or the approval's timeout rejects it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from nova_pipeline.cli import main
+from nova_pipeline.promotion.record import active_model_parameter_name
+from tests.workflow.conftest import example
+from tests.workflow.test_customization_workflow import calls, sns_messages, states_entered
+
+NEEDS_APPROVAL = {"approval": {"required": True}}
+SSM_RECORD = active_model_parameter_name("dev")
+
+
+def _waiting(twin: Any, arn: str) -> None:
+    """Until RequestApproval stored the token and notified (the execution is then parked on the callback)."""
+    deadline = time.monotonic() + 120
+    while not twin.approval_pending(arn) or not [m for m in sns_messages(twin) if "waits for an approval" in str(m)]:
+        status = boto3.client("stepfunctions", region_name="us-east-1").describe_execution(executionArn=arn)["status"]
+        assert status == "RUNNING", status
+        assert time.monotonic() < deadline, "the execution never asked for an approval"
+        time.sleep(0.2)
+
+
+def _active_record_exists() -> bool:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    return bool(ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [SSM_RECORD]}])["Parameters"])
+
+
+def test_an_approved_candidate_is_promoted_after_the_decision(offline_twin: Any, capsys: Any) -> None:
+    with offline_twin() as twin:
+        arn = twin.start({**example("sft-classification-nova-micro.json"), **NEEDS_APPROVAL})
+        _waiting(twin, arn)
+
+        # Given a run parked on its approval: nothing is promoted yet, and the topic has the report's link
+        assert not _active_record_exists()
+        [message] = [str(m) for m in sns_messages(twin) if "waits for an approval" in str(m)]
+        assert "/report.html" in message and f"nova-pipeline approve --execution {arn}" in message
+        token = json.loads(
+            boto3.client("s3", region_name="us-east-1")
+            .get_object(Bucket=twin.data_bucket, Key=f"approvals/{arn.rsplit(':', 1)[-1]}.json")["Body"]
+            .read()
+        )
+        assert token["executionArn"] == arn and token["taskToken"]
+
+        # When the operator approves with the CLI
+        code = main(["approve", "--execution", arn, "--bucket", twin.data_bucket, "--region", "us-east-1"])
+        result = twin.wait(arn)
+
+        # Then the run continues into Promote with the decision in its output
+        assert code == 0, capsys.readouterr().err
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        entered = states_entered(result)
+        assert entered.index("RequestApproval") < entered.index("Promote")
+        assert result.output["approval"]["decision"] == "approved"
+        assert result.output["approval"]["by"].startswith("arn:aws:")
+        assert result.output["verdict"] == "promoted"
+        assert result.output["promotion"]["promoted"] is True
+        assert _active_record_exists()
+
+
+def test_a_rejected_candidate_is_cleaned_up_like_a_gate_rejection_with_the_reason(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        arn = twin.start({**example("sft-classification-nova-micro.json"), **NEEDS_APPROVAL})
+        _waiting(twin, arn)
+
+        code = main(
+            ["reject", "--execution", arn, "--bucket", twin.data_bucket, "--region", "us-east-1", "--reason", "slow"]
+        )
+        result = twin.wait(arn)
+
+        assert code == 0
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        assert "Promote" not in states_entered(result)
+        assert result.output["approval"] == {"decision": "rejected", "by": None, "at": None, "reason": "slow"}
+        assert result.output["verdict"] == "rejected"
+        assert result.output["promotion"] == {"promoted": False, "deletedDeployment": True}
+        [deleted] = calls(twin, "bedrock", "DeleteCustomModelDeployment")
+        assert deleted["customModelDeploymentIdentifier"] == result.output["deploymentArn"]
+        assert not _active_record_exists()
+
+
+def test_an_approval_nobody_gives_times_out_and_rejects(offline_twin: Any, capsys: Any) -> None:
+    with offline_twin() as twin:
+        document = {
+            **example("sft-classification-nova-micro.json"),
+            "approval": {"required": True, "timeoutSeconds": 2},
+        }
+        arn = twin.start(document)
+        result = twin.wait(arn)
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        assert result.output["approval"]["decision"] == "timed-out"
+        assert result.output["approval"]["reason"] == "no decision within 2 seconds"
+        assert result.output["verdict"] == "rejected"
+        assert result.output["promotion"]["deletedDeployment"] is True
+        # A late decision is refused with a clear message (exit code 2), not a traceback
+        code = main(["approve", "--execution", arn, "--bucket", twin.data_bucket, "--region", "us-east-1"])
+        assert code == 2
+        assert "not waiting for an approval" in capsys.readouterr().err
+
+
+def test_runs_that_need_no_approval_never_wait(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        result = twin.run(example("sft-classification-nova-micro.json"))
+
+        assert result.status == "SUCCEEDED"
+        assert "RequestApproval" not in states_entered(result)
+        assert "ApprovalRequired" in states_entered(result)
+        assert result.output["approval"] is None
+
+
+@pytest.mark.parametrize("arguments", [["--execution", "not-an-arn", "--bucket", "b"], ["--execution", "x"]])
+def test_approve_refuses_bad_arguments_with_exit_code_2(arguments: list[str], capsys: Any) -> None:
+    assert main(["approve", *arguments, "--region", "us-east-1"]) == 2
+    assert "error:" in capsys.readouterr().err
