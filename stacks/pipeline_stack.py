@@ -17,21 +17,24 @@ from stacks.constructs.customization_jobs import CustomizationJobs
 from stacks.constructs.customization_roles import CustomizationRoles
 from stacks.constructs.customization_workflow import CustomizationWorkflow
 from stacks.constructs.data_preparation import DataPreparation
+from stacks.constructs.data_triggers import START_FROM_UPLOAD, DataTriggers
 from stacks.constructs.evaluation import Evaluation
 from stacks.constructs.guards import Guards
 from stacks.constructs.lambda_layer import shared_layer
-from stacks.constructs.notifications import Notifications
+from stacks.constructs.notifications import Notifications, grant_publish
 from stacks.constructs.pipeline_function import PipelineFunction
 from stacks.constructs.stage import FunctionSpec, PipelineResources
 from stacks.storage_stack import StorageStack
 from stepfunctions.workflow import definition
 
 STAGES = (DataPreparation, CustomizationJobs, Evaluation, Guards)
+OPTIONAL = (START_FROM_UPLOAD,)  # created when the environment enables it
 
 
-def function_specs() -> list[FunctionSpec]:
-    """Every pipeline function, as its stage declares it."""
-    return [spec for stage in STAGES for spec in stage.FUNCTIONS]
+def function_specs(settings: EnvironmentSettings | None = None) -> list[FunctionSpec]:
+    """Every pipeline function, as its stage declares it (with `settings`: those the environment deploys)."""
+    optional = [s for s in OPTIONAL if settings is None or settings.triggers.enabled]
+    return [spec for stage in STAGES for spec in stage.FUNCTIONS] + optional
 
 
 class PipelineStack(Stack):
@@ -74,7 +77,7 @@ class PipelineStack(Stack):
             **evaluation.functions,
             **guards.functions,
         }
-        self.topic.grant_publish(jobs.cleanup.role)
+        grant_publish(self.topic, storage.key, jobs.cleanup.role)
 
         tasks = {f"{spec.construct_id}Arn": self.functions[spec.construct_id] for spec in function_specs() if spec.task}
         # The id keeps the named state machine's logical id; the definition body is created on the one line below.
@@ -88,6 +91,9 @@ class PipelineStack(Stack):
             key=storage.key,
         )
         self.state_machine = self.workflow.state_machine
+        if settings.triggers.enabled:
+            triggers = DataTriggers(self, "DataTriggers", resources=resources, state_machine=self.state_machine)
+            self.functions[START_FROM_UPLOAD.construct_id] = triggers.function
 
         CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
         CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)

@@ -77,9 +77,26 @@ class StorageStack(Stack):
             self.access_log_bucket,
             [NagPackSuppression(id="AwsSolutions-S1", reason="This is the access-log bucket; it does not log itself.")],
         )
-        self.data_bucket = self._bucket("Data", "data/")
+        # Data-triggered runs: the data bucket sends its events to EventBridge (DataTriggers' rule matches them).
+        self.data_bucket = self._bucket("Data", "data/", event_bridge=settings.triggers.enabled)
         self.artifacts_bucket = self._bucket("Artifacts", "artifacts/")
 
+        if settings.triggers.enabled:
+            # CDK turns EventBridge delivery on with its bucket-notifications custom resource (one per stack).
+            NagSuppressions.add_resource_suppressions_by_path(
+                self,
+                f"/{self.node.path}/BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role",
+                [
+                    NagPackSuppression(
+                        id="AwsSolutions-IAM4",
+                        reason="CDK's bucket-notifications handler (it only turns on the data bucket's EventBridge "
+                        "delivery at deploy time) uses the basic execution managed policy.",
+                        applies_to=[
+                            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+                        ],
+                    )
+                ],
+            )
         if settings.destroy_on_delete:
             NagSuppressions.add_resource_suppressions_by_path(
                 self,
@@ -100,7 +117,7 @@ class StorageStack(Stack):
         CfnOutput(self, "ArtifactsBucketName", value=self.artifacts_bucket.bucket_name)
         CfnOutput(self, "DataKeyArn", value=self.key.key_arn)
 
-    def _bucket(self, construct_id: str, log_prefix: str) -> s3.Bucket:
+    def _bucket(self, construct_id: str, log_prefix: str, *, event_bridge: bool = False) -> s3.Bucket:
         return s3.Bucket(
             self,
             construct_id,
@@ -123,4 +140,5 @@ class StorageStack(Stack):
             ],
             removal_policy=removal_policy(self.settings),
             auto_delete_objects=self.settings.destroy_on_delete,
+            event_bridge_enabled=event_bridge or None,
         )

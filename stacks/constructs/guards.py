@@ -16,6 +16,7 @@ from nova_pipeline.core import layout
 from nova_pipeline.core.settings import FunctionSettings, RequestApprovalSettings
 from stacks.config import EnvironmentSettings
 from stacks.constructs.customization_roles import grant_prefix_read
+from stacks.constructs.notifications import grant_publish
 from stacks.constructs.stage import PipelineResources, add_functions, allow_wildcards, spec
 
 CHECK_BUDGET = spec("CheckBudget", "check_budget", "Estimates the run's cost; enforces its budget", FunctionSettings)
@@ -51,10 +52,9 @@ class Guards(Construct):
         approval.add_to_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[data.arn_for_objects(f"{layout.APPROVALS}*")])
         )
-        # Publishing to the KMS-encrypted topic needs kms:GenerateDataKey* and kms:Decrypt on its key (SNS developer
-        # guide, "Encryption at rest": publishers); grant_publish grants both, which also covers the data key of
-        # the SSE-KMS token object.
-        topic.grant_publish(approval)
+        # Publishing to the encrypted topic needs kms:GenerateDataKey and kms:Decrypt on the key; the first also
+        # covers the data key of the SSE-KMS token object.
+        grant_publish(topic, key, approval)
         allow_wildcards(
             [budget, approval],
             "Reads the run's manifest under prepared/; writes the execution's task token under approvals/ (one "

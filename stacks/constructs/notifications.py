@@ -15,6 +15,13 @@ from constructs import Construct
 from stacks.config import EnvironmentSettings
 
 
+def grant_publish(topic: sns.ITopic, key: kms.IKey, role: iam.IRole) -> None:
+    """sns:Publish on the topic and the two key actions SNS uses for an encrypted topic (SNS developer guide,
+    "Encryption at rest", publisher permissions), without the `kms:GenerateDataKey*` wildcard of `grant_publish`."""
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
+    key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")
+
+
 class Notifications(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: EnvironmentSettings, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)

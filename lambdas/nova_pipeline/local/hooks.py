@@ -255,9 +255,7 @@ def _send_task_failure(params: dict[str, Any]) -> dict[str, Any]:
 
     backend: Any = get_backend(ACCOUNT, REGION)  # the interpreter's backend (execute_state_machine), which takes it
     try:
-        backend.send_task_failure(
-            params["taskToken"], error=params.get("error"), cause=params.get("cause")
-        )
+        backend.send_task_failure(params["taskToken"], error=params.get("error"), cause=params.get("cause"))
     except Exception as error:  # moto's TaskTimedOut, InvalidToken, TaskDoesNotExist (codes as AWS names them)
         code = getattr(error, "code", None) or getattr(error, "error_type", None) or type(error).__name__
         raise SimulatedError(str(code), str(getattr(error, "message", error)), 400) from None
