@@ -121,3 +121,32 @@ def test_runs_that_need_no_approval_never_wait(offline_twin: Any) -> None:
 def test_approve_refuses_bad_arguments_with_exit_code_2(arguments: list[str], capsys: Any) -> None:
     assert main(["approve", *arguments, "--region", "us-east-1"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_run_over_its_training_budget_stops_before_any_paid_job(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        result = twin.run({**example("sft-text-to-sql-nova-micro.json"), "budget": {"maxTrainingUsd": 0.05}})
+        sagemaker = twin.run({**example("sagemaker-lora-sft-nova-micro.json"), "budget": {"maxTrainingUsd": 100}})
+
+        assert result.status == "FAILED"
+        assert result.error == "TrainingBudgetExceeded"
+        assert result.cause.startswith("estimated training cost $0.22 (320 train records x ")
+        assert "above budget.maxTrainingUsd $0.05; no job was started" in result.cause
+        assert sagemaker.error == "TrainingBudgetExceeded"
+        assert "at most 1 x ml.g5.48xlarge x 8 h (maxRuntimeHours) x $16.25/h" in sagemaker.cause
+        # Nothing that costs money was requested: no job, no training job, no deployment
+        assert calls(twin, "bedrock", "CreateModelCustomizationJob") == []
+        assert calls(twin, "sagemaker", "CreateTrainingJob") == []
+        assert calls(twin, "bedrock", "CreateCustomModelDeployment") == []
+        assert states_entered(result)[-2:] == ["Cleanup", "Failed"]
+        assert "CheckBudget" in states_entered(result) and "StartBedrockJob" not in states_entered(result)
+
+
+def test_the_estimate_is_in_the_output_of_a_run_within_budget(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        result = twin.run({**example("sft-text-to-sql-nova-micro.json"), "budget": {"maxTrainingUsd": 1}})
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        estimate = result.output["estimate"]
+        assert estimate["trainingUsd"] == 0.22 and estimate["withinBudget"] is True
+        assert estimate["maxTrainingUsd"] == 1

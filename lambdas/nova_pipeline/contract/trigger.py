@@ -1,9 +1,10 @@
 """Data-triggered runs: `<prefix><name>/input.json` uploaded to the data bucket starts an execution.
 
-EventBridge delivers the bucket's "Object Created" event at least once, and an upload may be retried: the execution's
-name is derived from the object's key and version id, so a second delivery of the same version asks Step Functions
-for an execution that already exists (StartExecution is idempotent for the same name and input; a name that exists
-with another input fails ExecutionAlreadyExists) and starts nothing. A new version of the file starts a new run.
+EventBridge delivers the bucket's "Object Created" event at least once, and an invocation may be retried: the
+execution's name is derived from the object's key and version id, so a second delivery of the same version asks for
+an execution that already exists and starts nothing. For a Standard workflow StartExecution with the name and input
+of a running execution returns that execution; once it has ended the name fails with ExecutionAlreadyExists for 90
+days (Step Functions API reference, StartExecution). A new version of the file starts a new run.
 Without `dataset.uri`, the input reads `raw/<name>/` (upload the data there first, the input last).
 """
 
