@@ -150,3 +150,9 @@ def test_the_estimate_is_in_the_output_of_a_run_within_budget(offline_twin: Any)
         estimate = result.output["estimate"]
         assert estimate["trainingUsd"] == 0.22 and estimate["withinBudget"] is True
         assert estimate["maxTrainingUsd"] == 1
+        # and in the report, next to the measured figures
+        bucket, key = result.output["evaluation"]["reportUri"].removeprefix("s3://").split("/", 1)
+        report = json.loads(
+            boto3.client("s3", region_name="us-east-1").get_object(Bucket=bucket, Key=key)["Body"].read()
+        )
+        assert report["run"]["estimatedTrainingUsd"] == 0.22

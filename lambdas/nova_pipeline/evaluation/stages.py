@@ -215,6 +215,9 @@ def aggregate_evaluation(
             "platform": run.platform.value,
             "deployment": state.deployment.deployment_arn if state.deployment else None,
             "baselineModel": plan.baseline,
+            # The cost guard's estimate before the job (CheckBudget), next to the measured figures below.
+            "estimatedTrainingUsd": state.estimate.training_usd if state.estimate else None,
+            "estimatedEvaluationUsd": state.estimate.evaluation_usd if state.estimate else None,
         },
         loss_curves=_loss_curves(state, s3),
         simulated=simulated,

@@ -281,7 +281,7 @@ class OfflineTwin:
         self._state_machine_platform_checks(machine, role_arn)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         self.state_machine_arn = sfn.create_state_machine(
-            name=f"twin-{uuid.uuid4().hex[:8]}", definition=definition, roleArn=role_arn
+            name=str(deployed_name), definition=definition, roleArn=role_arn
         )["stateMachineArn"]
 
     def _state_machine_platform_checks(self, machine: Any, role_arn: str) -> None:

@@ -161,7 +161,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--model", choices=sorted(load_prices().models))
     parser.add_argument("--input", metavar="FILE", help="an execution input: estimate its training and evaluation")
     parser.add_argument(
-        "--data", metavar="PATH_OR_S3", help="with --input: the dataset (default: dataset.uri when it is local or s3://)"
+        "--data",
+        metavar="PATH_OR_S3",
+        help="with --input: the dataset (default: dataset.uri when it is local or s3://)",
     )
     _traffic(parser)
     parser.set_defaults(handler=cost)
