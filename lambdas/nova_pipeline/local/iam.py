@@ -262,6 +262,8 @@ def requirements(service: str, operation: str, params: Mapping[str, Any], keys: 
     if service == "s3":
         bucket = str(params.get("Bucket", ""))
         key_arn = keys.buckets.get(bucket)
+        if operation == "PutBucketNotificationConfiguration":
+            return [need("s3:PutBucketNotification", f"arn:aws:s3:::{bucket}")]
         if operation in ("ListObjectsV2", "ListObjects"):
             return [need("s3:ListBucket", f"arn:aws:s3:::{bucket}", s3__prefix=str(params.get("Prefix", "")))]
         target = s3_object(bucket, str(params.get("Key", "")))

@@ -237,6 +237,7 @@ class OfflineTwin:
             s3.create_bucket(Bucket=bucket.physical_id)
             if "DataKey" not in bucket.logical_id and bucket.logical_id.startswith("Data"):
                 self.data_bucket = bucket.physical_id
+        self._bucket_notifications(s3)
         sns = boto3.client("sns", region_name=REGION)
         for topic in self.assembly.of_type("AWS::SNS::Topic"):
             self.topic_arn = sns.create_topic(Name=topic.physical_id)["TopicArn"]
@@ -283,6 +284,20 @@ class OfflineTwin:
         self.state_machine_arn = sfn.create_state_machine(
             name=str(deployed_name), definition=definition, roleArn=role_arn
         )["stateMachineArn"]
+
+    def _bucket_notifications(self, s3: Any) -> None:
+        """What CloudFormation does at deploy time with CDK's bucket-notifications custom resource: its handler
+        function, under that function's role, puts the bucket's notification configuration (EventBridge delivery
+        for data-triggered runs; a managed bucket's handler only puts)."""
+        functions = {f.arn: f for f in self.assembly.of_type("AWS::Lambda::Function")}
+        for custom in self.assembly.of_type("Custom::S3BucketNotifications"):
+            properties = self.assembly.resolve(custom.stack, custom.properties)
+            handler = functions[str(properties["ServiceToken"])]
+            role_arn = str(self.assembly.resolve(handler.stack, handler.properties["Role"]))
+            with acting_as(role_arn):
+                s3.put_bucket_notification_configuration(
+                    Bucket=properties["BucketName"], NotificationConfiguration=properties["NotificationConfiguration"]
+                )
 
     def _state_machine_platform_checks(self, machine: Any, role_arn: str) -> None:
         """What Step Functions does with the state machine's role when it is created with logging and tracing
