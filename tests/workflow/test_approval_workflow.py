@@ -22,8 +22,9 @@ SSM_RECORD = active_model_parameter_name("dev")
 def _waiting(twin: Any, arn: str) -> None:
     """Until RequestApproval stored the token and notified (the execution is then parked on the callback)."""
     deadline = time.monotonic() + 120
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
     while not twin.approval_pending(arn) or not [m for m in sns_messages(twin) if "waits for an approval" in str(m)]:
-        status = boto3.client("stepfunctions", region_name="us-east-1").describe_execution(executionArn=arn)["status"]
+        status = sfn.describe_execution(executionArn=arn)["status"]
         assert status == "RUNNING", status
         assert time.monotonic() < deadline, "the execution never asked for an approval"
         time.sleep(0.2)

@@ -429,18 +429,14 @@ class OfflineTwin:
         return arn
 
     def approval_pending(self, execution_arn: str) -> bool:
-        """Whether the execution has stored an approval's task token (RequestApproval ran)."""
-        import boto3
-        from botocore.exceptions import ClientError
+        """Whether the execution has stored an approval's task token (RequestApproval ran). Read from moto's store
+        directly: a polling loop of requests would read the process environment while functions change it."""
+        from moto.s3.models import s3_backends
 
         from nova_pipeline.promotion.approval import execution_name
 
-        s3 = boto3.client("s3", region_name=REGION)
-        try:
-            s3.head_object(Bucket=self.data_bucket, Key=layout.approval(execution_name(execution_arn)))
-        except ClientError:
-            return False
-        return True
+        bucket = s3_backends[ACCOUNT]["aws"].buckets.get(self.data_bucket)
+        return bucket is not None and layout.approval(execution_name(execution_arn)) in bucket.keys
 
     def decide(self, execution_arn: str, *, approve: bool, reason: str | None = None) -> dict[str, Any]:
         """What `nova-pipeline approve` / `reject` do, as the operator."""
