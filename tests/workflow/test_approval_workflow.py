@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from nova_pipeline.cli import main
+from nova_pipeline.local.twin import format_trace
 from nova_pipeline.promotion.record import active_model_parameter_name
 from tests.workflow.conftest import example
 from tests.workflow.test_customization_workflow import calls, sns_messages, states_entered
@@ -81,6 +82,7 @@ def test_a_rejected_candidate_is_cleaned_up_like_a_gate_rejection_with_the_reaso
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         assert "Promote" not in states_entered(result)
         assert result.output["approval"] == {"decision": "rejected", "by": None, "at": None, "reason": "slow"}
+        assert "approval: rejected (slow): not promoted" in format_trace(result).splitlines()
         assert result.output["verdict"] == "rejected"
         assert result.output["promotion"] == {"promoted": False, "deletedDeployment": True}
         [deleted] = calls(twin, "bedrock", "DeleteCustomModelDeployment")

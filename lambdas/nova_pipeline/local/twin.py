@@ -556,6 +556,11 @@ def format_trace(result: ExecutionResult, report: Path | None = None) -> str:
         lines.append(summary)
         for failure in evaluation.get("failed", []):
             lines.append(f"  failed: {failure}")
+    approval = (result.output or {}).get("approval")
+    if approval and approval.get("decision") != "approved":
+        lines.append(f"approval: {approval.get('decision')} ({approval.get('reason')}): not promoted")
+    elif approval:
+        lines.append(f"approval: approved by {approval.get('by')}")
     if report is not None:
         lines.append(f"report: {report}")
     lines.append(f"Model: {SIMULATED_LABEL}.")
