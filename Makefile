@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 CDK := cdk --no-notices
 
-.PHONY: help setup demo synth test lint typecheck cfn-lint unit openapi bench-prepare bench-api deploy diff destroy clean
+.PHONY: help setup demo synth test lint typecheck cfn-lint unit openapi bench-prepare bench-hostile bench-api deploy diff destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,11 +17,13 @@ help: ## List the targets
 setup: $(VENV)/.installed node_modules/.installed ## Create .venv and install the pinned Python and npm tooling
 
 $(VENV)/.installed: requirements.txt requirements-lambda.txt requirements-dev.txt pyproject.toml
+	@echo "setup: creating $(VENV) and installing the pinned Python packages (a few minutes the first time) ..."
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "setup: installing the pinned CDK CLI and Node.js 22 from package-lock.json (about a minute) ..."
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -54,6 +56,9 @@ openapi: setup ## Regenerate docs/openapi.json from the inference API's resolver
 
 bench-api: setup ## Inference handler overhead and cold start against a boto3-only baseline
 	$(PY) benchmarks/api_benchmark.py
+
+bench-hostile: setup ## Hostile input files (huge line, identical lines, gzip bomb) against ordinary input of the same size
+	$(PY) benchmarks/hostile_input_benchmark.py
 
 bench-prepare: setup ## Data preparation benchmark (100k, 1M and 2M rows; installs pandas for the naive baseline)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt

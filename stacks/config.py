@@ -45,6 +45,8 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 CUSTOMIZATION_REGIONS = ("us-east-1", "us-west-2")
+# bedrock-runtime Converse `guardrailConfig.guardrailIdentifier` (botocore service model), without the empty value.
+GUARDRAIL_IDENTIFIER = r"^([a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)$"
 
 
 class ConfigError(Exception):
@@ -98,6 +100,21 @@ class EvaluationSettings(_Settings):
     """Optional ceiling on evaluation's requests per minute (unset: the rate adapts to the account's quota)."""
     delete_rejected_deployment: bool = True
     """Delete the new deployment when the gate rejects it (so it costs nothing)."""
+    max_general_regression: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum drop of general-set accuracy from the base model (the forgetting guard; an input must then name an
+    `evaluation.general` set). Unset: not checked."""
+    max_guardrail_intervention_rate: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum share of the candidate's evaluation answers the environment's guardrail intervened on (needs
+    `guardrail`; unset: reported, not checked)."""
+
+
+class GuardrailSettings(_Settings):
+    """An existing Amazon Bedrock guardrail applied to the inference API's and the evaluation's Converse calls."""
+
+    identifier: Annotated[str, Field(pattern=GUARDRAIL_IDENTIFIER)]
+    """Guardrail id (e.g. `gr1abc2def3`) or ARN in the environment's account and Region."""
+    version: Annotated[str, Field(pattern=r"^([1-9][0-9]{0,7}|DRAFT)$")]
+    """A published version number (recommended) or `DRAFT`."""
 
 
 class ApprovalSettings(_Settings):
@@ -149,6 +166,8 @@ class EnvironmentSettings(_Settings):
     """Data-triggered runs (off by default)."""
     encrypt_logs: bool | None = None
     """Encrypt every log group with the environment's KMS key (unset: on in `prod`, off elsewhere)."""
+    guardrail: GuardrailSettings | None = None
+    """Optional Bedrock guardrail (`{"identifier": ..., "version": ...}`) on inference and evaluation (unset: none)."""
 
     @field_validator("region")
     @classmethod

@@ -27,12 +27,14 @@ def definition() -> dict[str, Any]:
         "StartAt": "Initialize",
         "States": {
             **initialize(next="ValidateInput"),  # $.raw, $.execution
-            **validate_input(next="PlanData"),  # $.input
+            **validate_input(next="StartStages"),  # $.input
+            **start_stages(next="PlanData"),  # $.stage: the stage loop's cursor
             **prepare_data(next="CheckBudget"),  # PlanData -> PrepareData | PrepareShards map + MergeShards
-            **check_budget(next="ChoosePlatform"),  # the cost estimate; budget.maxTrainingUsd stops the run here
+            **check_budget(next="ChoosePlatform"),  # every stage's estimate; budget.maxTrainingUsd stops the run here
             **customize(next="CreateDeployment"),  # Bedrock job (RFT: grader preflight) | SageMaker job + import
             **deploy(next="EvaluationEnabled"),  # on-demand deployment, polled until it is active
-            **evaluate(next="QualityGate", skip="Summarize"),  # PlanEvaluation, EvaluateBatches map, Aggregate
+            **evaluate(next="MoreStages", skip="Summarize"),  # PlanEvaluation, EvaluateBatches map, Aggregate
+            **next_stage(loop="ChoosePlatform", next="QualityGate"),  # the next stage, or the chosen stage's gate
             **gate(next="Summarize"),  # [RequestApproval: wait for approve/reject] -> Promote | RejectCandidate
             **summarize(),  # Summarize -> Succeeded
             **clean_up(),  # every Catch lands here: Cleanup -> Failed | CleanupFailed
@@ -109,6 +111,62 @@ def validate_input(*, next: str) -> States:
     return task("ValidateInput", comment, input_path=path("raw"), result="input", next=next)
 
 
+def start_stages(*, next: str) -> States:
+    """The stage loop's cursor: stage 0, and how many stages follow it (-1 for an input without `stages`)."""
+    remaining = f"States.MathAdd(States.ArrayLength({path('input', 'stages')}), -1)"
+    return {
+        "StartStages": {
+            "Type": "Pass",
+            "Comment": "First stage; $.stage.remaining counts the stages after the running one",
+            "Parameters": {"index": 0, "remaining.$": remaining},
+            "ResultPath": path("stage"),
+            "Next": next,
+        }
+    }
+
+
+def next_stage(*, loop: str, next: str) -> States:
+    """A stage loop instead of one copy of the job states per stage (the definition and the state stay small):
+    after a stage's evaluation, start the next stage from the previous one's model, or, after the last, put the
+    chosen stage's deployment in `$.deployment` for the gate."""
+    chosen = path("evaluation", "chosen")
+    return {
+        **choice(
+            "MoreStages",
+            when(path("stage", "remaining"), "NumericGreaterThan", 0, "NextStage"),
+            {
+                "And": [{"Variable": chosen, "IsPresent": True}, {"Variable": chosen, "IsNull": False}],
+                "Next": "UseChosenStage",
+            },
+            default=next,
+        ),
+        "NextStage": {
+            "Type": "Pass",
+            "Comment": "The next stage trains from this stage's model ($.job / $.model stay until it starts)",
+            "Parameters": {
+                "index.$": f"States.MathAdd({path('stage', 'index')}, 1)",
+                "remaining.$": f"States.MathAdd({path('stage', 'remaining')}, -1)",
+            },
+            "ResultPath": path("stage"),
+            "Next": loop,
+        },
+        "UseChosenStage": {
+            "Type": "Pass",
+            "Comment": "The best stage that passed the gate is the one promoted (or rejected when none passed)",
+            "Parameters": {
+                "deploymentArn.$": f"{chosen}.deploymentArn",
+                "deploymentName.$": f"{chosen}.deploymentName",
+                "modelArn.$": f"{chosen}.modelArn",
+                "status": "Active",
+                "done": True,
+                "succeeded": True,
+            },
+            "ResultPath": path("deployment"),
+            "Next": next,
+        },
+    }
+
+
 def prepare_data(*, next: str) -> States:
     run = {"input.$": path("input"), "runId.$": path("execution", "name")}
     return {
@@ -157,7 +215,8 @@ def prepare_data(*, next: str) -> States:
 def check_budget(*, next: str) -> States:
     return task(
         "CheckBudget",
-        "Estimate the training and evaluation cost; stop before the paid job when it is above budget.maxTrainingUsd",
+        "Estimate the training (every stage) and evaluation cost; stop before the first paid job when the training "
+        "sum is above budget.maxTrainingUsd",
         result="estimate",
         next=next,
     )

@@ -30,6 +30,7 @@ def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
         run=state.input,
         execution=state.execution,
         wait_seconds=SETTINGS.poll_interval_seconds,
+        stage=state.stage.index,
     )
     logger.info("Deployment", extra={"deploymentArn": deployment.deployment_arn})
     metrics.add_metric(name="DeploymentsCreated", unit="Count", value=1)

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.contract.run_state import RunState
+from nova_pipeline.contract.run_state import GuardrailRef, RunState
 from nova_pipeline.core.clients import client
 from nova_pipeline.core.observability import logger
 from nova_pipeline.core.settings import PlanEvaluationSettings, load_settings
@@ -27,6 +27,9 @@ def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
         environment=SETTINGS.environment,
         requests_per_minute=SETTINGS.evaluation_rpm,
         start_requests_per_minute=SETTINGS.evaluation_start_rpm,
+        guardrail=GuardrailRef(identifier=SETTINGS.guardrail_id, version=SETTINGS.guardrail_version)
+        if SETTINGS.guardrail_id and SETTINGS.guardrail_version
+        else None,
         s3=client("s3"),
         ssm=client("ssm"),
     )

@@ -23,7 +23,12 @@ SETTINGS = load_settings(PromoteSettings)
 @event_parser(model=GatedState)
 def lambda_handler(state: GatedState, context: LambdaContext) -> dict[str, Any]:
     result = promote_candidate(
-        state, state.evaluation, environment=SETTINGS.environment, kms_key_arn=SETTINGS.kms_key_arn, ssm=client("ssm")
+        state,
+        state.evaluation,
+        environment=SETTINGS.environment,
+        kms_key_arn=SETTINGS.kms_key_arn,
+        ssm=client("ssm"),
+        bedrock=client("bedrock"),
     )
     logger.info("Model promoted", extra=result)
     metrics.add_metric(name="ModelsPromoted", unit="Count", value=1)

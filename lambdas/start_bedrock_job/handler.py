@@ -29,8 +29,11 @@ def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
         output_uri=f"s3://{SETTINGS.artifacts_bucket}/{layout.JOBS}",
         kms_key_arn=SETTINGS.kms_key_arn,
         grader_function_arn=SETTINGS.grader_function_arn,
+        data_bucket=SETTINGS.data_bucket,
     )
-    job = start_customization(state, resources, bedrock=client("bedrock"), wait_seconds=SETTINGS.poll_interval_seconds)
+    job = start_customization(
+        state, resources, bedrock=client("bedrock"), s3=client("s3"), wait_seconds=SETTINGS.poll_interval_seconds
+    )
     logger.info("Customization job", extra={"jobArn": job.job_arn, "reused": job.adopted})
     if not job.adopted:
         metrics.add_metric(name="CustomizationJobsStarted", unit="Count", value=1)

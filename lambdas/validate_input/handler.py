@@ -37,6 +37,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             region=SETTINGS.region,
             gate_defaults=SETTINGS.gate_defaults,
             approval_defaults=APPROVAL,
+            guardrail=bool(SETTINGS.guardrail_id),
         )
     except InputProblemsError as error:
         logger.warning("Execution input rejected", extra={"problems": [str(p) for p in error.problems]})

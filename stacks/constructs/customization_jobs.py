@@ -82,6 +82,7 @@ class CustomizationJobs(Construct):
             "NOVA_KMS_KEY_ARN": key.key_arn,
             "NOVA_GRADER_FUNCTION_ARN": self.grader.function.function_arn,
             "NOVA_TOPIC_ARN": topic.topic_arn,
+            "NOVA_DATA_BUCKET": resources.data_bucket.bucket_name,
         }
         others = [s for s in FUNCTIONS if s is not RFT_GRADER]
         self.functions = {**add_functions(self, others, resources, values), RFT_GRADER.construct_id: self.grader}
@@ -119,6 +120,9 @@ class CustomizationJobs(Construct):
         )
         _allow(role[POLL_TRAINING_JOB.construct_id], ["sagemaker:DescribeTrainingJob"], [training_jobs])
         grant_prefix_write(start_training, resources.artifacts_bucket, layout.RECIPES, listing=False)
+        # Multi-stage runs: each later stage's training file is read from and written under prepared/<run>/.
+        for grantee in (start_job, start_training):
+            grant_prefix_write(grantee, resources.data_bucket, layout.PREPARED, listing=False)
         grant_prefix_read(import_model, resources.artifacts_bucket, layout.JOBS, listing=False)
         _allow(import_model, ["bedrock:CreateCustomModel", "bedrock:TagResource"], [custom_models])
         _allow(role[POLL_IMPORTED_MODEL.construct_id], ["bedrock:GetCustomModel"], [custom_models])
@@ -160,7 +164,7 @@ class CustomizationJobs(Construct):
             r"/^Resource::arn:.*:bedrock:.*:(model-customization-job|custom-model|custom-model-deployment)\/\*$/g",
             r"/^Resource::arn:.*:bedrock:.*::foundation-model\/amazon\.nova-.*$/g",
             r"/^Resource::arn:.*:sagemaker:.*:training-job\/\*$/g",
-            rf"/^Resource::.+\/({layout.RECIPES}|{layout.JOBS})\*$/g",
+            rf"/^Resource::.+\/({layout.RECIPES}|{layout.JOBS}|{layout.PREPARED})\*$/g",
         )
         allow_wildcards(
             [preflight],

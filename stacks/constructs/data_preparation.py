@@ -15,6 +15,7 @@ from nova_pipeline.core import layout
 from nova_pipeline.core.settings import DataSettings, PlanDataSettings, ValidateInputSettings
 from stacks.constructs.customization_roles import grant_prefix_read, grant_prefix_write
 from stacks.constructs.evaluation import gate_defaults
+from stacks.constructs.guardrail import guardrail_variables
 from stacks.constructs.guards import approval_json
 from stacks.constructs.stage import PipelineResources, add_functions, allow_wildcards, spec
 
@@ -72,6 +73,7 @@ class DataPreparation(Construct):
                 "NOVA_GATE_DEFAULTS": json.dumps(gate_defaults(resources.settings)),
                 "NOVA_APPROVAL": approval_json(resources.settings),
                 "NOVA_DATA_BUCKET": data.bucket_name,
+                **guardrail_variables(resources.settings),
             },
         )
         plan = self.functions[PLAN_DATA.construct_id]
@@ -99,8 +101,9 @@ class DataPreparation(Construct):
                 actions=["s3:GetObject"], resources=[data.arn_for_objects(f"{layout.PREPARE_MAP_RESULTS}*")]
             )
         )
-        for function in preparers:  # PlanData only lists and heads objects: no key use
+        for function in preparers:
             key.grant(function.role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        key.grant(plan.role, "kms:Decrypt")  # PlanData reads a general set (the forgetting guard) before any job
         allow_wildcards(
             [function.role for function in (plan, *preparers)],
             "Reads raw/ and writes prepared/ of the data bucket (MergeShards also reads the map's results); object "

@@ -16,6 +16,7 @@ from nova_pipeline.core.settings import AggregateSettings, PlanEvaluationSetting
 from nova_pipeline.promotion.record import active_model_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.customization_roles import grant_prefix_read, grant_prefix_write
+from stacks.constructs.guardrail import grant_apply_guardrail, guardrail_variables
 from stacks.constructs.stage import (
     PipelineResources,
     add_functions,
@@ -52,6 +53,8 @@ def gate_defaults(settings: EnvironmentSettings) -> dict[str, float | None]:
         "max_ttft_p90_ms": evaluation.max_ttft_p90_ms,
         "max_cost_per_1k_requests_usd": evaluation.max_cost_per_1k_requests_usd,
         "max_error_rate": evaluation.max_error_rate,
+        "max_guardrail_intervention_rate": evaluation.max_guardrail_intervention_rate,
+        "max_general_regression": evaluation.max_general_regression,
     }
 
 
@@ -74,13 +77,16 @@ class Evaluation(Construct):
                 "NOVA_GATE_DEFAULTS": json.dumps(gate_defaults(settings)),
                 "NOVA_KMS_KEY_ARN": key.key_arn,
                 "NOVA_DELETE_REJECTED": str(settings.evaluation.delete_rejected_deployment).lower(),
+                **guardrail_variables(settings),
             },
         )
         plan, batch, aggregate, promote, reject = (
             self.functions[s.construct_id].role
             for s in (PLAN_EVALUATION, EVALUATE_BATCH, AGGREGATE_EVALUATION, PROMOTE, REJECT_CANDIDATE)
         )
-        grant_prefix_read(plan, data, layout.PREPARED, listing=False)
+        for role in (plan, aggregate):  # the test split; the manifest for the report's data summary
+            grant_prefix_read(role, data, layout.PREPARED, listing=False)
+        grant_prefix_read(plan, data, layout.RAW, listing=False)  # a general set (the forgetting guard)
         for role in (plan, batch, aggregate):
             grant_prefix_write(role, data, layout.EVALUATION, listing=role is aggregate)  # it lists predictions
         grant_prefix_write(aggregate, data, layout.REPORTS, listing=False)
@@ -102,20 +108,25 @@ class Evaluation(Construct):
                 actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=invoke_resources
             )
         )
-        reject.add_to_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:DeleteCustomModelDeployment"],
-                resources=[bedrock_arn(self, "custom-model-deployment")],
+        grant_apply_guardrail(self, settings, batch)
+        # RejectCandidate deletes the rejected deployment; in a multi-stage run both outcomes of the gate also delete
+        # every stage but the chosen one (its deployment, then its custom model).
+        for role in (promote, reject):
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["bedrock:DeleteCustomModelDeployment", "bedrock:DeleteCustomModel"],
+                    resources=[bedrock_arn(self, "custom-model-deployment"), bedrock_arn(self, "custom-model")],
+                )
             )
-        )
         for role in (plan, batch, aggregate, promote):
             key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         allow_wildcards(
             (plan, batch, aggregate, promote, reject),
-            "Evaluation reads and writes per-run objects under prepared/, evaluation/, reports/ and jobs/; "
+            "Evaluation reads and writes per-run objects under prepared/, evaluation/, reports/ and jobs/ (and reads "
+            "a user's general set under raw/); "
             "deployments are created per execution; cross-region inference profiles route a base model to its "
             "foundation model in any US region.",
-            rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS})\*$/g",
-            r"/^Resource::arn:.*:bedrock:.*:custom-model-deployment\/\*$/g",
+            rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS}|{layout.RAW})\*$/g",
+            r"/^Resource::arn:.*:bedrock:.*:custom-model(-deployment)?\/\*$/g",
             r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g",
         )

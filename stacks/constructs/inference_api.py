@@ -18,6 +18,7 @@ from nova_pipeline.inference.api import ApiSettings
 from nova_pipeline.inference.models import GenerateRequest
 from nova_pipeline.promotion.record import active_model_parameter_name
 from stacks.config import EnvironmentSettings
+from stacks.constructs.guardrail import grant_apply_guardrail, guardrail_variables
 from stacks.constructs.retention import log_group
 from stacks.constructs.stage import allow_wildcards, bedrock_arn, build_function, routed_foundation_model_arn, spec
 
@@ -49,6 +50,7 @@ class InferenceApi(Construct):
             "NOVA_API_MAX_INPUT_CHARS": str(api_settings.max_input_chars),
             "NOVA_API_ALLOW_CONTEXT": str(api_settings.allow_context).lower(),
             "NOVA_API_DEBUG_LOGGING": str(api_settings.debug_logging).lower(),
+            **guardrail_variables(settings),
         }
         self.function = build_function(
             self,
@@ -72,6 +74,7 @@ class InferenceApi(Construct):
         # The SecureString record, and the custom models (encrypted with this key): invoking an encrypted Nova model
         # needs Decrypt and GenerateDataKey (Nova user guide, "Encryption of custom models", model invocation).
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+        grant_apply_guardrail(self, settings, role)
         base = MODELS[settings.default_base_model]
         role.add_to_policy(
             iam.PolicyStatement(

@@ -12,9 +12,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from nova_pipeline.contract.prompt_layout import CONTEXT_REFERENCE
 from nova_pipeline.core import clients
 from nova_pipeline.inference import api
-from nova_pipeline.inference.service import CONTEXT_REFERENCE
 from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
 from tests.handlers.conftest import FakeLambdaContext, load_handler
 

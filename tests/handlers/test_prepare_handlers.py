@@ -189,3 +189,33 @@ def test_a_failed_shard_of_the_map_fails_the_merge_with_the_count(s3: Any, lambd
         merge_handler.lambda_handler(
             {"input": document, "runId": "f", "shards": map_results(s3, [shard], failed=1)}, lambda_context
         )
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "problem"),
+    [
+        (
+            "raw/bad/data.jsonl.gz",
+            b'{"question": "q", "answer": "a"}\n',
+            "data.jsonl.gz line 1: not gzip data (Not a gzipped file (b'{\"')); the name ends in .gz, so the file "
+            "must be gzip-compressed (rename it or compress it)",
+        ),
+        (
+            "raw/bad/data.jsonl",
+            b'{"question": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+            "data.jsonl line 1: invalid JSON: nested too deeply (more than about 1,000 levels of arrays and objects)",
+        ),
+    ],
+    ids=["not-gzip", "nested"],
+)
+def test_prepare_data_turns_a_broken_file_into_a_problem_not_a_crash(
+    s3: Any, lambda_context: FakeLambdaContext, key: str, body: bytes, problem: str
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+
+    with pytest.raises(Exception) as caught:
+        prepare_handler.lambda_handler({"input": resolved("raw/bad/"), "runId": "exec-1"}, lambda_context)
+
+    assert type(caught.value).__name__ == "InvalidDataset"
+    assert caught.value.problems == [problem]  # type: ignore[attr-defined]
+    assert keys(s3, "prepared/exec-1/") == []

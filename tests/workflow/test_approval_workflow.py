@@ -133,7 +133,7 @@ def test_a_run_over_its_training_budget_stops_before_any_paid_job(offline_twin: 
 
         assert result.status == "FAILED"
         assert result.error == "TrainingBudgetExceeded"
-        assert result.cause.startswith("estimated training cost $0.22 (320 train records x ")
+        assert result.cause.startswith("estimated training cost $0.27 (320 train records x ")
         assert "above budget.maxTrainingUsd $0.05; no job was started" in result.cause
         assert sagemaker.error == "TrainingBudgetExceeded"
         assert "at most 1 x ml.g5.48xlarge x 8 h (maxRuntimeHours) x $16.25/h" in sagemaker.cause
@@ -151,11 +151,59 @@ def test_the_estimate_is_in_the_output_of_a_run_within_budget(offline_twin: Any)
 
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         estimate = result.output["estimate"]
-        assert estimate["trainingUsd"] == 0.22 and estimate["withinBudget"] is True
+        assert estimate["trainingUsd"] == 0.27 and estimate["withinBudget"] is True
         assert estimate["maxTrainingUsd"] == 1
         # and in the report, next to the measured figures
         bucket, key = result.output["evaluation"]["reportUri"].removeprefix("s3://").split("/", 1)
         report = json.loads(
             boto3.client("s3", region_name="us-east-1").get_object(Bucket=bucket, Key=key)["Body"].read()
         )
-        assert report["run"]["estimatedTrainingUsd"] == 0.22
+        assert report["run"]["estimatedTrainingUsd"] == 0.27
+        assert report["estimate"]["trainingUsd"] == 0.27 and report["estimate"]["maxTrainingUsd"] == 1
+        html_key = result.output["evaluation"]["reportHtmlUri"].removeprefix("s3://").split("/", 1)[1]
+        page = boto3.client("s3", region_name="us-east-1").get_object(Bucket=bucket, Key=html_key)["Body"].read()
+        estimated = page.find(b"Cost estimated before the run")
+        assert -1 < estimated < page.find(b"Cost measured in this evaluation")  # shown before the measured cost
+
+
+def _two_stages() -> dict[str, Any]:
+    document = example("sft-classification-nova-micro.json")
+    del document["method"], document["hyperparameters"]
+    document["stages"] = [
+        {"method": "sft", "hyperparameters": {"epochCount": 2}},
+        {"method": "sft", "from": "previous", "hyperparameters": {"epochCount": 1}},
+    ]
+    document["gate"] = {}
+    return document
+
+
+def test_a_multi_stage_run_budgets_every_stage_before_the_first_job(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        # Stage 1 alone ($0.04: 321 records x 65 tokens x 2 epochs) fits $0.05; with stage 2 ($0.02) it does not
+        result = twin.run({**_two_stages(), "budget": {"maxTrainingUsd": 0.05}})
+
+        assert result.error == "TrainingBudgetExceeded"
+        assert result.cause.startswith("estimated training cost $0.06 (stage 1 (sft) $0.04 + stage 2 (sft) $0.02)")
+        assert calls(twin, "bedrock", "CreateModelCustomizationJob") == []
+
+
+def test_a_multi_stage_run_asks_once_to_promote_the_chosen_stage(offline_twin: Any) -> None:
+    with offline_twin() as twin:
+        arn = twin.start({**_two_stages(), **NEEDS_APPROVAL, "budget": {"maxTrainingUsd": 0.1}})
+        _waiting(twin, arn)
+        twin.decide(arn, approve=True)
+        result = twin.wait(arn)
+
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        entered = states_entered(result)
+        # One budget check before the first job, for both stages; one approval after the last stage's evaluation
+        assert entered.count("CheckBudget") == 1 and entered.count("StartBedrockJob") == 2
+        assert entered.index("CheckBudget") < entered.index("StartBedrockJob")
+        assert entered.count("RequestApproval") == 1
+        assert entered.index("RequestApproval") > max(i for i, s in enumerate(entered) if s == "AggregateEvaluation")
+        assert [stage["trainingUsd"] for stage in result.output["estimate"]["stages"]] == [0.04, 0.02]
+        assert result.output["estimate"]["trainingUsd"] == 0.06
+        chosen = result.output["evaluation"]["chosen"]
+        assert result.output["approval"]["decision"] == "approved"
+        assert result.output["promotion"]["promoted"] is True
+        assert result.output["deploymentArn"] == chosen["deploymentArn"]

@@ -42,6 +42,17 @@ def test_a_better_candidate_is_promoted_with_a_report(offline_twin: Any) -> None
         document = report(twin, result)
         assert document["simulated"] and document["candidate"]["confusionMatrix"]["labels"]
         assert document["lossCurves"]["training"]
+        # One final training loss: the run output's, the report's and the curve's last point
+        final = result.output["job"]["trainingLoss"]
+        assert final == document["training"]["finalTrainingLoss"] == document["lossCurves"]["training"][-1][1]
+        assert "curveLastPoint" not in document["training"]
+        # The baseline explained, the data summary read from the prepare manifest (AggregateEvaluation's grant)
+        info = document["baselineInfo"]
+        assert (info["kind"], info["model"], info["sameRows"]) == ("base-model", "us.amazon.nova-micro-v1:0", True)
+        assert info["standIn"].startswith("The offline twin's simulated base model answers with the label")
+        assert document["data"]["manifest"] == result.output["data"]["manifestUri"]
+        assert document["data"]["recordsRead"] == 400 and document["data"]["labelVariants"] == []
+        assert document["cost"]["trafficSource"].startswith("the default traffic")
         converse = [p for s, o, p in twin.simulator.calls if o == "ConverseStream"]
         assert {p["modelId"] for p in converse} == {result.output["deploymentArn"], "us.amazon.nova-micro-v1:0"}
         assert all(p["system"][0]["text"].startswith("Classify") for p in converse)

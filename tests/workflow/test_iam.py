@@ -94,12 +94,21 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         against_promoted = example("sft-classification-nova-micro.json")
         against_promoted["evaluation"] = {"baseline": "promoted"}
         record(main.run(against_promoted), "baseline promoted")
+        guarded = example("sft-classification-nova-micro.json")  # a general set read from raw/ (forgetting guard)
+        guarded["evaluation"] = {"general": {"uri": "raw/general/general-v1.jsonl", "maxRows": 20}}
+        result = record(main.run(guarded), "general set")
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
         rejected = record(main.run({**example("sft-text-to-sql-nova-micro.json"), **REJECTING_GATE}), "rejected")
         assert rejected.output["promotion"] == {"promoted": False, "deletedDeployment": True}
         premier = example("distillation-nova-pro-to-micro.json")
         premier["distillation"]["teacherModel"] = "nova-premier"
         result = record(main.run(premier), "premier teacher")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
+        bedrock_stages = {**example("sft-classification-nova-micro.json"), **REJECTING_GATE}
+        del bedrock_stages["method"], bedrock_stages["hyperparameters"]
+        bedrock_stages["stages"] = [{"method": "sft"}, {"method": "sft", "dataShare": 0.5}]
+        result = record(main.run(bedrock_stages), "bedrock stages rejected")
+        assert len(result.output["promotion"]["discardedStages"]) == 2, result.output["promotion"]
         sagemaker_rft = {**example("rft-text-to-sql-nova-2-lite.json"), "platform": "sagemaker", "hyperparameters": {}}
         result = record(main.run(sagemaker_rft), "sagemaker rft")
         assert result.status == "SUCCEEDED", (result.error, result.cause)

@@ -38,3 +38,27 @@ def test_a_relative_folder_is_found_beside_the_input_file_and_other_uris_are_lef
         assert twin.upload_local_dataset({"dataset": {"uri": "raw/text-to-sql/"}}, tmp_path) == {
             "dataset": {"uri": "raw/text-to-sql/"}
         }
+
+
+def test_a_local_folder_is_uploaded_without_following_links_out_of_it(
+    offline_twin: Any, tmp_path: Path, capsys: Any
+) -> None:
+    import boto3
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"text": "hi", "label": "other"}\n')
+    (folder / "passwd.jsonl").symlink_to("/etc/passwd")
+    (folder / "gone.jsonl").symlink_to(tmp_path / "nowhere")
+
+    with offline_twin() as twin:
+        twin.upload_local_dataset({"dataset": {"uri": "parts/"}}, tmp_path)
+        listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(
+            Bucket=twin.data_bucket, Prefix="raw/local/parts/"
+        )
+
+    assert [item["Key"] for item in listed["Contents"]] == ["raw/local/parts/a.jsonl"]
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "not uploaded: gone.jsonl (dangling or unreadable symbolic link)",
+        "not uploaded: passwd.jsonl (symbolic link to a file outside the input folder)",
+    ]

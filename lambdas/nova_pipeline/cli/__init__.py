@@ -7,6 +7,7 @@ subcommand lives in `nova_pipeline/cli/commands/<name>.py` and registers itself 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import pkgutil
 import sys
@@ -35,6 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    finally:
+        if argv is None:
+            # Run as the program (not called from Python), the process ends next: its objects need no collecting.
+            # The shutdown collection over what the simulated AWS leaves (parsed state machine, moto backends) took
+            # 4-5 s of every run-local on the 2-core build machine.
+            gc.freeze()
+
+
+def _run(args: argparse.Namespace) -> int:
     handler: Command = args.handler
     try:
         return handler(args)

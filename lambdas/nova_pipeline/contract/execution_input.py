@@ -7,9 +7,10 @@ problem at once with its JSON path, so that a user fixes the whole input in one 
 from __future__ import annotations
 
 import re
+import string
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from nova_pipeline.contract.catalog import (
@@ -34,6 +35,7 @@ from nova_pipeline.evaluation.gate import INPUT_NAMES, loosened
 # The approval waits inside the state machine's 7-day execution timeout (stacks/constructs/customization_workflow.py).
 MAX_APPROVAL_SECONDS = 120 * 3600
 RUN_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
+_COLUMN_NAME = re.compile(r"[^.\[\]{}!:]+")  # a column name as str.format looks it up: no attribute, index
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 
 HyperparameterValue = bool | int | float | str
@@ -84,15 +86,55 @@ class DatasetInput(_Model):
     sanitize: Literal["fix", "reject"] = "fix"
     """Reserved strings (`Assistant:`, `[EOS]`, ...) and control characters: `fix` rewrites and counts them,
     `reject` treats the record as invalid."""
+    label_variants: Literal["warn", "fail"] = "warn"
+    """Classification labels that differ only by case, whitespace or punctuation (`Feature_Request`,
+    `feature_request`): `warn` keeps them as separate classes and names them with their counts in the manifest;
+    `fail` stops before any paid job."""
+
+
+def template_problem(template: str) -> str | None:
+    """Why `template` is not plain text with `{column}` placeholders (None when it is). A format specification
+    (`{question:>1000000000}`), a conversion (`{question!r}`), an attribute or index (`{row.x}`, `{row[0]}`) or a
+    positional `{}` would let one input make every record gigabytes long or read what it should not; a literal
+    brace is written `{{` / `}}`."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as error:  # "Single '}' encountered", "expected '}' before end of string"
+        return f"is not a valid template ({error}); write a literal brace as {{{{ or }}}}"
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if not name:
+            return f"placeholder {shown} names no column; use {{column}}"
+        if name.isdigit():
+            return f"placeholder {shown} is positional; name a column, as in {{question}}"
+        if spec or conversion or not _COLUMN_NAME.fullmatch(name):
+            return (
+                f"placeholder {shown} is not a plain {{column}} field: format specifications, conversions, "
+                "attributes and indexes are not allowed"
+            )
+    return None
 
 
 class PromptInput(_Model):
     """The prompts the model is trained with. The same system prompt is used at evaluation and inference."""
 
     system: str | None = None
-    """System prompt template; `{column}` placeholders are filled from the record (e.g. `{context}`)."""
+    """System prompt template. A `{column}` placeholder (e.g. `{context}`) names a record column whose value opens
+    the user turn between `<context>` lines; the system block keeps a fixed pointer to it (never per-record text).
+    Plain fields only (no format specification, conversion, attribute or index); `{{` and `}}` write a brace."""
     user_template: Annotated[str, Field(min_length=1)] = "{question}"
-    """User turn template with `{column}` placeholders."""
+    """User turn template with plain `{column}` placeholders."""
+
+    @field_validator("system", "user_template")
+    @classmethod
+    def _plain_placeholders(cls, template: str | None) -> str | None:
+        if template is not None:
+            problem = template_problem(template)
+            if problem:
+                raise ValueError(problem)
+        return template
 
 
 class SplitInput(_Model):
@@ -132,6 +174,17 @@ class TrafficInput(_Model):
     """Average output tokens per request."""
 
 
+class GeneralSetInput(_Model):
+    """A general-capability set answered by the candidate and the base model beside the test split (the forgetting
+    guard): multiple-choice rows in MMLU's format, `{"question", "choices", "answer"}`, one JSON object per line."""
+
+    uri: Annotated[str, Field(min_length=1, pattern=r"^(builtin:[a-z0-9-]+|s3://.+|[^:]+)$")] = "builtin:general-v1"
+    """`builtin:general-v1` (120 questions the project writes itself), or a JSONL file in the data bucket: a key
+    under `raw/` or an `s3://` URI of that bucket."""
+    max_rows: Annotated[int, Field(ge=1, le=5_000)] = 200
+    """Questions evaluated (the first ones of the set)."""
+
+
 class EvaluationInput(_Model):
     """How the candidate is evaluated against the baseline."""
 
@@ -147,6 +200,8 @@ class EvaluationInput(_Model):
     """Inference settings for candidate and baseline."""
     traffic: TrafficInput = TrafficInput()
     """Traffic used to project the monthly cost."""
+    general: GeneralSetInput | None = None
+    """General-capability set (forgetting guard): e.g. `{"uri": "builtin:general-v1"}`; unset: not measured."""
 
 
 class GateInput(_Model):
@@ -162,6 +217,12 @@ class GateInput(_Model):
     """Maximum cost of 1,000 requests at the measured token counts."""
     max_error_rate: Annotated[float | None, Field(ge=0, le=1)] = None
     """Maximum share of evaluation requests that failed."""
+    max_guardrail_intervention_rate: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum share of the candidate's answers the environment's guardrail intervened on (a run in an environment
+    without a guardrail is rejected when this is set: nothing measured it)."""
+    max_general_regression: Annotated[float | None, Field(ge=0, le=1)] = None
+    """Maximum drop of accuracy on the general set (`evaluation.general`) from the base model to the candidate
+    (absolute, e.g. 0.02): the forgetting guard."""
 
 
 class SageMakerInput(_Model):
@@ -216,7 +277,46 @@ class BudgetInput(_Model):
 
     max_training_usd: Annotated[float | None, Field(ge=0)] = None
     """Stop the run before the customization or training job starts when the estimated training cost is above this
-    (Bedrock: training tokens x epochs x price; SageMaker: instances x `maxRuntimeHours` x instance price)."""
+    (Bedrock: training tokens x epochs x price; SageMaker: instances x `maxRuntimeHours` x instance price). With
+    `stages`, the sum of every stage's estimate, checked before the first stage's job."""
+
+
+class DataMixingInput(_Model):
+    """Nova Forge data mixing: each training batch blends the customer's data with Amazon-curated Nova data."""
+
+    customer_data_percent: Annotated[float, Field(ge=0, le=100)] = 50
+    """Share of each batch from the customer's data (50 is the suggested start; higher specializes more and forgets
+    more)."""
+    nova_data_percent: dict[str, Annotated[float, Field(ge=0, le=100)]] = {}
+    """Weights of the Nova categories within the Nova share (e.g. `{"instruction-following": 60, "rai": 40}`), which
+    must add up to 100; unset categories get 0; empty: the recipe's defaults."""
+
+
+class StageInput(_Model):
+    """One stage of a multi-stage run: a customization job that starts from the previous stage's model."""
+
+    method: Method
+    """`sft`, `rft` or `distillation` (where the platform can start it from the previous stage: see the rules)."""
+    from_: Literal["base", "previous"] | None = Field(None, alias="from")
+    """`base` for the first stage (the base model); `previous` for every later one (the previous stage's model:
+    its checkpoint on SageMaker, its custom model on Bedrock). Unset: that default."""
+    hyperparameters: dict[str, HyperparameterValue] = {}
+    """This stage's hyperparameters (the table of its platform and method); defaults are filled in."""
+    rft: RftInput | None = None
+    """RFT grader of this stage (method `rft`); defaults to the run's `rft`."""
+    data_share: Annotated[float | None, Field(gt=0, le=1)] = None
+    """Share of the prepared training split this stage trains on: stages with a share take consecutive,
+    non-overlapping slices in stage order (e.g. 0.83 for SFT then 0.17 for RFT). Unset: the whole split."""
+    include_previous_data: bool | Annotated[float, Field(ge=0, le=1)] = False
+    """Also train on the previous stage's training records (`true` = all of them, a number = that share),
+    converted to this stage's format (SFT conversation -> RFT prompt + reference answer): the "700 RFT + all
+    3,500 SFT" recipe that keeps what the first stage learnt."""
+    sagemaker: SageMakerInput | None = None
+    """SageMaker instance settings of this stage (platform `sagemaker`); defaults to the run's when the method is
+    the first stage's, else to the catalog's defaults for this stage's method."""
+
+
+MAX_STAGES = 3
 
 
 class ExecutionInput(_Model):
@@ -254,6 +354,14 @@ class ExecutionInput(_Model):
     """Human approval before promotion (resolved from the environment: `required` and `timeoutSeconds` are set)."""
     budget: BudgetInput = BudgetInput()
     """Spending limits checked before the paid job starts."""
+    data_mixing: DataMixingInput | None = None
+    """Nova Forge data mixing (`customerDataPercent`, `novaDataPercent`): validated, then refused on the platforms
+    this pipeline drives, where the service does not accept it (see docs/stages.md#data-mixing)."""
+    stages: Annotated[list[StageInput], Field(max_length=MAX_STAGES)] = []
+    """Several customization stages in one run (e.g. SFT then RFT from the SFT model), each evaluated on the same
+    test split; the best stage that passes the gate is promoted and the others' deployments and models are deleted.
+    The first stage's `method` and `hyperparameters` replace the top-level ones. Empty: one stage, the top-level
+    `method`."""
     tags: dict[str, str] = {}
     """Tags added to the job, the custom model and the deployment, next to the pipeline's own `project`,
     `environment` and `execution` (which cannot be overridden). Bedrock's rules: key 1-128 and value 0-256
@@ -339,13 +447,16 @@ def parse_execution_input(
     default_base_model: str = "nova-micro",
     region: str | None = None,
     gate_defaults: dict[str, float | None] | None = None,
+    *,
     approval_defaults: ApprovalInput | None = None,
+    guardrail: bool | None = None,
 ) -> ExecutionInput:
     """Validate an execution input and return it with defaults and resolved hyperparameters.
 
     `region`, when known, is where the jobs will run (SageMaker training images exist in a few regions only).
     `gate_defaults`, when known, is the environment's quality gate: the input's `gate` may only make it stricter.
     `approval_defaults`, when known, is the environment's approval policy (see `resolve_approval`).
+    `guardrail`, when known, says whether the environment applies a guardrail (a gate on its rate needs one).
     Raises `InputProblemsError` with every problem found, each with its JSON path.
     """
     if not isinstance(document, dict):
@@ -359,21 +470,243 @@ def parse_execution_input(
         raise InputProblemsError("execution input", problems) from None
     if parsed.base_model is None:
         parsed = parsed.model_copy(update={"base_model": default_base_model})
-    problems = _cross_field_problems(parsed) + tag_problems(parsed.tags)
-    hyperparameters, hyperparameter_problems = resolve_hyperparameters(
-        parsed.platform, parsed.method, parsed.hyperparameters, parsed.base_model
-    )
-    problems += hyperparameter_problems
-    sagemaker, sagemaker_problems = _resolve_sagemaker(parsed, region)
-    problems += sagemaker_problems
+    stage_problems: list[Problem] = []
+    if parsed.stages:
+        parsed, stage_problems = _resolve_stages(parsed, region)
+    problems = _cross_field_problems(parsed) + tag_problems(parsed.tags) + stage_problems + data_mixing_problems(parsed)
+    if parsed.stages:  # resolved per stage above; the first stage's are the top-level ones
+        hyperparameters, sagemaker = parsed.hyperparameters, parsed.stages[0].sagemaker or parsed.sagemaker
+    else:
+        hyperparameters, hyperparameter_problems = resolve_hyperparameters(
+            parsed.platform, parsed.method, parsed.hyperparameters, parsed.base_model
+        )
+        problems += hyperparameter_problems
+        sagemaker, sagemaker_problems = _resolve_sagemaker(parsed, region)
+        problems += sagemaker_problems
     if gate_defaults is not None:
         overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
         problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
     approval, approval_problems = resolve_approval(parsed.approval, approval_defaults)
     problems += approval_problems
+    problems += _general_problems(parsed, gate_defaults)
+    if guardrail is False and parsed.gate.max_guardrail_intervention_rate is not None:
+        problems.append(
+            Problem(
+                "$.gate.maxGuardrailInterventionRate",
+                "this environment applies no guardrail, so nothing would measure the rate: set `guardrail` in its "
+                "cdk.json block, or remove the threshold",
+            )
+        )
     if problems:
         raise InputProblemsError("execution input", problems)
     return parsed.model_copy(update={"hyperparameters": hyperparameters, "sagemaker": sagemaker, "approval": approval})
+
+
+def _general_problems(parsed: ExecutionInput, gate_defaults: dict[str, float | None] | None) -> list[Problem]:
+    """A gate on the general regression needs a general set to measure it, before anything costs money."""
+    general = parsed.evaluation.general
+    if general is not None and general.uri.startswith("builtin:"):
+        from nova_pipeline.evaluation.general import BUILTIN_SETS
+
+        if general.uri.removeprefix("builtin:") not in BUILTIN_SETS:
+            return [Problem("$.evaluation.general.uri", f"unknown built-in set; known: {', '.join(BUILTIN_SETS)}")]
+    if general is not None:
+        return []
+    example = 'add `evaluation.general` (e.g. {"uri": "builtin:general-v1"})'
+    if parsed.gate.max_general_regression is not None:
+        return [Problem("$.gate.maxGeneralRegression", f"needs a general set to measure it: {example}")]
+    if gate_defaults and gate_defaults.get("max_general_regression") is not None:
+        return [Problem("$.evaluation.general", f"this environment gates on the general-set regression: {example}")]
+    return []
+
+
+# Where a stage can start from the previous stage's model (sources in docs/execution-input.md#stages):
+# - Bedrock fine-tuning takes "either a foundation model or a previously customized model (fine-tuned or distilled)
+#   as your base model" (Bedrock user guide, "Submit a model customization job for fine-tuning";
+#   CreateModelCustomizationJob.baseModelIdentifier accepts a custom-model ARN).
+# - Bedrock RFT: "choose Amazon Nova 2 Lite as your base model" (Bedrock user guide, "Create and manage fine-tuning
+#   jobs for Amazon Nova models"); no custom model is documented as an RFT base, so it is refused. Distillation's
+#   student is a base model too.
+# - SageMaker: the next recipe's `run.model_name_or_path` is the previous job's checkpoint (its manifest's
+#   `checkpoint_s3_bucket`), sent as the `base_model_location` hyperparameter (SageMaker Python SDK v3,
+#   `_get_args_from_nova_recipe`), with the same model and the same LoRA/full-rank choice.
+BEDROCK_CONTINUES_FROM = {Method.SFT: (Method.SFT, Method.DISTILLATION)}
+BEDROCK_STAGE_SOURCE = (
+    "Bedrock starts fine-tuning (sft) from a fine-tuned or distilled custom model only (Bedrock user guide, "
+    "'Submit a model customization job for fine-tuning'); its RFT and distillation jobs start from the base model "
+    "('Create and manage fine-tuning jobs for Amazon Nova models'). Run the stages on SageMaker (platform "
+    "'sagemaker'), where the next stage trains from the previous checkpoint"
+)
+
+
+def _resolve_stages(parsed: ExecutionInput, region: str | None) -> tuple[ExecutionInput, list[Problem]]:
+    """Each stage checked and resolved (`from`, hyperparameters, RFT grader, SageMaker instances); the first stage's
+    method, hyperparameters and grader become the run's top-level ones."""
+    problems = _stages_problems(parsed)
+    resolved: list[StageInput] = []
+    for index, stage in enumerate(parsed.stages):
+        stage_resolved, stage_problems = _resolve_stage(parsed, index, stage, region)
+        resolved.append(stage_resolved)
+        problems += stage_problems
+    first = resolved[0]
+    update: dict[str, Any] = {"stages": resolved, "method": first.method, "hyperparameters": first.hyperparameters}
+    if first.rft is not None:
+        update["rft"] = first.rft
+    return parsed.model_copy(update=update), problems
+
+
+def _stages_problems(parsed: ExecutionInput) -> list[Problem]:
+    """What a multi-stage run needs as a whole."""
+    problems: list[Problem] = []
+    first = parsed.stages[0]
+    if "method" in parsed.model_fields_set and parsed.method is not first.method:
+        message = f"is {parsed.method.value} but $.stages[0].method is {first.method.value}; leave it out"
+        problems.append(Problem("$.method", message))
+    several = len(parsed.stages) > 1
+    if several and not parsed.evaluation.enabled:
+        problems.append(Problem("$.evaluation.enabled", "must be true with several stages: they are compared by it"))
+    if several and parsed.platform is Platform.SAGEMAKER and (parsed.sagemaker.recipe or "").startswith("s3://"):
+        message = (
+            "an s3:// recipe cannot be used with several stages: every stage uses the shipped LoRA recipe of its "
+            "method so that all keep the same LoRA/full-rank choice"
+        )
+        problems.append(Problem("$.sagemaker.recipe", message))
+    if several:
+        problems += [
+            Problem(
+                f"$.stages[{index}].method",
+                "distillation cannot be one of several stages: its training data holds prompts only, so no later "
+                "stage would have answers to learn from",
+            )
+            for index, stage in enumerate(parsed.stages)
+            if stage.method is Method.DISTILLATION
+        ]
+    shares = sum(stage.data_share or 0.0 for stage in parsed.stages)
+    if shares > 1 + 1e-9:
+        problems.append(Problem("$.stages", f"the stages' dataShare values add up to {shares:g}; at most 1"))
+    return problems
+
+
+def _resolve_stage(
+    parsed: ExecutionInput, index: int, stage: StageInput, region: str | None
+) -> tuple[StageInput, list[Problem]]:
+    """One stage checked against its platform's rules, with its defaults filled in."""
+    at, model = f"$.stages[{index}]", parsed.base_model or ""
+    origin = stage.from_ or ("base" if index == 0 else "previous")
+    problems: list[Problem] = []
+    if index == 0 and origin != "base":
+        problems.append(Problem(f"{at}.from", "the first stage starts from the base model ('base')"))
+    if index > 0 and origin != "previous":
+        message = "a later stage starts from the previous stage's model ('previous'); run separate executions instead"
+        problems.append(Problem(f"{at}.from", message))
+    if index == 0 and stage.include_previous_data:
+        problems.append(Problem(f"{at}.includePreviousData", "the first stage has no previous stage"))
+    spec = MODELS.get(model)
+    if spec is not None and not spec.supports(parsed.platform, stage.method):
+        message = f"{stage.method.value} on {parsed.platform.value} is not available for {model}"
+        return stage, [*problems, Problem(f"{at}.method", message)]
+    if index > 0 and parsed.platform is Platform.BEDROCK:
+        previous = parsed.stages[index - 1].method
+        if previous not in BEDROCK_CONTINUES_FROM.get(stage.method, ()):
+            message = (
+                f"{stage.method.value} cannot start from the previous stage's {previous.value} model on bedrock: "
+                f"{BEDROCK_STAGE_SOURCE}"
+            )
+            problems.append(Problem(f"{at}.method", message))
+    hyperparameters, hyperparameter_problems = resolve_hyperparameters(
+        parsed.platform, stage.method, stage.hyperparameters, model
+    )
+    problems += [
+        Problem(p.path.replace("$.hyperparameters", f"{at}.hyperparameters", 1), p.message)
+        for p in hyperparameter_problems
+    ]
+    rft = stage.rft or parsed.rft
+    if stage.method is Method.RFT and rft.grader == "label" and parsed.task is not TaskType.CLASSIFICATION:
+        problems.append(Problem(f"{at}.rft.grader", "label grading needs task 'classification'"))
+    sagemaker = stage.sagemaker or (
+        parsed.sagemaker
+        if stage.method is parsed.stages[0].method
+        else SageMakerInput(max_runtime_hours=parsed.sagemaker.max_runtime_hours)
+    )
+    view = parsed.model_copy(update={"method": stage.method, "sagemaker": sagemaker})
+    sagemaker, sagemaker_problems = _resolve_sagemaker(view, region)
+    problems += [
+        Problem(p.path.replace("$.sagemaker", f"{at}.sagemaker", 1) if stage.sagemaker else p.path, p.message)
+        for p in sagemaker_problems
+    ]
+    update = {"from_": origin, "hyperparameters": hyperparameters, "rft": rft, "sagemaker": sagemaker}
+    return stage.model_copy(update=update), problems
+
+
+def stage_count(run: ExecutionInput) -> int:
+    """How many customization stages the run has (1 without `stages`)."""
+    return max(1, len(run.stages))
+
+
+def stage_view(run: ExecutionInput, index: int) -> ExecutionInput:
+    """The run as stage `index` sees it: the stage's method, hyperparameters, grader and SageMaker settings at the
+    top level, so that every single-stage request builder serves a stage unchanged."""
+    if not run.stages:
+        return run
+    stage = run.stages[index]
+    update: dict[str, Any] = {"method": stage.method, "hyperparameters": stage.hyperparameters}
+    if stage.rft is not None:
+        update["rft"] = stage.rft
+    if stage.sagemaker is not None:
+        update["sagemaker"] = stage.sagemaker
+    return run.model_copy(update=update)
+
+
+# Nova Forge data mixing (sources in docs/stages.md#data-mixing). The categories Nova 2 Lite (text) publishes
+# ("Nova Forge SDK series part 2", AWS Machine Learning Blog), plus `code` (SageMaker Python SDK's Nova data-mixing
+# tests); the service reads the authoritative list from the model's data-mixing recipe at run time.
+DATA_MIXING_CATEGORIES = {
+    "nova-2-lite": frozenset(
+        {
+            "agents", "baseline", "chat", "code", "factuality", "identity", "instruction-following", "long-context",
+            "math", "planning", "rag", "rai", "reasoning-chat", "reasoning-code", "reasoning-factuality",
+            "reasoning-instruction-following", "reasoning-math", "reasoning-planning", "reasoning-rag",
+            "reasoning-rai", "reasoning-stem", "stem", "translation",
+        }
+    )
+}  # fmt: skip
+DATA_MIXING_REFUSAL = (
+    "Nova Forge data mixing runs only on SageMaker serverless model customization and SageMaker HyperPod, for Nova 2 "
+    "Lite SFT with a Nova Forge subscription (SageMaker Python SDK: 'Data mixing is only supported on HyperPod and "
+    "Serverless platforms'); this pipeline runs Bedrock customization jobs and SageMaker training jobs, where the "
+    "service does not accept it. Remove dataMixing, or run that SFT with SageMaker serverless customization "
+    "(SFTTrainer with a DataMixingConfig) and compare its model with this pipeline's evaluation"
+)
+
+
+def data_mixing_problems(parsed: ExecutionInput) -> list[Problem]:
+    """The mix checked as the service checks it (categories of the model, weights adding up to 100), then refused:
+    no platform this pipeline drives accepts it."""
+    mix = parsed.data_mixing
+    if mix is None:
+        return []
+    problems: list[Problem] = []
+    model = parsed.base_model or ""
+    known = DATA_MIXING_CATEGORIES.get(model)
+    if known is None:
+        problems.append(Problem("$.dataMixing", f"{model} has no Nova data to mix in; only nova-2-lite (SFT) has"))
+    else:
+        problems += [
+            Problem(
+                f"$.dataMixing.novaDataPercent.{name}",
+                f"is not a Nova data category; known: {', '.join(sorted(known))}",
+            )
+            for name in mix.nova_data_percent
+            if name not in known
+        ]
+    total = sum(mix.nova_data_percent.values())
+    if mix.nova_data_percent and mix.customer_data_percent < 100 and abs(total - 100) > 1e-9:
+        problems.append(Problem("$.dataMixing.novaDataPercent", f"the weights must add up to 100 (got {total:g})"))
+    methods = {stage.method for stage in parsed.stages} or {parsed.method}
+    if methods != {Method.SFT}:
+        problems.append(Problem("$.dataMixing", "mixes into SFT only"))
+    problems.append(Problem("$.dataMixing", DATA_MIXING_REFUSAL))
+    return problems
 
 
 def _resolve_sagemaker(parsed: ExecutionInput, region: str | None) -> tuple[SageMakerInput, list[Problem]]:

@@ -2,10 +2,10 @@
 
 `$` holds one key per thing the workflow writes (`stepfunctions/workflow.py` takes every `$.<key>` from this model,
 so a key it writes that is not a field here fails at synth): `raw` and `execution` (Initialize), `input`
-(ValidateInput), `plan`, `shards` and `data` (data preparation), `estimate` (CheckBudget), `graderPreflight`, `job`,
-`model`, `deployment`, `evaluationPlan`, `evaluationBatches`, `evaluation`, `approval` and `approvalError`,
-`promotion`, `summary`, and on failure `error`, `cleanup` and `cleanupError`. Each handler parses the parts it needs;
-unknown keys are ignored so that adding a state never breaks the others.
+(ValidateInput), `stage` (the stage loop's cursor), `plan`, `shards` and `data` (data preparation), `estimate`
+(CheckBudget), `graderPreflight`, `job`, `model`, `deployment`, `evaluationPlan`, `evaluationBatches`, `evaluation`,
+`approval` and `approvalError`, `promotion`, `summary`, and on failure `error`, `cleanup` and `cleanupError`. Each
+handler parses the parts it needs; unknown keys are ignored so that adding a state never breaks the others.
 """
 
 from __future__ import annotations
@@ -104,10 +104,23 @@ class JobState(_State):
     """Found under this execution's name by a retried or re-driven start rather than created by it (logs, metrics)."""
     wait_seconds: Annotated[int, Field(ge=1)] = 60
     training_loss: float | None = None
+    training_seconds: float | None = None
+    """How long the job trained (SageMaker `TrainingTimeInSeconds`; Bedrock end minus creation time)."""
+    billable_seconds: float | None = None
+    """SageMaker `BillableTimeInSeconds` (per instance), for the stage's cost."""
+
+
+class StageCursor(_State):
+    """Which stage of the run is running (0-based) and how many are left after it (-1 with no `stages`: one)."""
+
+    index: int = 0
+    remaining: int = -1
 
 
 class ModelState(_State):
     model_arn: str
+    checkpoint_uri: str | None = None
+    """SageMaker path: the checkpoint the model was imported from (the next stage trains from it)."""
     model_name: str | None = None
     status: str = "Active"
     done: bool = True
@@ -125,6 +138,21 @@ class DeploymentState(_State):
     succeeded: bool = False
     failure_message: str | None = None
     wait_seconds: Annotated[int, Field(ge=1)] = 60
+
+
+class GuardrailRef(_State):
+    """An Amazon Bedrock guardrail applied to Converse calls (`guardrailConfig`)."""
+
+    identifier: str
+    version: str
+
+    def converse_config(self, *, stream: bool) -> dict[str, str]:
+        """`guardrailConfig` of Converse / ConverseStream (the stream variant processes chunks synchronously, so a
+        blocked answer is never streamed before the guardrail has seen it)."""
+        config = {"guardrailIdentifier": self.identifier, "guardrailVersion": self.version, "trace": "disabled"}
+        if stream:
+            config["streamProcessingMode"] = "sync"
+        return config
 
 
 class EvaluationPlan(_State):
@@ -146,6 +174,10 @@ class EvaluationPlan(_State):
     baseline: str | None = None
     judge_model: str | None = None
     inference_config: InferenceConfig
+    guardrail: GuardrailRef | None = None
+    # The forgetting guard: rows of the general set among `rows` (candidate and base model answer them).
+    general_rows: int = 0
+    general_baseline: str | None = None
 
 
 class EvaluatedBatch(_State):
@@ -154,6 +186,29 @@ class EvaluatedBatch(_State):
     batch: str
     rows: int
     errors: int
+
+
+class StageOutcome(_State):
+    """One stage's result, kept in `$.evaluation.stages` across the stage loop (a few small entries: the state
+    stays far below 256 KiB) for the progression table, the choice of the best stage and the clean-up."""
+
+    index: int
+    method: str
+    job_arn: str | None = None
+    model_arn: str
+    deployment_arn: str
+    deployment_name: str
+    verdict: str
+    failed: list[str] = Field(default_factory=list)
+    primary: float | None = None
+    per_class: dict[str, float] = Field(default_factory=dict)
+    format_errors: float | None = None
+    verbose_answers: float | None = None
+    """Classification: the share of answers right only once the label is extracted from prose (verbosity)."""
+    error_rate: float | None = None
+    training_seconds: float | None = None
+    training_cost_usd: float | None = None
+    report_uri: str | None = None
 
 
 class EvaluationResult(_State):
@@ -170,6 +225,20 @@ class EvaluationResult(_State):
     report_html_uri: str | None = None
     report_url: str | None = None
     simulated: bool = False
+    stages: list[StageOutcome] = Field(default_factory=list)
+    """Multi-stage runs: every stage evaluated so far, in order."""
+    chosen: StageOutcome | None = None
+    """Multi-stage runs, after the last stage: the best stage that passed the gate (else the best one), whose
+    deployment the gate promotes or rejects."""
+
+
+class StageCostEstimate(_State):
+    """One stage's training estimate (multi-stage runs)."""
+
+    index: int
+    method: str
+    training_usd: float | None = None
+    training_basis: str
 
 
 class CostEstimate(_State):
@@ -178,10 +247,13 @@ class CostEstimate(_State):
     model: str
     price_table: str
     training_usd: float | None = None
-    """None when it cannot be estimated (e.g. a SageMaker instance type without a price)."""
+    """None when it cannot be estimated (e.g. a SageMaker instance type without a price). With several stages: the
+    sum of every stage's training, all checked against the budget before the first job starts."""
     training_basis: str
     evaluation_usd: float | None = None
     evaluation_basis: str = ""
+    stages: list[StageCostEstimate] = Field(default_factory=list)
+    """Multi-stage runs: each stage's training estimate, in order."""
     max_training_usd: float | None = None
     within_budget: bool = True
 
@@ -241,6 +313,8 @@ class RunState(_State):
     """The execution input as given (ValidateInput reads it; open by nature, it is not yet validated)."""
     execution: ExecutionRef
     input: ExecutionInput | None = None
+    stage: StageCursor = StageCursor()
+    """The stage loop's cursor (StartStages, NextStage); absent in older documents: the first and only stage."""
     plan: DataPlan | None = None
     shards: MapResults | None = None
     """Where the PrepareShards map wrote one ShardResult per object (its ResultWriter manifest)."""

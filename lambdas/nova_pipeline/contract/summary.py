@@ -25,6 +25,9 @@ def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, An
     now = now or datetime.now(UTC)
     run, data, job, deployment = state.input, state.data, state.job, state.deployment
     model_arn = state.model.model_arn if state.model else (job.output_model_arn if job else None)
+    chosen = state.evaluation.chosen if state.evaluation else None
+    if chosen is not None:  # a multi-stage run: the chosen stage's model, not the last stage's
+        model_arn = chosen.model_arn
     return {
         "execution": state.execution.arn,
         "runName": run.run_name if run else None,

@@ -57,6 +57,8 @@ class ValidateInputSettings(FunctionSettings):
     gate_defaults: GateDefaults = Field(alias="NOVA_GATE_DEFAULTS")
     # An input may require an approval or shorten its wait, never waive it (`contract.execution_input`).
     approval_defaults: ApprovalDefaults = Field(alias="NOVA_APPROVAL")
+    # The environment's guardrail id (empty: none): a gate on the intervention rate needs one.
+    guardrail_id: str = Field(alias="NOVA_GUARDRAIL_ID")
 
 
 class RequestApprovalSettings(FunctionSettings):
@@ -88,6 +90,8 @@ class BedrockJobSettings(PollSettings):
     artifacts_bucket: str = Field(alias="NOVA_ARTIFACTS_BUCKET", min_length=3)
     kms_key_arn: str = Field(alias="NOVA_KMS_KEY_ARN", min_length=20)
     grader_function_arn: str = Field(alias="NOVA_GRADER_FUNCTION_ARN", min_length=20)
+    # Multi-stage runs: a stage's own training file goes under the run's prepared/ prefix.
+    data_bucket: str = Field(alias="NOVA_DATA_BUCKET", min_length=3)
 
 
 class TrainingJobSettings(PollSettings):
@@ -97,6 +101,7 @@ class TrainingJobSettings(PollSettings):
     # SageMaker RFT: the reward function the job invokes. Optional so that SFT-only stacks need not pass it; an RFT
     # job without it fails at StartTrainingJob naming the variable.
     grader_function_arn: str = Field(alias="NOVA_GRADER_FUNCTION_ARN", min_length=20)
+    data_bucket: str = Field(alias="NOVA_DATA_BUCKET", min_length=3)
 
 
 class ImportModelSettings(PollSettings):
@@ -109,12 +114,15 @@ class PreflightSettings(FunctionSettings):
 
 
 class PlanEvaluationSettings(DataSettings):
-    # Optional ceiling (empty or unset: evaluation adapts to the account's quota with no ceiling).
-    evaluation_rpm: int | None = Field(default=None, alias="NOVA_EVALUATION_RPM", ge=1)
+    # Optional ceiling (empty: evaluation adapts to the account's quota with no ceiling).
+    evaluation_rpm: int | None = Field(alias="NOVA_EVALUATION_RPM", ge=1)
+    # The environment's guardrail (both empty: none), applied to the candidate's and the baseline's requests.
+    guardrail_id: str | None = Field(alias="NOVA_GUARDRAIL_ID")
+    guardrail_version: str | None = Field(alias="NOVA_GUARDRAIL_VERSION")
     # The map's safe starting rate (a tuning knob; the offline twin, whose simulated quota it knows, starts higher).
     evaluation_start_rpm: float = Field(default=60.0, alias="NOVA_EVALUATION_START_RPM", gt=0)
 
-    @field_validator("evaluation_rpm", mode="before")
+    @field_validator("evaluation_rpm", "guardrail_id", "guardrail_version", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -28,6 +28,9 @@ class PriceTable:
     instances: dict[str, float] = field(default_factory=dict)
     """SageMaker training price per instance-hour, by instance type."""
 
+    source: str = "the shipped table (nova_pipeline/evaluation/prices.json)"
+    """Where the prices come from, printed next to every figure computed from them."""
+
     def instance_hour(self, instance_type: str) -> float | None:
         return self.instances.get(instance_type)
 
@@ -55,7 +58,9 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
         for name, p in document["models"].items()
     }
     instances = {name: float(price) for name, price in document.get("instancesPerHour", {}).items()}
-    return PriceTable(str(document.get("version", "custom")), models, instances)
+    if path is None:
+        return PriceTable(str(document.get("version", "custom")), models, instances)
+    return PriceTable(str(document.get("version", "custom")), models, instances, source=f"the price file {path}")
 
 
 def token_cost(prices: ModelPrices, input_tokens: float, output_tokens: float) -> float:
@@ -79,6 +84,7 @@ def monthly_cost(
     return {
         "model": model,
         "priceTable": table.version,
+        "priceSource": table.source,
         "queriesPerMonth": queries_per_month,
         "inputTokensPerQuery": input_tokens,
         "outputTokensPerQuery": output_tokens,

@@ -9,24 +9,29 @@
   price in the table are estimated (ml.g5.48xlarge: NOVA_FACTS section 6, the seed's 4 h for $65 = $16.25/h).
 - Evaluation: evaluated rows (the test split, at most `evaluation.maxRows`) x requests per row (candidate, baseline)
   x (mean tokens in + mean tokens out) at the base model's on-demand price (a customized model costs the same).
+- Stages (`stages`): each stage is estimated as a run of its own (its method, hyperparameters and SageMaker settings,
+  its records: its `dataShare` slice of the train split plus the previous stage's with `includePreviousData`), and
+  every stage is evaluated on the test split. The training sum of all stages is checked against the budget once,
+  before the first stage's job starts.
 
 `budget.maxTrainingUsd` stops the run with `TrainingBudgetExceeded` when the training estimate is above it, or when
-no estimate can be made (an instance type without a price): a budget is never waved through unchecked.
+no estimate can be made for some stage (an instance type without a price): a budget is never waved through unchecked.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nova_pipeline.contract.catalog import MODELS, Method, Platform
-from nova_pipeline.contract.execution_input import ExecutionInput
-from nova_pipeline.contract.run_state import CostEstimate, RunState
+from nova_pipeline.contract.execution_input import ExecutionInput, stage_view
+from nova_pipeline.contract.run_state import CostEstimate, RunState, StageCostEstimate
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.evaluation.cost import PriceTable, load_prices
+from nova_pipeline.jobs.stage_data import stage_slices
 
 
 class TrainingBudgetExceeded(Exception):  # noqa: N818 - the Step Functions error name a user sees
@@ -53,11 +58,32 @@ class DataSize:
 
 
 def estimate_cost(run: ExecutionInput, data: DataSize, table: PriceTable | None = None) -> CostEstimate:
-    """The training and evaluation estimate of `run` on `data`, with the budget's verdict."""
+    """The training and evaluation estimate of `run` on `data` (every stage of a multi-stage run), with the budget's
+    verdict."""
     table = table or load_prices()
     model = run.base_model or ""
-    training_usd, training_basis = _training(run, data, table)
+    stages: list[StageCostEstimate] = []
+    if run.stages:
+        for index, records in enumerate(stage_train_records(run, data.train_records)):
+            view = stage_view(run, index)
+            usd, basis = _training(view, replace(data, train_records=records), table)
+            stages.append(
+                StageCostEstimate(index=index, method=view.method.value, training_usd=usd, training_basis=basis)
+            )
+        known = [stage.training_usd for stage in stages if stage.training_usd is not None]
+        training_usd = round(sum(known), 2) if len(known) == len(stages) else None
+        training_basis = " + ".join(f"stage {s.index + 1} ({s.method}) {_usd(s.training_usd)}" for s in stages)
+        if training_usd is None:
+            unknown = next(s for s in stages if s.training_usd is None)
+            training_basis += f"; stage {unknown.index + 1}: {unknown.training_basis}"
+    else:
+        training_usd, training_basis = _training(run, data, table)
     evaluation_usd, evaluation_basis = _evaluation(run, data, table)
+    if len(stages) > 1 and evaluation_usd is not None:  # every stage is evaluated on the same test split
+        evaluation_usd, evaluation_basis = (
+            round(evaluation_usd * len(stages), 4),
+            f"{len(stages)} stages x ({evaluation_basis})",
+        )
     budget = run.budget.max_training_usd
     within = budget is None or (training_usd is not None and training_usd <= budget)
     return CostEstimate(
@@ -67,9 +93,29 @@ def estimate_cost(run: ExecutionInput, data: DataSize, table: PriceTable | None 
         training_basis=training_basis,
         evaluation_usd=evaluation_usd,
         evaluation_basis=evaluation_basis,
+        stages=stages,
         max_training_usd=budget,
         within_budget=within,
     )
+
+
+def stage_train_records(run: ExecutionInput, train_records: int) -> list[int]:
+    """How many records each stage trains on (`jobs.stage_data.stage_records`' counts, without reading them)."""
+    slices = stage_slices(run.stages, train_records)
+    counts: list[int] = []
+    for index, (start, end) in enumerate(slices):
+        count = end - start
+        mixed = run.stages[index].include_previous_data
+        if index > 0 and mixed is not False:
+            share = 1.0 if mixed is True else float(mixed)
+            previous_start, previous_end = slices[index - 1]
+            count += round(share * (previous_end - previous_start))
+        counts.append(count)
+    return counts
+
+
+def _usd(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:,.2f}"
 
 
 def check_budget(estimate: CostEstimate) -> None:
@@ -161,6 +207,13 @@ def format_estimate(estimate: dict[str, Any]) -> str:
         f"  evaluation: {'unknown' if evaluation is None else f'${evaluation:,.4f}'}  "
         f"({estimate.get('evaluationBasis')})",
     ]
+    for stage in estimate.get("stages", []):
+        usd = stage.get("trainingUsd")
+        lines.insert(
+            len(lines) - 1,
+            f"    stage {stage['index'] + 1} ({stage['method']}): {'unknown' if usd is None else f'${usd:,.2f}'}  "
+            f"({stage['trainingBasis']})",
+        )
     budget = estimate.get("maxTrainingUsd")
     if budget is not None:
         verdict = "within" if estimate.get("withinBudget") else "ABOVE"

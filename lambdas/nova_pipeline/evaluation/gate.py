@@ -13,6 +13,8 @@ INPUT_NAMES = {
     "max_ttft_p90_ms": "maxTtftP90Ms",
     "max_cost_per_1k_requests_usd": "maxCostPer1kRequestsUsd",
     "max_error_rate": "maxErrorRate",
+    "max_guardrail_intervention_rate": "maxGuardrailInterventionRate",
+    "max_general_regression": "maxGeneralRegression",
 }
 
 
@@ -44,6 +46,8 @@ class Thresholds:
     max_ttft_p90_ms: float | None = None
     max_cost_per_1k_requests_usd: float | None = None
     max_error_rate: float | None = None
+    max_guardrail_intervention_rate: float | None = None
+    max_general_regression: float | None = None
 
     @classmethod
     def merged(cls, defaults: dict[str, Any], overrides: dict[str, Any]) -> Thresholds:
@@ -95,7 +99,10 @@ def decide(
     error_rate: float,
     thresholds: Thresholds,
     rows: int = 1,
+    guardrail_intervention_rate: float | None = None,
+    general: tuple[float, float] | None = None,
 ) -> Verdict:
+    """`general` is (base model, candidate) accuracy on the general set, when one was evaluated."""
     checks: list[Check] = []
     if rows <= 0:
         checks.append(Check("evaluatedRows", False, "no test rows were evaluated: nothing to judge the candidate on"))
@@ -155,5 +162,32 @@ def decide(
                 "maxErrorRate", ok, f"error rate {error_rate:.2%} {'<=' if ok else '>'} maximum {t.max_error_rate:.2%}"
             )
         )
+    if t.max_guardrail_intervention_rate is not None:
+        rate = guardrail_intervention_rate
+        ok = rate is not None and rate <= t.max_guardrail_intervention_rate
+        shown = "not measured (no guardrail applied)" if rate is None else f"{rate:.2%}"
+        checks.append(
+            Check(
+                "maxGuardrailInterventionRate",
+                ok,
+                f"guardrail intervention rate {shown} {'<=' if ok else '>'} maximum "
+                f"{t.max_guardrail_intervention_rate:.2%}",
+            )
+        )
+    if t.max_general_regression is not None:
+        if general is None:
+            checks.append(Check("maxGeneralRegression", False, "general-set regression not measured (no general set)"))
+        else:
+            base, now = general
+            regression = base - now
+            ok = regression <= t.max_general_regression
+            checks.append(
+                Check(
+                    "maxGeneralRegression",
+                    ok,
+                    f"general-set accuracy fell {regression:+.4f} from the base model's {base:.4f} to {now:.4f} "
+                    f"{'<=' if ok else '>'} maximum {t.max_general_regression:.4f}",
+                )
+            )
     verdict = "promoted" if all(check.passed for check in checks) else "rejected"
     return Verdict(verdict, checks, thresholds)

@@ -4,8 +4,11 @@ Every task: exact match, normalized exact match, token F1 (SQuAD-style), ROUGE-1
 corpus BLEU-4 (Papineni et al. with brevity penalty and sacrebleu's default "exp" smoothing, on normalized
 whitespace tokens). Classification: the label extracted from verbose answers, accuracy, per-class precision /
 recall / F1, macro-F1, confusion matrix, the rate of answers with no valid label. Text-to-SQL: execution accuracy
-on an in-memory SQLite database built from the record's schema, normalized SQL match, the share that does not parse.
-Latency: TTFT and total latency p50/p90/p99 (nearest rank), output tokens per second; error rate.
+on test-suite SQLite databases built from the record's schema and both queries' literals (`grading.sql`), the
+number of rows graded by canonical SQL because the reference is empty on every database, normalized SQL match
+(sqlglot canonical form), the share that does not parse.
+Latency: TTFT and total latency p50/p90/p99 (nearest rank), output tokens per second; error rate; the share of
+answers a guardrail intervened on.
 
 These are plain Python: the usual libraries (rouge-score ships only a source distribution, sacrebleu needs numpy)
 have no wheels for the Lambda runtime's platform tags, and the metrics must be identical on both sides.
@@ -14,7 +17,6 @@ have no wheels for the Lambda runtime's platform tags, and the metrics must be i
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -22,14 +24,18 @@ from typing import Any
 from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.evaluation.predictions import PredictionRow
 from nova_pipeline.grading.rewards import extract_label, normalize_text
-from nova_pipeline.grading.sql import execution_match, extract_sql, parses
+from nova_pipeline.grading.sql import execution_match, normalized_match, parses
 
+# Wrong answers sampled into the report (in test-split order), and the characters kept of each text.
+WRONG_ANSWER_SAMPLE = 10
+EXCERPT_CHARS = 240
 PRIMARY_METRIC = {
     TaskType.CLASSIFICATION: "accuracy",
     TaskType.TEXT_TO_SQL: "executionAccuracy",
     TaskType.GENERATION: "tokenF1",
 }
 NO_LABEL = "(none)"
+GUARDRAIL_INTERVENED = "guardrail_intervened"  # Converse `stopReason` when the guardrail blocked input or output
 
 
 def _tokens(text: str) -> list[str]:
@@ -135,6 +141,12 @@ def text_metrics(rows: Sequence[PredictionRow]) -> dict[str, float]:
 
 
 def classification_metrics(rows: Sequence[PredictionRow], labels: Sequence[str] | None = None) -> dict[str, Any]:
+    metrics, _ = _classification(rows, labels)
+    return metrics
+
+
+def _classification(rows: Sequence[PredictionRow], labels: Sequence[str] | None) -> tuple[dict[str, Any], list[str]]:
+    """The metrics and the label extracted from each answer (`NO_LABEL` when it names none)."""
     references = [row.label if row.label is not None else row.reference for row in rows]
     label_set = sorted(set(labels or []) | set(references))
     extracted = [extract_label(row.prediction, label_set) for row in rows]
@@ -154,7 +166,7 @@ def classification_metrics(rows: Sequence[PredictionRow], labels: Sequence[str] 
         for row in label_set
     ]
     supported = [c for c in per_class.values() if c["support"]]
-    return {
+    metrics = {
         "accuracy": _mean([float(p == r) for p, r in zip(predicted, references, strict=True)]),
         "exactLabelMatch": _mean(
             [float(row.prediction.strip() == ref) for row, ref in zip(rows, references, strict=True)]
@@ -164,21 +176,55 @@ def classification_metrics(rows: Sequence[PredictionRow], labels: Sequence[str] 
         "perClass": per_class,
         "confusionMatrix": {"labels": label_set, "predicted": columns, "counts": matrix},
     }
-
-
-def _normalized_sql(sql: str) -> str:
-    return re.sub(r"\s+", " ", extract_sql(sql).strip().rstrip(";").lower()).replace(" ,", ",")
+    return metrics, predicted
 
 
 def sql_metrics(rows: Sequence[PredictionRow]) -> dict[str, float]:
-    executed = [execution_match(row.prediction, row.reference, row.context or "").equal for row in rows]
-    return {
-        "executionAccuracy": _mean([float(match) for match in executed]),
+    metrics, _ = _sql(rows)
+    return metrics
+
+
+def _sql(rows: Sequence[PredictionRow]) -> tuple[dict[str, float], list[bool]]:
+    """The metrics and whether each answer's result set equals the reference's."""
+    executed = [execution_match(row.prediction, row.reference, row.context or "") for row in rows]
+    metrics = {
+        "executionAccuracy": _mean([float(match.equal) for match in executed]),
+        "executionFallbackRows": sum(match.fallback for match in executed),
         "normalizedSqlMatch": _mean(
-            [float(_normalized_sql(r.prediction) == _normalized_sql(r.reference)) for r in rows]
+            [float(normalized_match(r.prediction, r.reference, r.context or "")) for r in rows]
         ),
         "unparseableRate": _mean([float(not parses(row.prediction, row.context or "")) for row in rows]),
     }
+    return metrics, [match.equal for match in executed]
+
+
+def _excerpt(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def wrong_answers(
+    rows: Sequence[PredictionRow], correct: Sequence[bool], got: Sequence[str | None], limit: int = WRONG_ANSWER_SAMPLE
+) -> dict[str, Any]:
+    """How many answers were wrong, and the first `limit` of them (input, expected, got; texts cut to an excerpt).
+    `got` is what was graded when it differs from the raw answer (the extracted label)."""
+    wrong = [i for i, ok in enumerate(correct) if not ok]
+    sample = []
+    for i in wrong[:limit]:
+        row = rows[i]
+        sample.append(
+            {
+                "id": row.id,
+                "input": _excerpt(row.prompt),
+                "expected": _excerpt(row.label if row.label is not None else row.reference),
+                "got": _excerpt(row.prediction),
+                "graded": got[i],
+                "error": _excerpt(row.error),
+            }
+        )
+    return {"total": len(wrong), "limit": limit, "sample": sample}
 
 
 def latency_metrics(rows: Sequence[PredictionRow]) -> dict[str, float | None]:
@@ -204,10 +250,19 @@ def evaluate_rows(rows: Sequence[PredictionRow], task: TaskType, labels: Sequenc
         "errorRate": _mean([float(r.error is not None) for r in rows]),
         **text_metrics(answered),
     }
+    got: list[str | None] = [None] * len(rows)
     if task is TaskType.CLASSIFICATION:
-        metrics.update(classification_metrics(answered, labels))
+        classified, predicted = _classification(answered, labels)
+        metrics.update(classified)
+        references = [row.label if row.label is not None else row.reference for row in answered]
+        correct = [p == r for p, r in zip(predicted, references, strict=True)]
+        got = list(predicted)
     elif task is TaskType.TEXT_TO_SQL:
-        metrics.update(sql_metrics(answered))
+        sql, correct = _sql(answered)
+        metrics.update(sql)
+    else:
+        correct = [normalize_text(r.prediction) == normalize_text(r.reference) for r in answered]
+    metrics["wrongAnswers"] = wrong_answers(rows, correct, got)
     metrics["latency"] = latency_metrics([r for r in rows if r.error is None])
     metrics["tokens"] = {
         "input": sum(r.input_tokens or 0 for r in rows),
@@ -223,6 +278,11 @@ def evaluate_rows(rows: Sequence[PredictionRow], task: TaskType, labels: Sequenc
             "outputTokens": sum(r.judge_output_tokens or 0 for r in judged),
         }
         metrics["judgeScore"] = metrics["judge"]["meanScore"]
+    # Converse's stop reason is recorded per answer; predictions files without it have no intervention rate.
+    stopped = [r.stop_reason for r in rows if r.error is None and r.stop_reason is not None]
+    metrics["guardrailInterventionRate"] = (
+        _mean([float(reason == GUARDRAIL_INTERVENED) for reason in stopped]) if stopped else None
+    )
     metrics["primaryMetric"] = PRIMARY_METRIC[task]
     metrics["primary"] = metrics[PRIMARY_METRIC[task]]
     return metrics

@@ -4,7 +4,8 @@ Evaluate stage writes).
 Required: `prediction`, `reference`. Classification adds `label`; text-to-SQL adds `context` (CREATE TABLE
 statements). Optional: `id`, `prompt`, `ttftMs`, `latencyMs`, `inputTokens`, `outputTokens`,
 `outputTokensPerSecond`, `error` (a failed request; its prediction counts as wrong), `judgeScore` (0-100, LLM-as-judge),
-`judgeInputTokens`, `judgeOutputTokens`.
+`judgeInputTokens`, `judgeOutputTokens`, `stopReason` (Converse's; `guardrail_intervened` counts as a guardrail
+intervention).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class PredictionRow(BaseModel):
     judge_score: float | None = None
     judge_input_tokens: int | None = None
     judge_output_tokens: int | None = None
+    stop_reason: str | None = None
+    kind: str | None = None
+    """`general` for a row of the general-capability set (the forgetting guard); unset for the task's rows."""
+    choices: int | None = None
+    """Number of choices of a general-set question."""
 
 
 def parse_lines(lines: Iterable[str], name: str) -> list[PredictionRow]:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from nova_pipeline.contract.run_state import GuardrailRef
 from nova_pipeline.core.errors import THROTTLING_CODES, TRANSIENT_CODES, error_code
 from nova_pipeline.evaluation.predictions import PredictionRow
 
@@ -78,6 +79,8 @@ class Target:
     max_tokens: int
     temperature: float
     top_p: float
+    guardrail: GuardrailRef | None = None
+    """The environment's guardrail: applied to candidate and baseline alike, so their answers compare."""
 
 
 def _request(target: Target, prompt: str) -> dict[str, Any]:
@@ -88,6 +91,8 @@ def _request(target: Target, prompt: str) -> dict[str, Any]:
     }
     if target.system:
         request["system"] = [{"text": target.system}]
+    if target.guardrail is not None:
+        request["guardrailConfig"] = target.guardrail.converse_config(stream=True)
     return request
 
 
@@ -110,6 +115,8 @@ def converse_row(
         "reference": row.get("reference", ""),
         "label": row.get("label"),
         "context": row.get("context"),
+        "kind": row.get("kind"),
+        "choices": row.get("choices"),
     }
     request = _request(target, str(row.get("prompt", "")))
     for attempt in range(attempts):
@@ -117,13 +124,15 @@ def converse_row(
         started = time.perf_counter()
         try:
             response = runtime.converse_stream(**request)
-            text, first, usage = [], None, {}
+            text, first, usage, stop = [], None, {}, None
             for event in response["stream"]:
                 if "contentBlockDelta" in event:
                     delta = event["contentBlockDelta"]["delta"].get("text", "")
                     if delta and first is None:
                         first = time.perf_counter()
                     text.append(delta)
+                elif "messageStop" in event:
+                    stop = event["messageStop"].get("stopReason")
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage", {})
             ended = time.perf_counter()
@@ -139,6 +148,7 @@ def converse_row(
                     "inputTokens": int(usage.get("inputTokens", 0)),
                     "outputTokens": output_tokens,
                     "outputTokensPerSecond": round(output_tokens / generation, 3) if output_tokens else None,
+                    "stopReason": stop,
                 }
             )
         except ClientError as error:

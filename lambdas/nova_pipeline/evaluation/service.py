@@ -10,7 +10,7 @@ from nova_pipeline.evaluation.cost import PriceTable, monthly_cost, token_cost
 from nova_pipeline.evaluation.gate import Thresholds, decide
 from nova_pipeline.evaluation.metrics import evaluate_rows
 from nova_pipeline.evaluation.predictions import PredictionRow
-from nova_pipeline.evaluation.report import build_report
+from nova_pipeline.evaluation.report import baseline_description, build_report
 
 
 def evaluation_report(
@@ -30,9 +30,22 @@ def evaluation_report(
     simulated: bool = False,
     baseline_is_promoted: bool = False,
     judge_model: str | None = None,
+    guardrail: dict[str, str] | None = None,
+    general: dict[str, Any] | None = None,
+    baseline_info: dict[str, Any] | None = None,
+    traffic_source: str = "the default traffic",
+    data_summary: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    gated: bool = True,
+    estimate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Metrics of both models, costs and the verdict. With `baseline_is_promoted` the baseline rows come from the
-    currently promoted deployment, so "not worse than the promoted model" is judged on the same rows."""
+    currently promoted deployment, so "not worse than the promoted model" is judged on the same rows.
+
+    `estimate` is the cost guard's estimate before the job (shown next to the measured cost).
+    `baseline_info` says what the baseline is (kind, model, how it was prompted); `traffic_source` where the projected
+    cost's traffic comes from; `data_summary` is the prepare manifest's summary; `training` the job's final loss.
+    Without `gated` no threshold was given: the report says "no gate" instead of a verdict."""
     candidate = evaluate_rows(candidate_rows, task, labels)
     baseline = evaluate_rows(baseline_rows, task, labels) if baseline_rows else None
     if baseline_is_promoted and baseline is not None:
@@ -44,6 +57,8 @@ def evaluation_report(
         input_tokens=traffic["inputTokens"],
         output_tokens=traffic["outputTokens"],
     )
+    cost["basis"] = "projected"
+    cost["trafficSource"] = traffic_source
     answered = [row for row in candidate_rows if row.error is None] or list(candidate_rows)
     measured_in = sum(r.input_tokens or 0 for r in answered) / max(1, len(answered))
     measured_out = sum(r.output_tokens or 0 for r in answered) / max(1, len(answered))
@@ -69,6 +84,20 @@ def evaluation_report(
                 judge_prices, candidate["judge"]["inputTokens"], candidate["judge"]["outputTokens"]
             )
     evaluation_cost["total"] = sum(evaluation_cost.values())
+    measured = {
+        "basis": "measured",
+        "model": model,
+        "priceTable": prices.version,
+        "priceSource": prices.source,
+        "answeredRequests": sum(1 for row in candidate_rows if row.error is None),
+        "requestsWithTokenCounts": sum(
+            1 for r in answered if r.input_tokens is not None or r.output_tokens is not None
+        ),
+        "inputTokensPerRequest": round(measured_in, 1) if answered else None,
+        "outputTokensPerRequest": round(measured_out, 1) if answered else None,
+        "costPer1kRequests": round(measured_per_1k, 6) if measured_per_1k is not None else None,
+        "evaluationTokenCost": round(evaluation_cost["total"], 6),
+    }
     verdict = decide(
         metric=candidate["primaryMetric"],
         candidate=candidate["primary"],
@@ -79,22 +108,45 @@ def evaluation_report(
         error_rate=candidate["errorRate"],
         thresholds=thresholds,
         rows=len(candidate_rows),
+        # Measured only when a guardrail was applied (without one every answer "passes" trivially).
+        guardrail_intervention_rate=candidate["guardrailInterventionRate"] if guardrail else None,
+        general=(general["base"]["accuracy"], general["candidate"]["accuracy"])
+        if general and general["base"]
+        else None,
     )
     latencies = [r.latency_ms for r in answered if r.latency_ms is not None]
+    gate = verdict.dump()
+    if not gated:
+        gate = {**gate, "verdict": "no gate"}
     return build_report(
-        run={
-            **(run or {}),
-            "model": model,
-            "measuredCostPer1kRequests": round(measured_per_1k, 6) if measured_per_1k is not None else None,
-        },
+        run={**(run or {}), "model": model},
         task=task.value,
         candidate=candidate,
         baseline=baseline,
+        baseline_info=baseline_description(
+            baseline_info,
+            task=task,
+            candidate_rows=candidate_rows,
+            baseline_rows=baseline_rows,
+            simulated=simulated,
+        ),
         promoted_primary=promoted_primary,
-        gate=verdict.dump(),
+        gate=gate,
         cost=cost,
+        measured_cost=measured,
         evaluation_cost=evaluation_cost,
         loss_curves=loss_curves,
+        training=training,
+        data=data_summary,
         simulated=simulated,
         latencies_ms=latencies,
+        guardrail={
+            **guardrail,
+            "candidate": candidate["guardrailInterventionRate"],
+            "baseline": baseline["guardrailInterventionRate"] if baseline else None,
+        }
+        if guardrail
+        else None,
+        general=general,
+        estimate=estimate,
     )

@@ -13,16 +13,25 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import MODELS, TaskType
 from nova_pipeline.contract.events import BatchRequest, BatchResult
-from nova_pipeline.contract.execution_input import InferenceConfig
-from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, RunState
+from nova_pipeline.contract.execution_input import InferenceConfig, TrafficInput
+from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, GuardrailRef, RunState, StageOutcome
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.evaluation.adaptive import START_REQUESTS_PER_MINUTE, AdaptiveRate, fair_share
 from nova_pipeline.evaluation.cost import load_prices
 from nova_pipeline.evaluation.gate import Thresholds
+from nova_pipeline.evaluation.general import (
+    BUILTIN_PREFIX,
+    builtin_set,
+    general_rows,
+    general_summary,
+    parse_general_set,
+)
+from nova_pipeline.evaluation.general import KIND as GENERAL
 from nova_pipeline.evaluation.predictions import PredictionRow, parse_lines
-from nova_pipeline.evaluation.report import parse_loss_csv, render_html
+from nova_pipeline.evaluation.progression import choose, progression, stage_outcome
+from nova_pipeline.evaluation.report import data_summary, parse_loss_csv, render_html
 from nova_pipeline.evaluation.runner import Target, batches, concurrency_for, evaluate_batch, evaluate_rows
 from nova_pipeline.evaluation.service import evaluation_report
 from nova_pipeline.promotion.store import read_active
@@ -36,6 +45,12 @@ MAX_ROWS_PER_ITEM = 50
 DEFAULT_WORKERS = 10
 SLOTS_PER_WORKER = 10
 REPORT_URL_SECONDS = 7 * 24 * 3600
+
+
+def scope(state: RunState) -> str:
+    """Where a stage's evaluation and report go: the execution's name, `<execution>/stage-<n>` for later stages."""
+    index = state.stage.index
+    return state.execution.name if index == 0 else f"{state.execution.name}/stage-{index + 1}"
 
 
 class EvaluationIncomplete(Exception):  # noqa: N818 - the Step Functions error name a user reads
@@ -62,6 +77,7 @@ def plan_evaluation(
     s3: Any,
     ssm: Any,
     start_requests_per_minute: float = START_REQUESTS_PER_MINUTE,
+    guardrail: GuardrailRef | None = None,
 ) -> EvaluationPlan:
     """Write the test split in batches under `evaluation/<execution>/batches/` and size the map; every worker gets
     a fair share of the safe starting rate and of the ceiling `requests_per_minute` (None: no ceiling)."""
@@ -69,12 +85,15 @@ def plan_evaluation(
     assert run is not None and data is not None and deployment is not None and data.test is not None
     text = _read_text(s3, data.test.uri)
     rows = [json.loads(line) for line in text.splitlines() if line.strip()][: run.evaluation.max_rows]
-    prefix = layout.evaluation(state.execution.name)
+    general = run.evaluation.general
+    general_rows = general_rows_for(general.uri, general.max_rows, s3=s3, data_bucket=data_bucket) if general else []
+    rows += general_rows
+    prefix = layout.evaluation(scope(state))
     wanted = concurrency_for(requests_per_minute) if requests_per_minute else DEFAULT_WORKERS
     size = min(MAX_ROWS_PER_ITEM, max(BATCH_ROWS, math.ceil(len(rows) / wanted)))
     row_batches = batches(rows, size)
     for index, batch in enumerate(row_batches):
-        _put(s3, data_bucket, f"{layout.evaluation_batches(state.execution.name)}batch-{index:05d}.json",
+        _put(s3, data_bucket, f"{layout.evaluation_batches(scope(state))}batch-{index:05d}.json",
              json.dumps(batch), "application/json")  # fmt: skip
     baseline: str | None = None
     if run.evaluation.baseline == "base-model":
@@ -91,7 +110,7 @@ def plan_evaluation(
     return EvaluationPlan(
         bucket=data_bucket,
         prefix=prefix,
-        batches_prefix=layout.evaluation_batches(state.execution.name),
+        batches_prefix=layout.evaluation_batches(scope(state)),
         rows=len(rows),
         batches=len(row_batches),
         max_concurrency=workers,
@@ -103,11 +122,22 @@ def plan_evaluation(
         baseline=baseline,
         judge_model=run.evaluation.judge_model,
         inference_config=run.evaluation.inference_config,
+        guardrail=guardrail,
+        general_rows=len(general_rows),
+        general_baseline=MODELS[run.base_model or ""].inference_profile_id if general_rows else None,
     )
 
 
-def _target(model_id: str, system: str | None, config: InferenceConfig) -> Target:
-    return Target(model_id, system, config.max_tokens, config.temperature, config.top_p)
+def general_rows_for(uri: str, max_rows: int, *, s3: Any, data_bucket: str) -> list[dict[str, Any]]:
+    """The general set's evaluation rows: the built-in set, or a JSONL object of the data bucket."""
+    if uri.startswith(BUILTIN_PREFIX):
+        return general_rows(builtin_set(uri.removeprefix(BUILTIN_PREFIX)), max_rows)
+    location = uri if uri.startswith("s3://") else f"s3://{data_bucket}/{uri}"
+    return general_rows(parse_general_set(_read_text(s3, location), location), max_rows)
+
+
+def _target(model_id: str, system: str | None, config: InferenceConfig, guardrail: GuardrailRef | None) -> Target:
+    return Target(model_id, system, config.max_tokens, config.temperature, config.top_p, guardrail)
 
 
 def run_batch(request: BatchRequest, *, s3: Any, runtime: Any) -> BatchResult:
@@ -118,11 +148,13 @@ def run_batch(request: BatchRequest, *, s3: Any, runtime: Any) -> BatchResult:
 
     def evaluate(row: dict[str, Any]) -> tuple[list[PredictionRow], list[PredictionRow]]:
         system = row.get("system")  # each row carries its own system prompt (templates are filled per record)
+        # A general-set row is asked as it is (no task prompt), of the candidate and of the base model.
+        baseline_model = plan.general_baseline if row.get("kind") == GENERAL else plan.baseline
         return evaluate_batch(
             runtime,
             [row],
-            candidate=_target(plan.candidate, system, plan.inference_config),
-            baseline=_target(plan.baseline, system, plan.inference_config) if plan.baseline else None,
+            candidate=_target(plan.candidate, system, plan.inference_config, plan.guardrail),
+            baseline=_target(baseline_model, system, plan.inference_config, plan.guardrail) if baseline_model else None,
             pacer=pacer,
             seed=zlib.crc32(str(row.get("id", "")).encode()),
             judge_model=plan.judge_model,
@@ -167,6 +199,39 @@ def _loss_curves(state: RunState, s3: Any) -> dict[str, list[tuple[float, float]
     return curves
 
 
+def _data_summary(state: RunState, s3: Any) -> dict[str, Any] | None:
+    """What preparation read, dropped and fixed: its manifest.json, summarized."""
+    if state.data is None:
+        return None
+    return data_summary(json.loads(_read_text(s3, state.data.manifest_uri)), state.data.manifest_uri)
+
+
+def _training(state: RunState, curves: dict[str, list[tuple[float, float]]]) -> dict[str, Any] | None:
+    """The final training loss: the job's own figure (the run output's `job.trainingLoss`), else the curve's last
+    point; both are shown when they disagree."""
+    reported = state.job.training_loss if state.job else None
+    last = curves["training"][-1][1] if curves.get("training") else None
+    if reported is None and last is None:
+        return None
+    if reported is None:
+        return {"finalTrainingLoss": last, "source": "the last point of the training loss curve"}
+    training: dict[str, Any] = {
+        "finalTrainingLoss": reported,
+        "source": "reported by the job (trainingMetrics.trainingLoss), the run output's job.trainingLoss",
+    }
+    if last is not None and abs(last - reported) > 1e-9:
+        training["curveLastPoint"] = last
+    return training
+
+
+def _prompting(run: Any) -> str:
+    config = run.evaluation.inference_config
+    return (
+        "each test row's own system prompt and user turn, the same as the candidate's, through ConverseStream with "
+        f"maxTokens {config.max_tokens}, temperature {config.temperature:g}, topP {config.top_p:g}"
+    )
+
+
 def aggregate_evaluation(
     state: RunState,
     plan: EvaluationPlan,
@@ -188,11 +253,21 @@ def aggregate_evaluation(
             "(see the EvaluateBatches map run)"
         )
     baseline = _predictions(s3, plan.bucket, f"{plan.prefix}predictions/baseline/")
+    general = general_summary(
+        [row for row in candidate if row.kind == GENERAL],
+        [row for row in baseline if row.kind == GENERAL],
+        uri=run.evaluation.general.uri if run.evaluation.general else None,
+        base_model=plan.general_baseline,
+    )
+    candidate = [row for row in candidate if row.kind != GENERAL]
+    baseline = [row for row in baseline if row.kind != GENERAL]
     active, _ = read_active(ssm, environment)
     baseline_is_promoted = run.evaluation.baseline == "promoted" and bool(baseline)
     promoted_primary = active.metrics.candidate if active and active.metrics and not baseline_is_promoted else None
     gate_overrides = {name: getattr(run.gate, name) for name in Thresholds.__dataclass_fields__}
     traffic = run.evaluation.traffic
+    curves = _loss_curves(state, s3)
+    kind = run.evaluation.baseline
     report = evaluation_report(
         candidate_rows=candidate,
         baseline_rows=baseline or None,
@@ -211,7 +286,8 @@ def aggregate_evaluation(
             "execution": state.execution.arn,
             "environment": environment,
             "baseModel": run.base_model,
-            "method": run.method.value,
+            "method": (run.stages[state.stage.index].method if run.stages else run.method).value,
+            **({"stage": state.stage.index + 1, "stages": len(run.stages)} if run.stages else {}),
             "platform": run.platform.value,
             "deployment": state.deployment.deployment_arn if state.deployment else None,
             "baselineModel": plan.baseline,
@@ -219,18 +295,42 @@ def aggregate_evaluation(
             "estimatedTrainingUsd": state.estimate.training_usd if state.estimate else None,
             "estimatedEvaluationUsd": state.estimate.evaluation_usd if state.estimate else None,
         },
-        loss_curves=_loss_curves(state, s3),
+        loss_curves=curves,
         simulated=simulated,
         judge_model=run.evaluation.judge_model,
+        guardrail=plan.guardrail.model_dump(by_alias=True) if plan.guardrail else None,
+        general=general,
+        baseline_info={
+            "kind": kind,
+            "model": plan.baseline,
+            "prompting": _prompting(run),
+            "note": {
+                "none": "evaluation.baseline is none",
+                "promoted": "no model was promoted yet to compare with",
+            }.get(kind, "the baseline gave no predictions"),
+        },
+        traffic_source=(
+            "the default traffic (evaluation.traffic of the execution input left at its defaults)"
+            if traffic == TrafficInput()
+            else "the execution input's evaluation.traffic"
+        ),
+        data_summary=_data_summary(state, s3),
+        training=_training(state, curves),
+        estimate=state.estimate.dump() if state.estimate else None,
     )
-    key = layout.report(state.execution.name)
+    key = layout.report(scope(state))
+    outcomes, chosen = _stage_outcomes(state, report, f"s3://{data_bucket}/{key}report.json")
+    if outcomes:
+        baseline_metrics = report["baseline"]
+        measured = report["run"].get("measuredCostPer1kRequests")
+        report["stages"] = progression(outcomes, baseline_metrics, chosen, measured)
     _put(s3, data_bucket, key + "report.json", json.dumps(report, indent=2), "application/json")
     _put(s3, data_bucket, key + "report.html", render_html(report), "text/html; charset=utf-8")
     with aws_call("s3", "GeneratePresignedUrl"):
         url = s3.generate_presigned_url(
             "get_object", Params={"Bucket": data_bucket, "Key": key + "report.html"}, ExpiresIn=REPORT_URL_SECONDS
         )
-    return EvaluationResult(
+    result = EvaluationResult(
         verdict=report["gate"]["verdict"],
         failed=report["gate"]["failed"],
         primary_metric=report["primaryMetric"],
@@ -242,4 +342,42 @@ def aggregate_evaluation(
         report_html_uri=f"s3://{data_bucket}/{key}report.html",
         report_url=url,
         simulated=simulated,
+        stages=outcomes,
+        chosen=chosen,
     )
+    if chosen is None:
+        return result
+    # The gate acts on the chosen stage (its deployment replaces $.deployment in UseChosenStage).
+    return result.model_copy(
+        update={
+            "verdict": chosen.verdict,
+            "failed": chosen.failed,
+            "candidate": chosen.primary,
+            "error_rate": chosen.error_rate,
+        }
+    )
+
+
+def _stage_outcomes(
+    state: RunState, report: dict[str, Any], report_uri: str
+) -> tuple[list[StageOutcome], StageOutcome | None]:
+    """Multi-stage runs: the stages evaluated so far (this one appended) and, after the last, the chosen one."""
+    run, deployment = state.input, state.deployment
+    assert run is not None
+    if len(run.stages) < 2 or deployment is None:
+        return [], None
+    index = state.stage.index
+    earlier = state.evaluation.stages if state.evaluation is not None and index > 0 else []
+    outcome = stage_outcome(
+        index=index,
+        method=run.stages[index].method.value,
+        job=state.job,
+        model_arn=deployment.model_arn,
+        deployment_arn=deployment.deployment_arn,
+        deployment_name=deployment.deployment_name,
+        report=report,
+        report_uri=report_uri,
+    )
+    outcomes = [*earlier, outcome]
+    last = index == len(run.stages) - 1
+    return outcomes, choose(outcomes) if last else None

@@ -11,9 +11,10 @@ Output: a list of `{id, aggregate_reward_score, metrics_list: [{name, value, typ
 scores in [0, 1], one per sample, `id`s echoed.
 
 Graders: `exact`, `normalized`, `label` (classification: the label extracted from a verbose answer), `numeric`
-(absolute tolerance) and `sql-execution` (candidate and reference run on an in-memory SQLite database built from
-the record's CREATE TABLE context; equal result sets score 1). The grader of a record comes from its metadata
-(`grader`), else from its task.
+(absolute tolerance) and `sql-execution` (candidate and reference run on several in-memory SQLite test databases
+built from the record's CREATE TABLE context and seeded with both queries' literals; equal results on every
+database score 1; a reference empty on every database is compared by canonical SQL instead, and the sample's
+`sql_fallback` metric says so). The grader of a record comes from its metadata (`grader`), else from its task.
 """
 
 from __future__ import annotations
@@ -58,7 +59,19 @@ def _first_number(text: str) -> float | None:
 
 def grade(grader: str, candidate: str, reference: Any, metadata: dict[str, Any]) -> float:
     """Reward in [0, 1] of one candidate."""
+    return graded(grader, candidate, reference, metadata)[0]
+
+
+def graded(grader: str, candidate: str, reference: Any, metadata: dict[str, Any]) -> tuple[float, list[dict[str, Any]]]:
+    """Reward in [0, 1] of one candidate, and the grader's own metrics (`Metric` entries of the sample's result)."""
     reference_text = reference if isinstance(reference, str) else str(reference)
+    if grader == "sql-execution":
+        match = execution_match(candidate, reference_text, str(metadata.get("context", "")))
+        return float(match.equal), [{"name": "sql_fallback", "value": float(match.fallback), "type": "Metric"}]
+    return _score(grader, candidate, reference_text, metadata), []
+
+
+def _score(grader: str, candidate: str, reference_text: str, metadata: dict[str, Any]) -> float:
     if grader == "exact":
         return float(candidate.strip() == reference_text.strip())
     if grader == "normalized":
@@ -72,8 +85,6 @@ def grade(grader: str, candidate: str, reference: Any, metadata: dict[str, Any])
             return 0.0
         tolerance = float(metadata.get("numeric_tolerance", 1e-6))
         return float(abs(expected - got) <= tolerance)
-    if grader == "sql-execution":
-        return float(execution_match(candidate, reference_text, str(metadata.get("context", ""))).equal)
     raise ValueError(f"unknown grader {grader!r}; known: {', '.join(GRADERS)}")
 
 
@@ -113,7 +124,9 @@ def record_fields(sample: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def score_samples(samples: list[dict[str, Any]], *, grade_fn: Callable[..., float] = grade) -> list[dict[str, Any]]:
+def score_samples(
+    samples: list[dict[str, Any]], *, grade_fn: Callable[..., tuple[float, list[dict[str, Any]]]] = graded
+) -> list[dict[str, Any]]:
     """Apply the grader contract to a batch."""
     results = []
     for sample in samples:
@@ -121,7 +134,7 @@ def score_samples(samples: list[dict[str, Any]], *, grade_fn: Callable[..., floa
         grader = grader_for(fields)
         candidate = generated_answer(sample.get("messages") or [])
         reference = fields.get("reference_answer")
-        score = grade_fn(grader, candidate, "" if reference is None else reference, fields)
+        score, grader_metrics = grade_fn(grader, candidate, "" if reference is None else reference, fields)
         results.append(
             {
                 "id": sample.get("id"),
@@ -129,6 +142,7 @@ def score_samples(samples: list[dict[str, Any]], *, grade_fn: Callable[..., floa
                 "metrics_list": [
                     {"name": grader, "value": score, "type": "Reward"},
                     {"name": "answer_chars", "value": float(len(candidate)), "type": "Metric"},
+                    *grader_metrics,
                 ],
             }
         )

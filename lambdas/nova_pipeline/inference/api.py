@@ -38,6 +38,9 @@ class ApiSettings(FunctionSettings):
     max_output_tokens: int = Field(alias="NOVA_API_MAX_OUTPUT_TOKENS", default=4096)
     allow_context: bool = Field(alias="NOVA_API_ALLOW_CONTEXT", default=True)
     debug_logging: bool = Field(alias="NOVA_API_DEBUG_LOGGING", default=False)
+    # The environment's guardrail (both empty: none), applied to every Converse call.
+    guardrail_id: str = Field(alias="NOVA_GUARDRAIL_ID", default="")
+    guardrail_version: str = Field(alias="NOVA_GUARDRAIL_VERSION", default="")
 
     @classmethod
     def variables(cls) -> frozenset[str]:
@@ -46,10 +49,15 @@ class ApiSettings(FunctionSettings):
             "NOVA_API_MAX_INPUT_CHARS",
             "NOVA_API_ALLOW_CONTEXT",
             "NOVA_API_DEBUG_LOGGING",
+            "NOVA_GUARDRAIL_ID",
+            "NOVA_GUARDRAIL_VERSION",
         }
 
     def limits(self) -> Limits:
-        return Limits(self.max_input_chars, self.max_output_tokens, self.allow_context)
+        guardrail = (
+            (self.guardrail_id, self.guardrail_version) if self.guardrail_id and self.guardrail_version else None
+        )
+        return Limits(self.max_input_chars, self.max_output_tokens, self.allow_context, guardrail)
 
 
 @lru_cache(maxsize=1)

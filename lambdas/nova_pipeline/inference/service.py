@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import string
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from nova_pipeline.contract.prompt_layout import fixed_system, placeholders, with_context
 from nova_pipeline.core.errors import error_code
 from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, ServedModel, Usage
 from nova_pipeline.promotion.record import ActiveModelRecord
@@ -63,38 +63,20 @@ class Limits:
     max_input_chars: int
     max_output_tokens: int = 4096
     allow_context: bool = True
-
-
-def _placeholders(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
-CONTEXT_OPEN, CONTEXT_CLOSE = "<context>", "</context>"
-# What a `{context}` placeholder of the promoted system prompt becomes: the system block is fixed, the caller's
-# context goes to the user turn.
-CONTEXT_REFERENCE = f"(the context is given in the user's message, between {CONTEXT_OPEN} and {CONTEXT_CLOSE})"
+    guardrail: tuple[str, str] | None = None
+    """The environment's guardrail (identifier, version), applied to every call."""
 
 
 def system_prompt(record: ActiveModelRecord) -> str | None:
     """The promoted training prompt, never anything a caller sent: a `{context}`-style placeholder points at the
-    delimited context of the user turn."""
-    template = record.system_prompt
-    if template is None:
-        return None
-    names = _placeholders(template)
-    return template.format_map(dict.fromkeys(names, CONTEXT_REFERENCE)) if names else template
-
-
-def with_context(text: str, context: str) -> str:
-    """The user turn with the caller's context before it, between `<context>` tags the context cannot close."""
-    escaped = context.replace(CONTEXT_OPEN, "&lt;context&gt;").replace(CONTEXT_CLOSE, "&lt;/context&gt;")
-    return f"{CONTEXT_OPEN}\n{escaped}\n{CONTEXT_CLOSE}\n\n{text}"
+    delimited context of the user turn, exactly as in the prepared training records."""
+    return None if record.system_prompt is None else fixed_system(record.system_prompt)
 
 
 def _check_context(record: ActiveModelRecord, context: str | None, limits: Limits) -> None:
     if context is not None and not limits.allow_context:
         raise BadRequest("context: this environment does not accept a context")
-    names = _placeholders(record.system_prompt or "")
+    names = placeholders(record.system_prompt or "")
     if names and context is None:
         raise BadRequest(
             f"context: required: the promoted model's system prompt has {{{names[0]}}} "
@@ -136,6 +118,9 @@ def converse_request(record: ActiveModelRecord, request: GenerateRequest, limits
     system = system_prompt(record)
     if system:
         converse["system"] = [{"text": system}]
+    if limits.guardrail is not None:
+        identifier, version = limits.guardrail
+        converse["guardrailConfig"] = {"guardrailIdentifier": identifier, "guardrailVersion": version}
     return converse
 
 

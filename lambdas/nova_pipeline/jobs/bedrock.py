@@ -8,13 +8,15 @@ execution, and an existing job or deployment of this execution is found and reus
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from nova_pipeline.contract.catalog import BEDROCK_CUSTOMIZATION_TYPE, HYPERPARAMETER_RULES, MODELS, Method, Platform
-from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.contract.execution_input import ExecutionInput, stage_view
 from nova_pipeline.contract.run_state import DeploymentState, ExecutionRef, JobState, ModelState, PreparedData, RunState
 from nova_pipeline.core.errors import AwsRequestFailed, aws_call, error_code
-from nova_pipeline.jobs.naming import client_request_token, resource_name
+from nova_pipeline.jobs.naming import client_request_token, resource_name, staged
+from nova_pipeline.jobs.stage_data import stage_training_data
 
 JOB_DONE = {"Completed", "Failed", "Stopped"}
 READY = "Active"
@@ -34,6 +36,8 @@ class JobResources:
     output_uri: str
     kms_key_arn: str | None = None
     grader_function_arn: str | None = None
+    data_bucket: str | None = None
+    """Multi-stage runs: where a stage's own training file is written (under the run's prepared/ prefix)."""
 
 
 def _tags(run: ExecutionInput, environment: str, execution: ExecutionRef) -> list[dict[str, str]]:
@@ -42,23 +46,31 @@ def _tags(run: ExecutionInput, environment: str, execution: ExecutionRef) -> lis
     return [{"key": key, "value": value} for key, value in sorted(tags.items())]
 
 
-def job_name(environment: str, run: ExecutionInput, execution: ExecutionRef) -> str:
-    """The customization job name of this execution: whoever finds a job under it finds this execution's job."""
-    return resource_name(environment, run.run_name, execution.name, "job")
+def job_name(environment: str, run: ExecutionInput, execution: ExecutionRef, stage: int = 0) -> str:
+    """The customization job name of this execution's stage: whoever finds a job under it finds this stage's job."""
+    return resource_name(environment, run.run_name, execution.name, staged("job", stage))
 
 
 def bedrock_job_request(
-    run: ExecutionInput, data: PreparedData, execution: ExecutionRef, resources: JobResources
+    run: ExecutionInput,
+    data: PreparedData,
+    execution: ExecutionRef,
+    resources: JobResources,
+    *,
+    stage: int = 0,
+    base_model_arn: str | None = None,
 ) -> dict[str, Any]:
-    """The CreateModelCustomizationJob request of this execution."""
+    """The CreateModelCustomizationJob request of this execution's stage; a later stage's base model is the previous
+    stage's custom model (`baseModelIdentifier` takes "the model ID or ARN of the foundation model or previously
+    customized model (fine-tuned or distilled)": Bedrock user guide, "Submit a model customization job")."""
     model = MODELS[run.base_model or ""]
     assert model.customization_id is not None  # guaranteed by parse_execution_input
     request: dict[str, Any] = {
-        "jobName": job_name(resources.environment, run, execution),
-        "customModelName": resource_name(resources.environment, run.run_name, execution.name, "model"),
+        "jobName": job_name(resources.environment, run, execution, stage),
+        "customModelName": resource_name(resources.environment, run.run_name, execution.name, staged("model", stage)),
         "roleArn": resources.role_arn,
-        "clientRequestToken": client_request_token(execution.arn, "customization-job"),
-        "baseModelIdentifier": model.customization_id,
+        "clientRequestToken": client_request_token(execution.arn, staged("customization-job", stage)),
+        "baseModelIdentifier": base_model_arn or model.customization_id,
         "customizationType": BEDROCK_CUSTOMIZATION_TYPE[run.method],
         "trainingDataConfig": {"s3Uri": data.train.uri},
         "outputDataConfig": {"s3Uri": resources.output_uri},
@@ -143,6 +155,10 @@ def find_job(bedrock: Any, job_name: str) -> dict[str, Any] | None:
 def job_state_from_bedrock(job: dict[str, Any], *, wait_seconds: int, adopted: bool = False) -> JobState:
     status = str(job["status"])
     loss = job.get("trainingMetrics", {}).get("trainingLoss")
+    created, ended = job.get("creationTime"), job.get("endTime")
+    seconds = (
+        (ended - created).total_seconds() if isinstance(created, datetime) and isinstance(ended, datetime) else None
+    )
     return JobState(
         platform=Platform.BEDROCK.value,
         job_arn=job["jobArn"],
@@ -156,6 +172,7 @@ def job_state_from_bedrock(job: dict[str, Any], *, wait_seconds: int, adopted: b
         adopted=adopted,
         wait_seconds=wait_seconds,
         training_loss=float(loss) if loss is not None else None,
+        training_seconds=seconds,
     )
 
 
@@ -218,6 +235,7 @@ def poll_custom_model(bedrock: Any, model: ModelState, *, wait_seconds: int) -> 
     status = str(response.get("modelStatus", "Active"))
     return ModelState(
         model_arn=model.model_arn,
+        checkpoint_uri=model.checkpoint_uri,
         model_name=response.get("modelName", model.model_name),
         status=status,
         done=status in (READY, "Failed"),
@@ -237,15 +255,16 @@ def create_deployment(
     run: ExecutionInput,
     execution: ExecutionRef,
     wait_seconds: int,
+    stage: int = 0,
 ) -> DeploymentState:
-    """Create the on-demand deployment of `model_arn`; the same execution always gets the same deployment."""
-    name = resource_name(environment, run.run_name, execution.name, "deployment")
+    """Create the on-demand deployment of `model_arn`; the same execution's stage always gets the same deployment."""
+    name = resource_name(environment, run.run_name, execution.name, staged("deployment", stage))
     request = {
         "modelDeploymentName": name,
         "modelArn": model_arn,
         "description": f"Nova customization {environment}: execution {execution.name}"[:200],
         "tags": _tags(run, environment, execution),
-        "clientRequestToken": client_request_token(execution.arn, "deployment"),
+        "clientRequestToken": client_request_token(execution.arn, staged("deployment", stage)),
     }
     with aws_call("bedrock", "CreateCustomModelDeployment"):
         arn = bedrock.create_custom_model_deployment(**request)["customModelDeploymentArn"]
@@ -282,6 +301,19 @@ def delete_deployment(bedrock: Any, deployment_arn: str) -> bool:
     return True
 
 
+def delete_custom_model(bedrock: Any, model_arn: str) -> bool:
+    """Delete a custom model (no deployment may use it any more); False when it no longer exists."""
+    from botocore.exceptions import ClientError
+
+    try:
+        bedrock.delete_custom_model(modelIdentifier=model_arn)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
 def model_to_deploy(state: RunState) -> str:
     """The custom model this execution made: the imported one (SageMaker) or the job's output (Bedrock)."""
     if state.model is not None:
@@ -291,8 +323,22 @@ def model_to_deploy(state: RunState) -> str:
     raise RuntimeError("no custom model to deploy: neither $.model nor $.job.outputModelArn is set")
 
 
-def start_customization(state: RunState, resources: JobResources, *, bedrock: Any, wait_seconds: int) -> JobState:
-    """StartBedrockJob: this execution's CreateModelCustomizationJob, started once."""
+def start_customization(
+    state: RunState, resources: JobResources, *, bedrock: Any, wait_seconds: int, s3: Any = None
+) -> JobState:
+    """StartBedrockJob: this execution's (stage's) CreateModelCustomizationJob, started once. A later stage starts
+    from the custom model the previous stage's job made (`$.job.outputModelArn`, still the previous job's)."""
     assert state.input is not None and state.data is not None, "StartBedrockJob runs after PrepareData"
-    request = bedrock_job_request(state.input, state.data, state.execution, resources)
+    stage = state.stage.index
+    data = state.data
+    if state.input.stages:
+        assert resources.data_bucket, "a multi-stage run needs the data bucket"
+        data = stage_training_data(state, s3=s3, data_bucket=resources.data_bucket)
+    base_model_arn = None
+    if stage > 0:
+        if state.job is None or not state.job.output_model_arn:
+            raise RuntimeError(f"stage {stage + 1} starts from the previous stage's model, but $.job has none")
+        base_model_arn = state.job.output_model_arn
+    run = stage_view(state.input, stage)
+    request = bedrock_job_request(run, data, state.execution, resources, stage=stage, base_model_arn=base_model_arn)
     return start_bedrock_job(bedrock, request, wait_seconds=wait_seconds)

@@ -70,28 +70,46 @@ def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str)
     elif state.deployment is not None and jobs_bedrock.delete_deployment(bedrock, state.deployment.deployment_arn):
         report.deleted_deployment = state.deployment.deployment_arn
         report.actions.append(f"deleted deployment {state.deployment.deployment_name}")
+    # A multi-stage run that fails after its first stages: their evaluated deployments go too.
+    current = state.deployment.deployment_arn if state.deployment else None
+    for stage in state.evaluation.stages if state.evaluation and not promoted else []:
+        if stage.deployment_arn != current and jobs_bedrock.delete_deployment(bedrock, stage.deployment_arn):
+            report.actions.append(f"deleted deployment {stage.deployment_name} (stage {stage.index + 1})")
     return report
 
 
 def _running_job(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str) -> tuple[str, str, str] | None:
-    """(platform, ARN, name) of this execution's job if it may still be running, else None."""
-    job = state.job
-    if job is not None:
+    """(platform, ARN, name) of this execution's job if it may still be running, else None.
+
+    In a multi-stage run `$.job` may still be the previous stage's (done) job when the next stage's start failed:
+    the running stage's job is then looked up by its derived name."""
+    job, run = state.job, state.input
+    stage = state.stage.index
+    if job is not None and (run is None or job.job_name in _stage_job_names(run, state, environment, stage)):
         return None if job.done else (job.platform, job.job_arn, job.job_name)
-    run = state.input
     if run is None:  # failed before the input was valid: no job can have been started
         return None
     if run.platform is Platform.BEDROCK:
-        name = jobs_bedrock.job_name(environment, run, state.execution)
+        name = jobs_bedrock.job_name(environment, run, state.execution, stage)
         found = jobs_bedrock.find_job(bedrock, name)
         if found is None or str(found.get("status")) in jobs_bedrock.JOB_DONE:
             return None
         return Platform.BEDROCK.value, str(found["jobArn"]), name
-    name = training.training_job_name(environment, run, state.execution)
+    name = training.training_job_name(environment, run, state.execution, stage)
     described = training.find_training_job(sagemaker, name)
     if described is None or str(described.get("TrainingJobStatus")) in ("Completed", "Failed", "Stopped"):
         return None
     return Platform.SAGEMAKER.value, str(described["TrainingJobArn"]), name
+
+
+def _stage_job_names(run: Any, state: RunState, environment: str, stage: int) -> set[str]:
+    """The names the running stage's job can have (`$.job` of a one-stage run always is this execution's)."""
+    if stage == 0:
+        return {state.job.job_name} if state.job else set()
+    return {
+        jobs_bedrock.job_name(environment, run, state.execution, stage),
+        training.training_job_name(environment, run, state.execution, stage),
+    }
 
 
 def notification(state: RunState, report: CleanupReport, *, environment: str, region: str) -> tuple[str, str]:

@@ -30,3 +30,9 @@ def resource_name(environment: str, run_name: str | None, execution_name: str, k
 def client_request_token(execution_arn: str, purpose: str) -> str:
     """A token unique to (execution, purpose); Bedrock accepts [a-zA-Z0-9](-*[a-zA-Z0-9])*, up to 256 characters."""
     return hashlib.sha256(f"{execution_arn}#{purpose}".encode()).hexdigest()
+
+
+def staged(kind: str, stage: int) -> str:
+    """The name kind (or token purpose) of stage `stage` (0-based) of a multi-stage run: the first stage keeps the
+    single-stage name, so a one-stage run names everything as before; later ones get `<kind><n>` (`train2`)."""
+    return kind if stage == 0 else f"{kind}{stage + 1}"

@@ -26,7 +26,7 @@ from nova_pipeline.contract.catalog import (
     sagemaker_image_uri,
     sagemaker_training_problem,
 )
-from nova_pipeline.contract.execution_input import ExecutionInput, resolve_hyperparameters
+from nova_pipeline.contract.execution_input import ExecutionInput, resolve_hyperparameters, stage_view
 from nova_pipeline.contract.run_state import ExecutionRef, JobState, ModelState, PreparedData, RunState
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import AwsRequestFailed, aws_call, error_code
@@ -34,13 +34,16 @@ from nova_pipeline.core.problems import InputProblemsError, Problem
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.core.settings import SettingsError
 from nova_pipeline.jobs import bedrock as jobs_bedrock
-from nova_pipeline.jobs.naming import client_request_token, resource_name
+from nova_pipeline.jobs.naming import client_request_token, resource_name, staged
+from nova_pipeline.jobs.stage_data import stage_training_data
 
 RECIPE_CHANNEL_PATH = "/opt/ml/input/data/recipe"
 # ML storage per instance (the SageMaker SDK defaults to 30 GB); Nova writes checkpoints to the escrow bucket.
 TRAINING_VOLUME_GB = 200
 # Set by the pipeline, never by `recipeOverrides`: the job's InstanceCount and the grader function.
 REPLICAS_PATH = "run.replicas"
+# The model a recipe trains from: the base model's name, or a previous job's checkpoint (`s3://`, a later stage).
+MODEL_PATH = "run.model_name_or_path"
 REWARD_LAMBDA_PATHS = ("run.reward_lambda_arn", "training_config.rollout.rewards.api_endpoint.lambda_arn")
 _INTERPOLATION = re.compile(r"^\$\{(?:oc\.select:)?([A-Za-z0-9_.]+)(?:,[^}]*)?\}$")
 
@@ -170,7 +173,11 @@ def recipe_document(recipe: dict[str, Any]) -> str:
 
 
 def build_recipe(
-    run: ExecutionInput, recipe: dict[str, Any], *, reward_function_arn: str | None = None
+    run: ExecutionInput,
+    recipe: dict[str, Any],
+    *,
+    reward_function_arn: str | None = None,
+    checkpoint_uri: str | None = None,
 ) -> dict[str, Any]:
     """The recipe the job reads: hyperparameters (at the recipe family's paths), then `recipeOverrides`, then the
     instance count (`run.replicas`) and, for RFT, the reward function ARN. Only paths the recipe has are set: any
@@ -199,7 +206,7 @@ def build_recipe(
             problems.append(Problem(f"$.hyperparameters.{name}", problem))
     by_path = {path: name for name, path in paths.items()}
     overridden: dict[str, Any] = {}
-    pipeline_paths = {REPLICAS_PATH: "sagemaker.instanceCount"} | dict.fromkeys(
+    pipeline_paths = {REPLICAS_PATH: "sagemaker.instanceCount", MODEL_PATH: "baseModel and stages"} | dict.fromkeys(
         REWARD_LAMBDA_PATHS, "the grader function"
     )
     for dotted, value in run.sagemaker.recipe_overrides.items():
@@ -220,6 +227,10 @@ def build_recipe(
     problem = _set(merged, REPLICAS_PATH, count)
     if problem:
         problems.append(Problem("$.sagemaker.recipe", problem))
+    if checkpoint_uri is not None:  # a later stage: train from the previous stage's checkpoint
+        problem = _set(merged, MODEL_PATH, checkpoint_uri)
+        if problem:
+            problems.append(Problem("$.sagemaker.recipe", problem))
     if run.method is Method.RFT:
         if not reward_function_arn:
             raise SettingsError("SageMaker RFT needs the reward function: NOVA_GRADER_FUNCTION_ARN is not set")
@@ -244,11 +255,13 @@ class TrainingResources:
     kms_key_arn: str | None = None
     reward_function_arn: str | None = None
     """RFT: the grader Lambda the job calls for rewards (the SageMaker role needs lambda:InvokeFunction on it)."""
+    data_bucket: str | None = None
+    """Multi-stage runs: where a stage's own training file is written (under the run's prepared/ prefix)."""
 
 
-def training_job_name(environment: str, run: ExecutionInput, execution: ExecutionRef) -> str:
-    """The training job name of this execution: whoever finds a job under it finds this execution's job."""
-    return resource_name(environment, run.run_name, execution.name, "train")
+def training_job_name(environment: str, run: ExecutionInput, execution: ExecutionRef, stage: int = 0) -> str:
+    """The training job name of this execution's stage: whoever finds a job under it finds this stage's job."""
+    return resource_name(environment, run.run_name, execution.name, staged("train", stage))
 
 
 def training_job_request(
@@ -260,6 +273,7 @@ def training_job_request(
     recipe: dict[str, Any],
     recipe_uri: str,
     recipe_file: str,
+    stage: int = 0,
 ) -> dict[str, Any]:
     """CreateTrainingJob for a merged recipe, shaped like the SageMaker Python SDK's `ModelTrainer.from_recipe`:
     channels `train` / `validation` (Converse for SFT, S3Prefix for RFT) plus `recipe`; hyperparameters
@@ -305,7 +319,7 @@ def training_job_request(
     if reward_lambda_arn:
         hyperparameters["reward_lambda_arn"] = str(reward_lambda_arn)
     return {
-        "TrainingJobName": training_job_name(resources_.environment, run, execution),
+        "TrainingJobName": training_job_name(resources_.environment, run, execution, stage),
         "RoleArn": resources_.role_arn,
         "AlgorithmSpecification": {
             "TrainingImage": image_uri(model.short_name, run.method, resources_.region),
@@ -359,6 +373,8 @@ def poll_training_job(sagemaker: Any, job: JobState, *, wait_seconds: int) -> Jo
     status = str(response["TrainingJobStatus"])
     return job.model_copy(
         update={
+            "training_seconds": response.get("TrainingTimeInSeconds"),
+            "billable_seconds": response.get("BillableTimeInSeconds"),
             "status": status,
             "done": status in ("Completed", "Failed", "Stopped"),
             "succeeded": status == "Completed",
@@ -420,7 +436,7 @@ def _read_object(s3: Any, uri: str) -> bytes:
 
 
 def resolve_recipe(
-    run: ExecutionInput, *, s3: Any, reward_function_arn: str | None = None
+    run: ExecutionInput, *, s3: Any, reward_function_arn: str | None = None, checkpoint_uri: str | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The recipe's name and its merged content: the catalog's for the instance type, or the user's from S3."""
     source = run.sagemaker.recipe or instances(run)[0].recipe
@@ -429,17 +445,32 @@ def resolve_recipe(
         base = parse_recipe(_read_object(s3, source).decode("utf-8"), source)
     else:
         name, base = source, load_shipped_recipe(source)
-    return name, build_recipe(run, base, reward_function_arn=reward_function_arn)
+    return name, build_recipe(run, base, reward_function_arn=reward_function_arn, checkpoint_uri=checkpoint_uri)
 
 
 def start_training(
     state: RunState, resources_: TrainingResources, *, s3: Any, sagemaker: Any, wait_seconds: int
 ) -> JobState:
-    """StartTrainingJob: the merged recipe uploaded under `recipes/<job>/` (the `recipe` channel), then the job."""
-    run, data = state.input, state.data
-    assert run is not None and data is not None, "StartTrainingJob runs after PrepareData"
-    recipe_name, recipe = resolve_recipe(run, s3=s3, reward_function_arn=resources_.reward_function_arn)
-    job_name = resource_name(resources_.environment, run.run_name, state.execution.name, "train")
+    """StartTrainingJob: the merged recipe uploaded under `recipes/<job>/` (the `recipe` channel), then the job.
+
+    A later stage of a multi-stage run trains from the previous stage's checkpoint (`$.model.checkpointUri`, the
+    model it imported) on its own training file."""
+    assert state.input is not None and state.data is not None, "StartTrainingJob runs after PrepareData"
+    stage = state.stage.index
+    run = stage_view(state.input, stage)
+    data = state.data
+    if state.input.stages:
+        assert resources_.data_bucket, "a multi-stage run needs the data bucket"
+        data = stage_training_data(state, s3=s3, data_bucket=resources_.data_bucket)
+    checkpoint = None
+    if stage > 0:
+        if state.model is None or not state.model.checkpoint_uri:
+            raise RuntimeError(f"stage {stage + 1} starts from the previous checkpoint, but $.model has none")
+        checkpoint = state.model.checkpoint_uri
+    recipe_name, recipe = resolve_recipe(
+        run, s3=s3, reward_function_arn=resources_.reward_function_arn, checkpoint_uri=checkpoint
+    )
+    job_name = training_job_name(resources_.environment, run, state.execution, stage)
     recipe_file = f"{recipe_name}.yaml"
     recipe_key = layout.recipe(job_name, recipe_file)
     with aws_call("s3", "PutObject"):
@@ -457,6 +488,7 @@ def start_training(
         recipe=recipe,
         recipe_uri=f"s3://{resources_.artifacts_bucket}/{recipe_key}",
         recipe_file=recipe_file,
+        stage=stage,
     )
     return start_training_job(sagemaker, request, wait_seconds=wait_seconds)
 
@@ -475,12 +507,14 @@ def import_trained_model(
     job, run = state.job, state.input
     assert job is not None and job.output_uri and run is not None, "ImportModel runs after the training job"
     checkpoint = checkpoint_from_output(_read_object(s3, job.output_uri), job.output_uri)
-    return jobs_bedrock.import_custom_model(
+    stage = state.stage.index
+    model = jobs_bedrock.import_custom_model(
         bedrock,
         checkpoint_uri=checkpoint,
         role_arn=role_arn,
-        model_name=resource_name(environment, run.run_name, state.execution.name, "model"),
-        token=client_request_token(state.execution.arn, "custom-model"),
+        model_name=resource_name(environment, run.run_name, state.execution.name, staged("model", stage)),
+        token=client_request_token(state.execution.arn, staged("custom-model", stage)),
         kms_key_arn=kms_key_arn,
         wait_seconds=wait_seconds,
     )
+    return model.model_copy(update={"checkpoint_uri": checkpoint})

@@ -1,8 +1,9 @@
 """`nova-pipeline serve-local`: the inference API on 127.0.0.1 with the real handler and a SIMULATED promoted model.
 
 Requests are turned into API Gateway REST proxy events for `lambdas/inference/handler.py`; SSM comes from moto and
-Bedrock from the local simulator. If no model is promoted, one is: a simulated customized model trained on
-`examples/data/support-tickets/tickets.jsonl` (nearest neighbour), with the example's system prompt.
+Bedrock from the local simulator. The model served is the one a local run promoted (`local.runs.promoted_model`),
+or the built-in example: a simulated customized model trained on `examples/data/support-tickets/tickets.jsonl`
+(nearest neighbour), with the example's system prompt.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from nova_pipeline.local.runs import PromotedModel
 from nova_pipeline.local.simulated_model import CustomizedModel, Example, tokens
 from nova_pipeline.local.simulator import REGION, BedrockSimulator, SimulatorSettings, _Deployment, _Model
 from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
@@ -32,19 +34,14 @@ DEPLOYMENT = f"arn:aws:bedrock:{REGION}:123456789012:custom-model-deployment/loc
 MODEL = f"arn:aws:bedrock:{REGION}:123456789012:custom-model/amazon.nova-micro-v1:0:128k/local0serve"
 
 
-def _promote_example(simulator: BedrockSimulator) -> None:
-    import boto3
-
+def example_model() -> PromotedModel:
+    """The built-in example: a simulated customized model that learned the support-ticket examples."""
     examples = []
     for line in TICKETS.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         examples.append(
             Example(SYSTEM_PROMPT, row["text"], row["label"], frozenset(tokens(f"{SYSTEM_PROMPT} {row['text']}")))
         )
-    simulator.models[MODEL] = _Model(MODEL, "local-example", 0.0, CustomizedModel(examples), "serve-local")
-    simulator.deployments[DEPLOYMENT] = _Deployment(DEPLOYMENT, "local-example", MODEL, -1e9, None)
-    ssm = boto3.client("ssm", region_name=REGION)
-    name = active_model_parameter_name(ENVIRONMENT)
     record = ActiveModelRecord(
         deployment_arn=DEPLOYMENT,
         custom_model_arn=MODEL,
@@ -53,12 +50,29 @@ def _promote_example(simulator: BedrockSimulator) -> None:
         promoted_at=datetime.now(UTC),
         version=1,
     )
+    return PromotedModel("built-in example", record, examples)
+
+
+def _promote(simulator: BedrockSimulator, promoted: PromotedModel) -> None:
+    import boto3
+
+    record = promoted.record
+    model = CustomizedModel(promoted.examples)
+    simulator.models[record.custom_model_arn] = _Model(record.custom_model_arn, promoted.run, 0.0, model, "serve-local")
+    simulator.deployments[record.deployment_arn] = _Deployment(
+        record.deployment_arn, promoted.run, record.custom_model_arn, -1e9, None
+    )
+    ssm = boto3.client("ssm", region_name=REGION)
+    name = active_model_parameter_name(ENVIRONMENT)
     ssm.put_parameter(Name=name, Value=record.model_dump_json(by_alias=True), Type="SecureString", Overwrite=True)
 
 
 @contextmanager
-def local_api_environment(settings: SimulatorSettings | None = None) -> Iterator[tuple[Any, BedrockSimulator]]:
-    """moto + the simulator + the real inference handler, with an example model promoted."""
+def local_api_environment(
+    settings: SimulatorSettings | None = None, promoted: PromotedModel | None = None
+) -> Iterator[tuple[Any, BedrockSimulator]]:
+    """moto + the simulator + the real inference handler, with `promoted` (default: the built-in example)
+    promoted."""
     import boto3
     from moto import mock_aws
 
@@ -85,7 +99,7 @@ def local_api_environment(settings: SimulatorSettings | None = None) -> Iterator
         stack.enter_context(clients.use_client_factory(lambda service: boto3.client(service, region_name=REGION)))
         api.api_settings.cache_clear()
         api._provider.cache_clear()
-        _promote_example(simulator)
+        _promote(simulator, promoted or example_model())
         function = LocalFunction("inference", "arn:aws:lambda:local", REPO_ROOT / "lambdas" / "inference", {})
         yield function.load(), simulator
         api.api_settings.cache_clear()

@@ -36,6 +36,7 @@ SIMULATED_OPERATIONS = {
         "StopModelCustomizationJob",
         "CreateCustomModel",
         "GetCustomModel",
+        "DeleteCustomModel",
         "CreateCustomModelDeployment",
         "GetCustomModelDeployment",
         "DeleteCustomModelDeployment",

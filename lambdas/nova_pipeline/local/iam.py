@@ -318,10 +318,20 @@ def requirements(service: str, operation: str, params: Mapping[str, Any], keys: 
         key_arn = keys.models.get(model_id)
         if key_arn:  # an encrypted custom model (Nova user guide, "Encryption of custom models": invokers)
             needs += [need("kms:Decrypt", key_arn), need("kms:GenerateDataKey", key_arn)]
+        guardrail = (params.get("guardrailConfig") or {}).get("guardrailIdentifier")
+        if guardrail:  # Bedrock user guide, "Set up permissions to use Amazon Bedrock Guardrails"
+            arn = str(guardrail) if str(guardrail).startswith("arn:") else bedrock_arn(f"guardrail/{guardrail}")
+            needs.append(need("bedrock:ApplyGuardrail", arn))
         return needs
     if service == "sagemaker":
         return _sagemaker(operation, params)
     raise NotImplementedError(f"the twin has no IAM rule for {service}:{operation}; add one to local/iam.py")
+
+
+def _base_model(identifier: str) -> str:
+    """The resource a customization job's base model is: a custom model's ARN as given (a later stage of a
+    multi-stage run), else the foundation model."""
+    return identifier if ":custom-model/" in identifier else foundation_model(identifier)
 
 
 def _bedrock(operation: str, params: Mapping[str, Any], keys: KeyDirectory) -> list[Need]:  # noqa: PLR0912
@@ -331,7 +341,7 @@ def _bedrock(operation: str, params: Mapping[str, Any], keys: KeyDirectory) -> l
         needs = [
             need("bedrock:CreateModelCustomizationJob", job),
             need("bedrock:CreateModelCustomizationJob", model),
-            need("bedrock:CreateModelCustomizationJob", foundation_model(str(params["baseModelIdentifier"]))),
+            need("bedrock:CreateModelCustomizationJob", _base_model(str(params["baseModelIdentifier"]))),
             _pass_role(str(params["roleArn"]), "bedrock.amazonaws.com"),
         ]
         if params.get("jobTags"):
@@ -356,10 +366,10 @@ def _bedrock(operation: str, params: Mapping[str, Any], keys: KeyDirectory) -> l
         if params.get("modelKmsKeyArn"):
             needs += [need(a, str(params["modelKmsKeyArn"])) for a in ("kms:DescribeKey", "kms:CreateGrant")]
         return needs
-    if operation == "GetCustomModel":
+    if operation in ("GetCustomModel", "DeleteCustomModel"):
         identifier = str(params["modelIdentifier"])
         arn = identifier if identifier.startswith("arn:") else bedrock_arn(f"custom-model/{identifier}")
-        return [need("bedrock:GetCustomModel", arn)]
+        return [need(f"bedrock:{operation}", arn)]
     if operation == "CreateCustomModelDeployment":
         deployment = bedrock_arn(f"custom-model-deployment/{params['modelDeploymentName']}")
         model = str(params["modelArn"])

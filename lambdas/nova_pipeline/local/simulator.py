@@ -78,6 +78,8 @@ class _Job:
     stopped: bool = False
     # RFT: mean grader reward of the rollouts of the base model (start of training) and of the trained model.
     rewards: dict[str, float] = field(default_factory=dict)
+    # The last points of the loss curves the job wrote: what GetModelCustomizationJob reports as its final losses.
+    final_losses: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,6 +128,13 @@ class SimulatorSettings:
     fail_converse_every: int = 0
     rft_prompts: int = 32
     rft_batch_size: int = 16
+    # Simulated guardrails by identifier: each blocks a user turn or an answer holding one of its denied words
+    # (case-insensitive), as a Bedrock guardrail's word filter does. An unknown identifier is refused.
+    guardrails: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+# What a simulated guardrail answers instead (Bedrock's default blocked messaging).
+GUARDRAIL_BLOCKED = "Sorry, the model cannot answer this question."
 
 
 @dataclass
@@ -150,7 +159,8 @@ class BedrockSimulator:
     _token_window: deque[tuple[float, int]] = field(default_factory=deque)
     _window_tokens: int = 0
     quota_throttles: int = 0
-    _escrow_sources: dict[str, str] = field(default_factory=dict)
+    _escrow_sources: dict[str, list[str]] = field(default_factory=dict)
+    """Checkpoint -> the training files it learnt from (a later stage's checkpoint adds its own to the previous)."""
     _converse_count: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -221,7 +231,16 @@ class BedrockSimulator:
             if job.name == params["jobName"]:
                 raise SimulatedError("ValidationException", f"A job named {job.name} already exists")
         job_id = _short_id(params["jobName"])
-        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{job_id}"
+        base = params["baseModelIdentifier"]
+        if ":custom-model/" in base:
+            # Bedrock fine-tunes "a foundation model or a previously customized model (fine-tuned or distilled)"
+            # (Bedrock user guide, "Submit a model customization job"); its RFT starts from Nova 2 Lite itself.
+            self._model(base)
+            if params.get("customizationType", "FINE_TUNING") != "FINE_TUNING":
+                raise SimulatedError(
+                    "ValidationException", f"{params['customizationType']} cannot start from a custom model (simulated)"
+                )
+        arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{_base_id(base)}/{job_id}"
         self._assume(params["roleArn"], "bedrock.amazonaws.com", arn)
         self.jobs[arn] = _Job(arn, params["jobName"], token, params, self.clock())
         return {"jobArn": arn}
@@ -244,7 +263,9 @@ class BedrockSimulator:
             "status": job.status,
             "creationTime": _iso(job.created, self.clock),
             "lastModifiedTime": _iso(job.end or job.created, self.clock),
-            "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{request['baseModelIdentifier']}",
+            "baseModelArn": request["baseModelIdentifier"]
+            if request["baseModelIdentifier"].startswith("arn:")
+            else f"arn:aws:bedrock:{REGION}::foundation-model/{request['baseModelIdentifier']}",
             "hyperParameters": request.get("hyperParameters", {}),
             "trainingDataConfig": request["trainingDataConfig"],
             "outputDataConfig": request["outputDataConfig"],
@@ -259,7 +280,11 @@ class BedrockSimulator:
             response["failureMessage"] = job.failure
         if job.output_model_arn:
             response["outputModelArn"] = job.output_model_arn
-            response["trainingMetrics"] = {"trainingLoss": 0.12}
+            # The final losses are the last points of the curves the job wrote, as one run reports one figure.
+            if "training" in job.final_losses:
+                response["trainingMetrics"] = {"trainingLoss": job.final_losses["training"]}
+            if "validation" in job.final_losses and request.get("validationDataConfig", {}).get("validators"):
+                response["validationMetrics"] = [{"validationLoss": job.final_losses["validation"]}]
         return response
 
     def _bedrock_StopModelCustomizationJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -343,6 +368,9 @@ class BedrockSimulator:
                 type(e)(e.system, e.prompt, e.answer or _concise(teacher.answer(e.system, e.prompt)), e.prompt_tokens)
                 for e in examples
             ]
+        base = request["baseModelIdentifier"]
+        if ":custom-model/" in base:  # continued fine-tuning: the new examples on top of what the base learnt
+            examples = examples + self._model(base).model.examples
         trained = CustomizedModel(examples)
         grader_arn = _grader_arn(request)
         if grader_arn is not None:
@@ -350,7 +378,7 @@ class BedrockSimulator:
             if failure is not None:
                 job.status, job.failure = "Failed", failure
                 return
-        model_arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{request['baseModelIdentifier']}/" + _short_id(
+        model_arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/{_base_id(base)}/" + _short_id(
             request["customModelName"]
         )
         self._write_loss_curves(request["outputDataConfig"]["s3Uri"], job, len(examples))
@@ -449,11 +477,14 @@ class BedrockSimulator:
         for step in range(stride, steps + 1, stride):
             progress = step / steps
             noise = ((seed * step) % 97) / 97 * 0.05
-            line = f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.08**progress) + 0.1 + noise:.4f}"
+            training_loss = round(2.4 * (0.08**progress) + 0.1 + noise, 4)
+            validation_loss = round(2.4 * (0.12**progress) + 0.18, 4)
+            line = f"{step},{int(progress * epochs - 1e-9)},{training_loss:.4f}"
             if reward:  # RFT: from the base model's measured mean reward to the trained model's
                 line += f",{reward['base'] + (reward['trained'] - reward['base']) * progress:.4f}"
             lines.append(line)
-            validation.append(f"{step},{int(progress * epochs - 1e-9)},{2.4 * (0.12**progress) + 0.18:.4f}")
+            validation.append(f"{step},{int(progress * epochs - 1e-9)},{validation_loss:.4f}")
+            job.final_losses = {"training": training_loss, "validation": validation_loss}
         prefix = f"{output_uri.rstrip('/')}/{job.arn.rsplit('/', 1)[-1]}/training_artifacts/"
         self._write(prefix + "step_wise_training_metrics.csv", "\n".join(lines) + "\n")
         self._write(prefix + "validation_metrics.csv", "\n".join(validation) + "\n")
@@ -490,6 +521,8 @@ class BedrockSimulator:
         }
         if job.failure:
             response["FailureReason"] = job.failure
+        if job.end is not None:  # simulated seconds, per instance
+            response["TrainingTimeInSeconds"] = response["BillableTimeInSeconds"] = max(1, round(job.end - job.created))
         return response
 
     def _sagemaker_StopTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -542,7 +575,11 @@ class BedrockSimulator:
         with acting_as(ADMIN):  # the Amazon-managed escrow bucket: written by SageMaker itself, not by the role
             self._ensure_bucket(escrow_bucket)
             self._write(escrow + "adapter_model.safetensors", b"simulated checkpoint")
-        self._escrow_sources[escrow] = channels["train"]
+        # A later stage trains from the previous checkpoint (hyperparameter base_model_location, set from the
+        # recipe's run.model_name_or_path by the SageMaker SDK): its model knows both stages' data.
+        previous = request.get("HyperParameters", {}).get("base_model_location")
+        earlier = self._escrow_sources.get(previous, []) if previous else []
+        self._escrow_sources[escrow] = [channels["train"], *earlier]
         manifest = json.dumps({"checkpoint_s3_bucket": escrow}).encode()
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w:gz") as tar:
@@ -562,11 +599,13 @@ class BedrockSimulator:
                     return {"modelArn": model.arn}
                 raise SimulatedError("ConflictException", f"A model named {model.name} already exists")
         uri = params["modelSourceConfig"]["s3DataSource"]["s3Uri"]
-        training_uri = self._escrow_sources.get(uri)
-        if training_uri is None:
+        training_uris = self._escrow_sources.get(uri)
+        if training_uris is None:
             raise SimulatedError("ValidationException", f"{uri} is not a checkpoint of a completed training job")
-        with acting_as(ADMIN):  # what the simulated model learns from: the job's training data
-            examples = examples_from_jsonl(self._read_lines(training_uri))
+        with acting_as(ADMIN):  # what the simulated model learns from: the job's (and earlier stages') data
+            examples = [
+                e for training_uri in training_uris for e in examples_from_jsonl(self._read_lines(training_uri))
+            ]
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model/imported/{_short_id(params['modelName'])}"
         # The source ARN Bedrock sends when it assumes the role for an import: the trust policy allows the model
         # and the documented model-import-job ARNs (Bedrock user guide, model import service role).
@@ -602,6 +641,13 @@ class BedrockSimulator:
             "creationTime": _iso(model.created, self.clock),
             "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-micro-v1:0",
         }
+
+    def _bedrock_DeleteCustomModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        model = self._model(params["modelIdentifier"])
+        if any(d.model_arn == model.arn and not d.deleted for d in self.deployments.values()):
+            raise SimulatedError("ValidationException", f"Model {model.name} is used by a deployment (simulated)")
+        del self.models[model.arn]
+        return {}
 
     def _model(self, identifier: str) -> _Model:
         for model in self.models.values():
@@ -679,15 +725,32 @@ class BedrockSimulator:
         system = " ".join(block.get("text", "") for block in params.get("system", []))
         user_turns = [m for m in params["messages"] if m["role"] == "user"]
         prompt = " ".join(block.get("text", "") for block in user_turns[-1]["content"]) if user_turns else ""
+        denied = self._guardrail(params.get("guardrailConfig"))
+        input_tokens = estimate_tokens(system) + sum(
+            estimate_tokens(block.get("text", "")) for m in params["messages"] for block in m["content"]
+        )
+        if _blocked(prompt, denied):
+            return GUARDRAIL_BLOCKED, "guardrail_intervened", input_tokens
         text = model.answer(system, prompt)
+        if _blocked(text, denied):
+            return GUARDRAIL_BLOCKED, "guardrail_intervened", input_tokens
         max_tokens = params.get("inferenceConfig", {}).get("maxTokens")
         stop = "end_turn"
         if max_tokens and estimate_tokens(text) > max_tokens:
             text, stop = text[: max_tokens * 4], "max_tokens"
-        input_tokens = estimate_tokens(system) + sum(
-            estimate_tokens(block.get("text", "")) for m in params["messages"] for block in m["content"]
-        )
         return text, stop, input_tokens
+
+    def _guardrail(self, config: dict[str, Any] | None) -> tuple[str, ...]:
+        if not config:
+            return ()
+        identifier = str(config.get("guardrailIdentifier", "")).rsplit("/", 1)[-1]
+        if identifier not in self.settings.guardrails:
+            raise SimulatedError(
+                "ValidationException",
+                "The guardrail identifier or version provided in the request does not exist.",
+                400,
+            )
+        return self.settings.guardrails[identifier]
 
     def _generation_seconds(self, output_tokens: int) -> tuple[float, float]:
         ttft = self.settings.ttft_ms / 1000
@@ -848,6 +911,11 @@ def _concise(answer: str) -> str:
     return answer.splitlines()[0]
 
 
+def _base_id(base: str) -> str:
+    """The foundation model id in a job's or model's ARN: a custom base model's own base."""
+    return base.split(":custom-model/", 1)[1].split("/", 1)[0] if ":custom-model/" in base else base
+
+
 def _short_id(seed: str) -> str:
     return hashlib.sha256(f"{seed}/{uuid.uuid4()}".encode()).hexdigest()[:12]
 
@@ -860,3 +928,8 @@ def _denied(error: Exception) -> bool:
     """Whether a botocore error is an authorization failure the twin raised."""
     code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
     return code in ("AccessDenied", "AccessDeniedException", "AuthorizationError")
+
+
+def _blocked(text: str, denied: tuple[str, ...]) -> bool:
+    lowered = text.lower()
+    return any(word.lower() in lowered for word in denied)

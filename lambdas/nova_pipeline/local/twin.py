@@ -9,20 +9,20 @@ exactly as it would in AWS. Only the poll interval is shortened (about a second 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nova_pipeline.core import layout
-from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.local.iam import (
     ADMIN,
     Authorizer,
@@ -36,6 +36,7 @@ from nova_pipeline.local.result_writer import results_written_to_s3
 from nova_pipeline.local.simulated_model import SIMULATED_LABEL
 from nova_pipeline.local.simulator import BedrockSimulator, SimulatorSettings
 from nova_pipeline.local.template import ACCOUNT, REGION, CloudAssembly
+from nova_pipeline.prepare.sources import walk_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
@@ -57,7 +58,8 @@ class TwinOptions:
     # What `run()` answers when an execution waits for an approval: "approve" or "reject" as the operator would
     # with `nova-pipeline approve` / `reject`; None leaves it waiting (a test decides, or the timeout does).
     approval: str | None = None
-    reports_dir: Path = REPO_ROOT / ".build" / "twin-reports"
+    # Called with a line for each long step (synthesis on a cold cache, set-up), for a progress display.
+    progress: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -109,6 +111,15 @@ def _is_source(path: Path) -> bool:
     return "__pycache__" not in path.parts and ".egg-info" not in str(path) and path.suffix != ".pyc"
 
 
+def synthesis_progress(environment: str) -> str | None:
+    """What to tell the user before `cached_synthesis` when it will synthesize (None when the cache holds the app)."""
+    if (SYNTH_CACHE / f"{environment}-{synthesis_key(environment)}.json").is_file():
+        return None
+    changed = any(SYNTH_CACHE.glob(f"{environment}-*.json"))
+    why = "its sources changed since the last run" if changed else "first run"
+    return f"synthesizing the {environment} app ({why}; 10-60 s, once) ..."
+
+
 def cached_synthesis(environment: str) -> SynthesizedApp:
     """The synthesized app for `environment`, from `.build/twin-assembly/` when none of its inputs changed (a warm
     `run-local` skips the 10-50 s of synthesis), else synthesized and cached."""
@@ -152,6 +163,29 @@ def synthesize(environment: str, outdir: Path) -> SynthesizedApp:
     return SynthesizedApp(templates, json_assets)
 
 
+def defer_moto_batch() -> None:
+    """moto's Step Functions interpreter imports `moto.batch.utils` for its Batch task integration, and the package's
+    `__init__` imports the Batch and EC2 models: 1-3 s of every run, which uses neither. The package is registered
+    without running its `__init__`; `batch_backends` is imported when first asked for (a PEP 562 module
+    `__getattr__`), so moto's backend lookup and `from moto.batch import models` work as before."""
+    if "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or spec.submodule_search_locations is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+
+    def batch_attribute(name: str) -> Any:
+        if name == "batch_backends":
+            from moto.batch.models import batch_backends
+
+            return batch_backends
+        raise AttributeError(f"module 'moto.batch' has no attribute {name!r}")
+
+    module.__getattr__ = batch_attribute  # type: ignore[method-assign]
+    sys.modules["moto.batch"] = module
+
+
 class OfflineTwin:
     """Use as a context manager; `run()` executes one input and returns the result with a state-by-state trace."""
 
@@ -171,7 +205,12 @@ class OfflineTwin:
     # ------------------------------------------------------------------------------------------ set-up
     def __enter__(self) -> OfflineTwin:
         if self._app is None:
+            message = synthesis_progress(self.options.environment) if self.options.progress else None
+            if self.options.progress is not None and message is not None:
+                self.options.progress(message)
             self._app = cached_synthesis(self.options.environment)
+        if self.options.progress is not None:
+            self.options.progress("starting simulated AWS (moto, the Bedrock simulator, IAM from the templates) ...")
         self.assembly = CloudAssembly(self._app.templates)
         os.environ.update(
             {
@@ -189,6 +228,7 @@ class OfflineTwin:
 
         from moto import mock_aws
 
+        defer_moto_batch()
         warnings.filterwarnings("ignore", message="No application metrics to publish")
 
         # moto's interpreter logs every state failure with its internals; the trace says it better.
@@ -379,28 +419,15 @@ class OfflineTwin:
 
         s3 = boto3.client("s3", region_name=REGION)
         prefix = f"{layout.RAW}local/{local.name if local.is_dir() else local.parent.name}/"
-        files = sorted(p for p in local.rglob("*") if p.is_file()) if local.is_dir() else [local]
+        # A folder's links are followed only to files inside it (never to /etc/passwd); what is left out is said.
+        files, skipped = walk_folder(local) if local.is_dir() else ([local], [])
+        for entry in skipped:
+            print(f"not uploaded: {entry.name} ({entry.reason})", file=sys.stderr)
         for path in files:
             relative = path.relative_to(local if local.is_dir() else local.parent).as_posix()
             s3.put_object(Bucket=self.data_bucket, Key=prefix + relative, Body=path.read_bytes())
         target = prefix if local.is_dir() else prefix + local.name
         return {**execution_input, "dataset": {**dataset, "uri": target}}
-
-    def download_report(self, result: ExecutionResult) -> Path | None:
-        """Copy the execution's report.html/json from the simulated bucket to a local folder."""
-        import boto3
-
-        evaluation = (result.output or {}).get("evaluation") or {}
-        if "reportHtmlUri" not in evaluation:
-            return None
-        s3 = boto3.client("s3", region_name=REGION)
-        folder = self.options.reports_dir / result.name
-        folder.mkdir(parents=True, exist_ok=True)
-        for key in ("reportHtmlUri", "reportUri"):
-            bucket, object_key = split_s3(evaluation[key])
-            target = folder / object_key.rsplit("/", 1)[-1]
-            target.write_bytes(s3.get_object(Bucket=bucket, Key=object_key)["Body"].read())
-        return folder / "report.html"
 
     def invoke_api(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call the deployed inference API's function as API Gateway does (a REST proxy event), under its role."""
@@ -528,8 +555,9 @@ def _trace(history: list[dict[str, Any]]) -> list[TraceEntry]:
     return entries
 
 
-def format_trace(result: ExecutionResult, report: Path | None = None) -> str:
-    """The state-by-state trace a user reads after `run-local`."""
+def format_trace(result: ExecutionResult, report: Path | None = None, why: list[str] | None = None) -> str:
+    """The state-by-state trace a user reads after `run-local`; `why`: the lines that say why a run failed
+    (default: its error and cause as Step Functions gives them)."""
     lines = [f"execution {result.name}: {result.status} in {result.seconds:.1f} s", ""]
     lines.append(f"  {'state':<24} {'seconds':>8}  notes")
     for entry in result.trace:
@@ -543,8 +571,7 @@ def format_trace(result: ExecutionResult, report: Path | None = None) -> str:
         lines.append("output:")
         lines.append(json.dumps(result.output, indent=2))
     else:
-        lines.append(f"error: {result.error}")
-        lines.append(f"cause: {result.cause}")
+        lines += why or [f"error: {result.error}", f"cause: {result.cause}"]
     lines.append("")
     evaluation = (result.output or {}).get("evaluation") or {}
     if evaluation.get("verdict"):
@@ -552,6 +579,8 @@ def format_trace(result: ExecutionResult, report: Path | None = None) -> str:
         if evaluation.get("primaryMetric"):
             baseline = evaluation.get("baseline")
             shown = "none" if baseline is None else f"{baseline:.3f}"
+            if baseline is not None and evaluation.get("simulated"):
+                shown += ", a simulated stand-in: see the report's Baseline section"
             summary += f" ({evaluation['primaryMetric']} candidate {evaluation['candidate']:.3f}, baseline {shown})"
         lines.append(summary)
         for failure in evaluation.get("failed", []):

@@ -26,11 +26,21 @@ import numpy as np
 from nova_pipeline.contract.catalog import TaskType
 from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.prepare import finalize as phase2
+from nova_pipeline.prepare.labels import label_variants
 from nova_pipeline.prepare.normalize import MAX_REPORTED_PROBLEMS, ChunkResult, Normalizer, Part
 from nova_pipeline.prepare.parallel import normalize_chunks, usable_cpus
 from nova_pipeline.prepare.reading import CHUNK_BYTES, ChunkBoundaryError, open_records, split_chunks
-from nova_pipeline.prepare.records import CHARS_PER_TOKEN_ESTIMATE, ConfigurationProblem
-from nova_pipeline.prepare.sources import OutputLocation, Source, SourceError, detect_format, sha256_of
+from nova_pipeline.prepare.records import CHARS_PER_TOKEN_ESTIMATE, ConfigurationProblem, record_limit
+from nova_pipeline.prepare.sources import (
+    MAX_SKIPPED_LISTED,
+    OutputLocation,
+    Skipped,
+    Source,
+    SourceError,
+    SourceList,
+    detect_format,
+    sha256_of,
+)
 
 ENGINE_VERSION = "2"
 PARALLEL_FROM_BYTES = 16 << 20  # below this, starting worker processes costs more than it saves
@@ -70,6 +80,7 @@ class DatasetStats:
         for chunk in chunks:
             stats.records += chunk.records
             stats.accepted += chunk.accepted
+            stats.duplicates += chunk.duplicates
             stats.rejected += chunk.rejected
             stats.problems.extend(chunk.problems[: MAX_REPORTED_PROBLEMS - len(stats.problems)])
             stats.media |= chunk.media
@@ -83,6 +94,7 @@ class Normalized:
     parts: list[phase2.PartInput]
     chunks: list[ChunkResult]
     inputs: list[Source]
+    skipped: list[Skipped] = field(default_factory=list)  # entries of a local input folder left out
 
     @property
     def stats(self) -> DatasetStats:
@@ -116,7 +128,7 @@ def _in_process(
     try:
         for ordinal, source in enumerate(sources):
             fmt = detect_format(source, run.dataset.format)
-            with open_records(source, fmt, delimiter=run.dataset.delimiter, s3=s3) as stream:
+            with open_records(source, fmt, delimiter=run.dataset.delimiter, s3=s3, limit=record_limit(run)) as stream:
                 result = normalizer.normalize(
                     ordinal, source.name, stream.numbering, stream.batches, stream.header, on_batch=report
                 )
@@ -141,6 +153,32 @@ def normalize(
 ) -> Normalized:
     """Phase 1 over every source: in worker processes when there are several CPUs and enough data (or `workers`
     asks for them), in this process otherwise. Raises SourceError / ConfigurationProblem for unreadable data."""
+    normalized = _normalize(
+        sources,
+        run,
+        directory,
+        s3=s3,
+        data_bucket=data_bucket,
+        progress=progress,
+        workers=workers,
+        chunk_bytes=chunk_bytes,
+    )
+    if isinstance(sources, SourceList):
+        normalized.skipped = sources.skipped
+    return normalized
+
+
+def _normalize(
+    sources: list[Source],
+    run: ExecutionInput,
+    directory: Path,
+    *,
+    s3: Any,
+    data_bucket: str | None,
+    progress: Progress | None,
+    workers: int | None,
+    chunk_bytes: int,
+) -> Normalized:
     size = sum(source.size for source in sources)
     count = workers if workers is not None else (default_workers() if size >= PARALLEL_FROM_BYTES else 1)
     if count > 1:
@@ -152,7 +190,13 @@ def normalize(
             for source in sources:
                 fmt = detect_format(source, run.dataset.format)
                 for chunk in split_chunks(
-                    source, fmt, first_index=index, delimiter=run.dataset.delimiter, s3=s3, size=chunk_bytes
+                    source,
+                    fmt,
+                    first_index=index,
+                    delimiter=run.dataset.delimiter,
+                    s3=s3,
+                    size=chunk_bytes,
+                    limit=record_limit(run),
                 ):
                     index = chunk.index + 1
                     yield chunk
@@ -226,10 +270,17 @@ def _offsets(chunks: list[ChunkResult]) -> tuple[np.ndarray[Any, Any], int]:
 
 
 def check_duplicates(normalized: Normalized, run: ExecutionInput, directory: Path) -> int:
-    """Exact duplicates among the accepted examples (what `nova-pipeline validate` reports)."""
+    """Exact duplicates among the valid records (what `nova-pipeline validate` reports): those dropped while reading
+    and those the index finds."""
+    return check_dataset(normalized, run, directory)[0]
+
+
+def check_dataset(normalized: Normalized, run: ExecutionInput, directory: Path) -> tuple[int, list[dict[str, Any]]]:
+    """Exact duplicates (those dropped while reading and those the index finds) and class-label variants among the
+    accepted examples (what `validate` reports)."""
     index = phase2.build_index(normalized.parts, directory / "partitions", run)
     phase2.count(index)
-    return index.duplicates
+    return normalized.stats.duplicates + index.duplicates, label_variants(phase2.label_counts(index), run.prompt.system)
 
 
 def finalize(
@@ -249,9 +300,12 @@ def finalize(
     index = phase2.build_index(normalized.parts, output.stage("partitions"), run)
     phase2.count(index)
     assert index.duplicate_fixes is not None and index.token_histogram is not None
-    stats.duplicates = index.duplicates
+    stats.duplicates += index.duplicates  # to those dropped while reading
     stats.accepted -= index.duplicates
     stats.fixes = phase2.fixes_kept(normalized.chunks, index.duplicate_fixes)
+    variants = label_variants(phase2.label_counts(index), run.prompt.system)
+    if variants and run.dataset.label_variants == "fail":
+        raise InvalidDataset([item["warning"] for item in variants], len(variants))
     offsets, total = _offsets(normalized.chunks)
     assignment = phase2.assign(index, run, limits, offsets, total)
     count_problems = _check_counts(assignment.counts, run, limits.minimum)
@@ -290,9 +344,14 @@ def finalize(
             "cappedFromValidation": assignment.capped_validation,
         },
         "labels": {name: assignment.labels[name] for name in names if assignment.labels[name]},
+        "labelVariants": variants,
         "tokens": phase2.token_stats(index.token_histogram, TOKEN_ESTIMATOR),
         "fixes": stats.fixes,
         "problems": {"count": stats.rejected, "first": stats.problems},
+        "skipped": {
+            "count": len(normalized.skipped),
+            "first": [entry.dump() for entry in normalized.skipped[:MAX_SKIPPED_LISTED]],
+        },
         "configuration": run.model_dump(mode="json", by_alias=True),
     }
     with open(output.stage("manifest.json"), "w", encoding="utf-8") as handle:

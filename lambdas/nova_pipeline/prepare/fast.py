@@ -20,7 +20,8 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import MODELS, RESERVED_STRINGS, TaskType
 from nova_pipeline.contract.execution_input import ExecutionInput
-from nova_pipeline.prepare.records import CHARS_PER_TOKEN_ESTIMATE, has_reserved, placeholders
+from nova_pipeline.contract.prompt_layout import placeholders, record_prompt
+from nova_pipeline.prepare.records import CHARS_PER_TOKEN_ESTIMATE, has_reserved
 
 # A reserved string spanning a placeholder would contain the literal character next to it.
 _TOKEN_CHARACTERS = frozenset("".join(reserved.lower() for reserved in RESERVED_STRINGS))
@@ -52,6 +53,7 @@ def values_are_clean(values: Sequence[str]) -> bool:
         and "  " not in blob
         and _printable_apart_from_line_breaks(blob)
         and not has_reserved(blob)
+        and "context>" not in blob  # `<context>` / `</context>` inside a value: escaped by the reference path
     )
 
 
@@ -152,19 +154,27 @@ class RawPlan:
             return slot_of[name]
 
         question = slot(columns.question)
-        user_slots = {name: slot(name) for name in names if name in set(placeholders(run.prompt.user_template))}
-        user_slots["question"] = question  # {question} in the user template is the question column
-        self.user, rendered = compile_template(run.prompt.user_template, user_slots)
+        user_template = run.prompt.user_template
         self.system: Renderer | None = None
         self.system_column: int | None = None
         if columns.system:
             self.system_column = slot(columns.system)
-            rendered.add(self.system_column)
         elif run.prompt.system:
-            system_slots = {name: slot(name) for name in names if name in set(placeholders(run.prompt.system))}
-            system_slots.setdefault("question", question)  # unless the data has a column named question
-            self.system, used = compile_template(run.prompt.system, system_slots)
-            rendered |= used
+            if any(name not in present for name in placeholders(run.prompt.system)):
+                raise Unsupported  # the reference path names the missing column
+            # The system block is fixed; its placeholders' values open the user turn (contract/prompt_layout.py).
+            # A value holding `<context>` / `</context>` is not clean, so the reference path escapes it.
+            layout = record_prompt(run.prompt.system, user_template)
+            user_template = layout.user
+            fixed = layout.system or ""
+            if not _literal_is_clean(fixed, at_start=True, at_end=True):
+                raise Unsupported
+            self.system = lambda _values: fixed
+        user_slots = {name: slot(name) for name in names if name in set(placeholders(user_template))}
+        user_slots["question"] = question  # {question} in the user template is the question column
+        self.user, rendered = compile_template(user_template, user_slots)
+        if self.system_column is not None:
+            rendered.add(self.system_column)
         self.answer = slot(columns.answer)
         rendered.add(self.answer)
         self.label = slot(columns.label or columns.answer) if run.task is TaskType.CLASSIFICATION else None

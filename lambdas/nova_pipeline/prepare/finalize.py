@@ -224,6 +224,13 @@ def count(index: Index) -> None:
     index.group_counts, index.token_histogram, index.duplicate_fixes = counts, histogram, fixes
 
 
+def label_counts(index: Index) -> dict[str, int]:
+    """Examples per class label after duplicates (classification; pass A has run)."""
+    if not index.classification or index.group_counts is None:
+        return {}
+    return {name: int(index.group_counts[number + 1]) for number, name in enumerate(index.label_names)}
+
+
 @dataclass
 class Assignment:
     """The split code of every example (by dense position) and the totals the manifest reports."""

@@ -8,6 +8,14 @@
 
 A `Part` is what one process writes (the in-process run, or one worker of a parallel run); a chunk is a contiguous
 run of records of one source, numbered in input order, so positions sort records as the input does.
+
+A part remembers the digests of its last examples (at most `RECENT_DIGESTS`, forgotten all at once when full) and
+drops an exact copy of one of them at once, without spooling or indexing it: a file of millions of identical
+lines then costs what one line does, instead of piling millions of rows into one index partition (every copy has
+the same digest, so the same partition). A part handles its chunks in input order, so the copy it keeps is its
+first; finalizing drops the copies that remain across parts, keeping the first in input order: the outcome is the
+same. Between two copies of a digest that both reach the index there are at least `RECENT_DIGESTS` other examples,
+so no digest takes more than 1/65,536 of a partition's rows.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from nova_pipeline.prepare.records import (
 
 MAX_REPORTED_PROBLEMS = 20
 FLUSH_BYTES = 1 << 20
+RECENT_DIGESTS = 1 << 16  # about 6 MB of dict per process
 # SHA-256 of the spool line (first 16 bytes), position, label id, tokens, fixes (reserved, control, whitespace), pad
 INDEX_ROW = struct.Struct("<16sQIIIIII")
 FIX_KINDS = ("reservedStrings", "controlCharacters", "whitespace")
@@ -54,6 +63,7 @@ class ChunkResult:
     spool_start: int
     records: int = 0
     accepted: int = 0  # spooled; exact duplicates among them are dropped when finalizing
+    duplicates: int = 0  # exact copies of a recent example of the same part, dropped before spooling
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
     fixes: Counter[str] = field(default_factory=Counter)
@@ -66,6 +76,7 @@ class ChunkResult:
             "spoolStart": self.spool_start,
             "records": self.records,
             "accepted": self.accepted,
+            "duplicates": self.duplicates,
             "rejected": self.rejected,
             "problems": self.problems,
             "fixes": dict(sorted(self.fixes.items())),
@@ -80,6 +91,7 @@ class ChunkResult:
             spool_start=data["spoolStart"],
             records=data["records"],
             accepted=data["accepted"],
+            duplicates=data.get("duplicates", 0),
             rejected=data["rejected"],
             problems=list(data["problems"]),
             fixes=Counter(data["fixes"]),
@@ -110,6 +122,17 @@ class Part:
         self.lines, self.rows = bytearray(), bytearray()
         self._flushed = 0
         self.labels: dict[str, int] = {}
+        self.recent: dict[bytes, None] = {}
+
+    def is_recent_copy(self, digest: bytes) -> bool:
+        """Whether `digest` is one of the part's recent examples; if not, it is remembered as one."""
+        recent = self.recent
+        if digest in recent:
+            return True
+        if len(recent) >= RECENT_DIGESTS:
+            recent.clear()
+        recent[digest] = None
+        return False
 
     @property
     def offset(self) -> int:
@@ -120,10 +143,15 @@ class Part:
             return 0
         return self.labels.get(label) or self.labels.setdefault(label, len(self.labels) + 1)
 
-    def add(self, canonical: bytes, position: int, label: str | None, tokens: int, fixes: Sequence[int]) -> None:
-        self.rows += INDEX_ROW.pack(sha256(canonical).digest(), position, self.label_id(label), tokens, *fixes, 0)
+    def add(self, canonical: bytes, position: int, label: str | None, tokens: int, fixes: Sequence[int]) -> bool:
+        """Spool and index one example; False (nothing written) when it is a copy of a recent one."""
+        digest = sha256(canonical).digest()
+        if self.is_recent_copy(digest):
+            return False
+        self.rows += INDEX_ROW.pack(digest, position, self.label_id(label), tokens, *fixes, 0)
         self.lines += canonical
         self.lines += b"\n"
+        return True
 
     def flush(self) -> None:
         self._spool.write(self.lines)
@@ -152,6 +180,7 @@ class Normalizer:
         self._plans: dict[tuple[bool, tuple[str, ...]], RawPlan | None] = {}
         self._raw_only = run.dataset.record_format == "raw"
         self._auto = run.dataset.record_format == "auto"
+        self._last: dict[str, Any] | None = None  # the last JSON record, when it was kept or dropped as a copy
 
     def _raw(self, names: Iterable[str]) -> bool:
         """Whether rows with these fields are raw rows (what `records.record_format` decides for each record)."""
@@ -239,7 +268,14 @@ class Normalizer:
 
     def _json_batch(self, lines: Sequence[int], records: list[dict[str, Any]], where: str, result: ChunkResult) -> None:
         result.records += len(records)
+        last = self._last
         for line, record in zip(lines, records, strict=True):
+            if record is last:
+                # The reader hands the same object for a line identical to the one before (`reading._jsonl_batches`);
+                # that one was kept or dropped as a copy, so its digest is the most recent: this is a copy too.
+                result.duplicates += 1
+                continue
+            before = result.accepted + result.duplicates
             if self._raw(record):
                 plan = self._plan(tuple(record), positional=False)
                 if plan is not None:
@@ -254,8 +290,11 @@ class Normalizer:
                             where=where,
                             result=result,
                         )
+                        last = record if result.accepted + result.duplicates > before else None
                         continue
             self._reference(record, f"{where}{line}", result)
+            last = record if result.accepted + result.duplicates > before else None
+        self._last = last
 
     def _fast(
         self,
@@ -271,7 +310,7 @@ class Normalizer:
         """Rows whose rendered values are proven clean (all of them, or those flagged in `clean`), written without
         the reference path; the others (and any over the token limit or not NFC) go through it, in input order."""
         part = self.part
-        spool, index, pack, label_id = part.lines, part.rows, INDEX_ROW.pack, part.label_id
+        spool, index, pack, label_id, recent = part.lines, part.rows, INDEX_ROW.pack, part.label_id, part.recent
         user_template, system_template, system_column = plan.user, plan.system, plan.system_column
         answer_slot, label_slot, context_slot, limit = plan.answer, plan.label, plan.context, plan.limit
         chunk_bits = result.index << 32
@@ -296,10 +335,15 @@ class Normalizer:
                             values[context_slot] if context_slot is not None else None,
                         ]
                     )
+                    digest = sha256(canonical).digest()
+                    if digest in recent:  # Part.is_recent_copy, inlined
+                        result.duplicates += 1
+                        continue
+                    if len(recent) >= RECENT_DIGESTS:
+                        recent.clear()
+                    recent[digest] = None
                     tokens = tokens_for(characters)
-                    index += pack(
-                        sha256(canonical).digest(), chunk_bits | result.accepted, label_id(label), tokens, 0, 0, 0, 0
-                    )
+                    index += pack(digest, chunk_bits | result.accepted, label_id(label), tokens, 0, 0, 0, 0)
                     spool += canonical
                     spool += b"\n"
                     result.accepted += 1
@@ -321,13 +365,15 @@ class Normalizer:
         except ConfigurationProblem as problem:
             raise ConfigurationProblem(f"{where}: {problem}") from None
         counts = [fixes.counts[kind] for kind in FIX_KINDS]
-        self.part.add(
+        if not self.part.add(
             dumps(example.canonical()),
             (result.index << 32) | result.accepted,
             example.label,
             example.estimated_tokens(),
             counts,
-        )
+        ):
+            result.duplicates += 1
+            return
         result.fixes.update(fixes.counts)
         result.media |= media_kinds(example)
         result.accepted += 1

@@ -22,7 +22,7 @@ from typing import Any
 from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.prepare.normalize import ChunkResult, Normalizer, Part, PartFiles
 from nova_pipeline.prepare.reading import Chunk, ChunkBoundaryError, chunk_batches
-from nova_pipeline.prepare.records import ConfigurationProblem
+from nova_pipeline.prepare.records import ConfigurationProblem, record_limit
 from nova_pipeline.prepare.sources import SourceError
 
 IN_FLIGHT = 2
@@ -54,10 +54,11 @@ def usable_cpus() -> int:
 def _work(connection: Connection, run: ExecutionInput, directory: str, name: str, data_bucket: str | None) -> None:
     part = Part(Path(directory), name)
     normalizer = Normalizer(run, part, data_bucket=data_bucket)
+    limit = record_limit(run)
     try:
         while (chunk := connection.recv()) is not None:
             try:
-                batches = chunk_batches(chunk, run.dataset.delimiter)
+                batches = chunk_batches(chunk, run.dataset.delimiter, limit)
                 result = normalizer.normalize(chunk.index, chunk.source, chunk.numbering, batches, chunk.header)
             except (SourceError, ConfigurationProblem, ChunkBoundaryError) as error:
                 connection.send(("error", chunk.index, type(error).__name__, str(error)))

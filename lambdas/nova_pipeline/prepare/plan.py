@@ -80,9 +80,47 @@ def plan_preparation(s3: Any, uri: str, *, data_bucket: str, fanout_bytes: int, 
     return DataPlan(mode=mode, bucket=bucket, prefix=key, objects=objects, bytes=total)
 
 
+class InvalidGeneralSet(Exception):  # noqa: N818 - the Step Functions error name a user reads
+    """The forgetting guard's general set cannot be read or has invalid questions."""
+
+
+def check_general_set(s3: Any, uri: str, *, data_bucket: str) -> int:
+    """The number of questions of a general set in the data bucket, read and checked before any paid job (the
+    built-in sets need no check); `InvalidGeneralSet` names the object, line and field of each problem."""
+    from nova_pipeline.core.problems import InputProblemsError
+    from nova_pipeline.evaluation.general import BUILTIN_PREFIX, parse_general_set
+
+    if uri.startswith(BUILTIN_PREFIX):
+        return 0
+    bucket, key = split_dataset_uri(uri, data_bucket)
+    if bucket != data_bucket or not layout.in_raw(key) or key.endswith("/"):
+        raise InvalidGeneralSet(
+            f"evaluation.general.uri {uri!r} must be a JSONL object under s3://{data_bucket}/raw/ "
+            f"(e.g. aws s3 cp general.jsonl s3://{data_bucket}/raw/general/ and use raw/general/general.jsonl)"
+        )
+    from botocore.exceptions import ClientError
+
+    try:
+        with aws_call("s3", "GetObject"):
+            text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise InvalidGeneralSet(f"s3://{bucket}/{key} does not exist; upload the general set first") from None
+        raise
+    except UnicodeDecodeError:
+        raise InvalidGeneralSet(f"s3://{bucket}/{key} is not UTF-8 text") from None
+    try:
+        return len(parse_general_set(text, f"s3://{bucket}/{key}"))
+    except InputProblemsError as error:
+        raise InvalidGeneralSet(str(error)) from None
+
+
 def plan_dataset(state: RunState, *, s3: Any, data_bucket: str, fanout_bytes: int, fanout_objects: int) -> DataPlan:
-    """PlanData: the plan for this execution's dataset."""
+    """PlanData: the plan for this execution's dataset (and the general set checked, when one is named)."""
     assert state.input is not None, "PlanData runs after ValidateInput"
+    general = state.input.evaluation.general
+    if general is not None:
+        check_general_set(s3, general.uri, data_bucket=data_bucket)
     return plan_preparation(
         s3,
         state.input.dataset.uri,

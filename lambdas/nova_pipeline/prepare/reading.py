@@ -3,7 +3,10 @@ processes parse on their own.
 
 Every reader yields `(line, record)`, the line being where the record starts (the record number for JSON arrays);
 CSV records are lists of fields (the header is returned separately), JSON records are dicts. Memory stays flat:
-nothing holds more than one block (1 MiB) or one chunk (4 MiB) of the input, whatever its size.
+nothing holds more than one block (1 MiB) or one chunk (4 MiB) of the input and one record, whatever its size. A
+line, JSON array element or CSV field longer than the `RecordLimit` (derived from the model's context) is refused
+as soon as the reader has seen that many bytes of it, so one huge line never materializes; JSON nested too deeply
+for the parser and text that is not UTF-8 (UTF-16 is named as such) are refused with their line too.
 
 Cutting a CSV file needs record boundaries: a line break with an even number of quote characters before it. A quote
 inside an unquoted field (`5" screen`) breaks that count; the chunk that then ends inside a quoted field is detected
@@ -12,6 +15,7 @@ by the parser (`ChunkBoundaryError`) and the run is redone reading that input in
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -31,7 +35,35 @@ CHUNK_BYTES = 4 << 20
 CHUNK_RECORDS = 20_000  # JSON array elements per chunk
 BATCH = 256  # records handed to the normalizer at a time
 BOM = b"\xef\xbb\xbf"
-csv.field_size_limit(64 * 1024 * 1024)
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Bytes a record may take per token of the model's context: a record within the context has at most 3 characters a
+# token (the conservative estimate), each at most 6 bytes in JSON (a \uXXXX escape); 128 leaves room for unused
+# columns and markup. 32,000 tokens (every Nova model's customization context) give 4,096,000 bytes.
+RECORD_BYTES_PER_TOKEN = 128
+
+
+@dataclass(frozen=True)
+class RecordLimit:
+    """The longest line, JSON array element or CSV field read, in bytes, and why."""
+
+    bytes: int
+    context_tokens: int
+    model: str
+
+    @classmethod
+    def of_context(cls, model: str, context_tokens: int) -> RecordLimit:
+        return cls(context_tokens * RECORD_BYTES_PER_TOKEN, context_tokens, model)
+
+    def problem(self, where: str, what: str = "line") -> SourceError:
+        return SourceError(
+            f"{where}: {what} longer than {self.bytes:,} bytes; a record must fit {self.model}'s context of "
+            f"{self.context_tokens:,} tokens, and no such record needs more than {RECORD_BYTES_PER_TOKEN} bytes a "
+            "token (check for a missing line break, or shorten the record)"
+        )
+
+
+DEFAULT_LIMIT = RecordLimit.of_context("a Nova model", 32_000)  # every model's (csv.field_size_limit is global)
+csv.field_size_limit(DEFAULT_LIMIT.bytes)
 
 
 class ChunkBoundaryError(Exception):
@@ -89,10 +121,13 @@ def _reads(stream: IO[bytes], size: int) -> Iterator[tuple[int, bytes]]:
         data = stream.read(size)
 
 
-def _blocks(stream: IO[bytes], size: int | None = None) -> Iterator[tuple[int, bytes]]:
-    """(offset, bytes) blocks of whole lines (a CRLF pair is never split); the BOM is dropped."""
+def _blocks(
+    stream: IO[bytes], source: str, limit: RecordLimit = DEFAULT_LIMIT, size: int | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """(offset, bytes) blocks of whole lines (a CRLF pair is never split); the BOM is dropped. A line longer than
+    the limit is refused once that many of its bytes are read."""
     size = size or BLOCK_BYTES
-    pending, start = b"", 0
+    pending, start, line = b"", 0, 1
     for offset, read in _reads(stream, size):
         if not read:
             if pending:
@@ -100,16 +135,27 @@ def _blocks(stream: IO[bytes], size: int | None = None) -> Iterator[tuple[int, b
             return
         if not pending:
             start = offset
+            if offset == 0 and read.startswith(UTF16_BOMS):
+                raise _utf16(source)
         data = pending + read
         cut = data.rfind(b"\n") + 1
         if not cut and len(data) > size:  # no LF at all (CR line breaks): cut after a CR that ends no CRLF
             cut = data.rfind(b"\r", 0, len(data) - 1) + 1
         if not cut:
+            if len(data) > limit.bytes:
+                raise limit.problem(f"{source} line {line}")
             pending = data
             continue
         yield start, data[:cut]
+        line += line_breaks(data[:cut])
         start += cut
         pending = data[cut:]
+
+
+def _utf16(source: str) -> SourceError:
+    return SourceError(
+        f"{source} line 1: UTF-16 text (it starts with a UTF-16 byte order mark); save the file as UTF-8"
+    )
 
 
 def _decode(data: bytes, source: str, first_line: int, offset: int) -> str:
@@ -120,6 +166,8 @@ def _decode(data: bytes, source: str, first_line: int, offset: int) -> str:
 
 
 def _decoding_error(data: bytes, error: UnicodeDecodeError, source: str, first_line: int, offset: int) -> SourceError:
+    if offset == 0 and data.startswith(UTF16_BOMS):
+        return _utf16(source)
     line = first_line + line_breaks(data[: error.start])
     return SourceError(
         f"{source} line {line}: not UTF-8 text ({error.reason} at byte {offset + error.start}); save the file as UTF-8"
@@ -218,6 +266,8 @@ def _csv_problem(error: csv.Error, line_num: int, source: str, base: int, total_
             f"{source}: a chunk ended inside a quoted field (a quote inside an unquoted field, such as "
             '5" screen, defeats counting quotes to find where records end)'
         )
+    if "field larger than field limit" in str(error):  # csv.field_size_limit: a quoted field of many lines
+        return DEFAULT_LIMIT.problem(f"{source} line {base + line_num}", "field")
     return SourceError(f"{source} line {base + line_num}: {error}")
 
 
@@ -237,11 +287,16 @@ def _header(reader: Any, source: str, deferred: _Deferred | None = None) -> tupl
     return tuple(name.strip() for name in header)
 
 
+NESTED_TOO_DEEPLY = "nested too deeply (more than about 1,000 levels of arrays and objects)"
+
+
 def _json_value(raw: bytes, source: str, number: int) -> dict[str, Any]:
     """One JSONL line: orjson, or the standard library for its error message (and what only it accepts)."""
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError:
+        if number == 1 and raw.startswith(UTF16_BOMS):
+            raise _utf16(source) from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -253,20 +308,48 @@ def _json_value(raw: bytes, source: str, number: int) -> dict[str, Any]:
             record = json.loads(text)
         except json.JSONDecodeError as error:
             raise SourceError(f"{source} line {number}: invalid JSON: {error.msg} (column {error.colno})") from None
+        except RecursionError:
+            raise SourceError(f"{source} line {number}: invalid JSON: {NESTED_TOO_DEEPLY}") from None
     if type(record) is not dict:
         raise SourceError(f"{source} line {number}: expected a JSON object, got {type(record).__name__}")
     return record
 
 
-def _jsonl_batches(lines: Iterator[bytes], source: str, base: int = 0) -> Iterator[Batch]:
+def _jsonl_batches(
+    lines: Iterator[bytes], source: str, base: int = 0, limit: RecordLimit = DEFAULT_LIMIT
+) -> Iterator[Batch]:
     numbered = enumerate(lines, start=base + 1)
+    previous_raw, previous = b"", None
     while batch := list(islice(numbered, BATCH)):
         numbers, records = [], []
         for number, raw in batch:
+            if len(raw) > limit.bytes and len(raw.rstrip(b"\r\n")) > limit.bytes:
+                raise limit.problem(f"{source} line {number}")
             if raw.strip():
                 numbers.append(number)
-                records.append(_json_value(raw, source, number))
+                if raw != previous_raw or previous is None:  # a line like the one before: the same object, unparsed
+                    previous_raw, previous = raw, _json_value(raw, source, number)
+                records.append(previous)
         yield numbers, records
+
+
+def bounded_lines(stream: IO[bytes], source: str, limit: RecordLimit) -> Iterator[bytes]:
+    """The lines of a JSONL stream (without their LF), read in blocks: a line longer than the limit is refused
+    once that many of its bytes are read, never held whole."""
+    pending, number = b"", 0
+    for offset, data in _reads(stream, BLOCK_BYTES):
+        if not data:
+            if pending:
+                yield pending
+            return
+        if offset <= len(BOM) and not pending and data.startswith(UTF16_BOMS):
+            raise _utf16(source)
+        lines = (pending + data).split(b"\n") if pending else data.split(b"\n")
+        pending = lines.pop()
+        if len(pending) > limit.bytes:
+            raise limit.problem(f"{source} line {number + len(lines) + 1}")
+        number += len(lines)
+        yield from lines
 
 
 def _batched(records: Iterator[tuple[int, dict[str, Any]]]) -> Iterator[Batch]:
@@ -278,22 +361,29 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
 class _ArrayText:
-    """The text of a JSON array document, held one block (plus the element being decoded) at a time."""
+    """The text of a JSON array document, held one block (plus the element being decoded) at a time; blocks are
+    read as they come (a minified array is one line) and decoded incrementally."""
 
     def __init__(self, stream: IO[bytes], source: str) -> None:
-        self.blocks, self.source = _blocks(stream), source
+        self.blocks, self.source = _reads(stream, BLOCK_BYTES), source
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
         self.text, self.position, self.lines_before, self.exhausted, self.line = "", 0, 0, False, 1
 
     def more(self) -> bool:
         """Drop what was decoded and append the next block; False at the end of the document."""
-        block = next(self.blocks, None)
-        if block is None:
+        offset, data = next(self.blocks, (0, b""))
+        if not data:
             self.exhausted = True
             return False
-        offset, data = block
+        if offset == 0 and data.startswith(UTF16_BOMS):
+            raise _utf16(self.source)
         self.lines_before += self.text.count("\n", 0, self.position)
-        self.text = self.text[self.position :] + _decode(data, self.source, self.line, offset)
-        self.line += line_breaks(data)
+        try:
+            decoded = self.decoder.decode(data)
+        except UnicodeDecodeError as error:
+            raise _decoding_error(data, error, self.source, self.line, offset) from None
+        self.text = self.text[self.position :] + decoded
+        self.line += data.count(b"\n")
         self.position = 0
         return True
 
@@ -304,13 +394,40 @@ class _ArrayText:
             if self.position < len(self.text) or not self.more():
                 return self.text[self.position : self.position + 1]
 
+    def element(self, decoder: json.JSONDecoder, limit: RecordLimit, number: int) -> tuple[Any, int]:
+        """The value that starts at the position and its length in characters, reading more blocks while it is cut
+        by a block's end."""
+        start = self.position
+        while True:
+            try:
+                value, self.position = decoder.raw_decode(self.text, start)
+                return value, self.position - start
+            except json.JSONDecodeError as error:  # an element cut by the block's end, or invalid JSON
+                if len(self.text) - start > limit.bytes:
+                    line = self.lines_before + self.text.count("\n", 0, start) + 1
+                    raise limit.problem(f"{self.source} record {number} (line {line})", "element") from None
+                if self.exhausted or not self.more():
+                    raise self.problem(error.msg, error.pos) from None
+                start = 0  # more() dropped what was before the element
+            except RecursionError:
+                raise self.problem(NESTED_TOO_DEEPLY, start) from None
+
     def problem(self, message: str, at: int) -> SourceError:
         line = self.lines_before + self.text.count("\n", 0, at) + 1
         return SourceError(f"{self.source} line {line}: invalid JSON: {message}")
 
 
-def _json_array_records(stream: IO[bytes], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The elements of a top-level JSON array, decoded one at a time (memory: a block and one element)."""
+def _json_array_records(
+    stream: IO[bytes], source: str, limit: RecordLimit = DEFAULT_LIMIT
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    return ((number, value) for number, value, _ in _json_array_elements(stream, source, limit))
+
+
+def _json_array_elements(
+    stream: IO[bytes], source: str, limit: RecordLimit = DEFAULT_LIMIT
+) -> Iterator[tuple[int, dict[str, Any], int]]:
+    """The elements of a top-level JSON array, decoded one at a time (memory: a block and one element), with the
+    characters each takes; an element longer than the limit is refused before it is read whole."""
     document, decoder = _ArrayText(stream, source), json.JSONDecoder()
     if document.skip_whitespace() != "[":
         raise SourceError(f"{source}: expected a JSON array of records (use .jsonl for one record per line)")
@@ -331,44 +448,35 @@ def _json_array_records(stream: IO[bytes], source: str) -> Iterator[tuple[int, d
             document.position += 1
             if not document.skip_whitespace():
                 raise document.problem("the array is not closed", document.position)
-        while True:
-            try:
-                value, document.position = decoder.raw_decode(document.text, document.position)
-                break
-            except json.JSONDecodeError as error:  # an element cut by the block's end, or invalid JSON
-                if document.exhausted or not document.more():
-                    raise document.problem(error.msg, error.pos) from None
+        value, length = document.element(decoder, limit, number + 1)
         number += 1
         if type(value) is not dict:
             raise SourceError(f"{source} record {number}: expected a JSON object")
-        yield number, value
+        yield number, value, length
 
 
 @contextmanager
-def open_records(source: Source, fmt: str, *, delimiter: str = ",", s3: Any = None) -> Iterator[RecordStream]:
+def open_records(
+    source: Source, fmt: str, *, delimiter: str = ",", s3: Any = None, limit: RecordLimit = DEFAULT_LIMIT
+) -> Iterator[RecordStream]:
     """Every record of one source as a stream."""
     with open_binary(source, s3) as stream:
         if fmt == "csv":
             reader: Any = None
             deferred = _Deferred()
-            text = _text_lines(_blocks(stream), source.name, lambda: reader.line_num, deferred)
+            text = _text_lines(_blocks(stream, source.name, limit), source.name, lambda: reader.line_num, deferred)
             reader = csv.reader(text, delimiter=delimiter, strict=True)
             header = _header(reader, source.name, deferred)
             batches = _csv_batches(reader, len(header), source.name, delimiter, deferred=deferred)
             yield RecordStream(header, "line", batches)
         elif fmt == "jsonl":
-
-            def lines() -> Iterator[bytes]:
-                first = stream.readline()
-                yield first[len(BOM) :] if first.startswith(BOM) else first
-                yield from stream
-
-            yield RecordStream(None, "line", _jsonl_batches(lines(), source.name))
+            lines = bounded_lines(stream, source.name, limit)
+            yield RecordStream(None, "line", _jsonl_batches(lines, source.name, limit=limit))
         else:
-            yield RecordStream(None, "record", _batched(_json_array_records(stream, source.name)))
+            yield RecordStream(None, "record", _batched(_json_array_records(stream, source.name, limit)))
 
 
-def chunk_batches(chunk: Chunk, delimiter: str) -> Iterator[Batch]:
+def chunk_batches(chunk: Chunk, delimiter: str, limit: RecordLimit = DEFAULT_LIMIT) -> Iterator[Batch]:
     """The records of one chunk in batches, numbered as reading the whole source in one stream would."""
     if chunk.fmt == "records":
         return _batched(iter(chunk.records))
@@ -376,7 +484,7 @@ def chunk_batches(chunk: Chunk, delimiter: str) -> Iterator[Batch]:
         lines = chunk.data.split(b"\n")
         if chunk.data.endswith(b"\n"):
             lines.pop()
-        return _jsonl_batches(iter(lines), chunk.source, chunk.first_line - 1)
+        return _jsonl_batches(iter(lines), chunk.source, chunk.first_line - 1, limit)
     deferred = _Deferred()
     text = _decode_lines(chunk.data, chunk.source, chunk.first_line, chunk.offset, deferred)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -423,18 +531,27 @@ def _csv_header_bytes(first: bytes, source: str, delimiter: str) -> tuple[tuple[
 
 
 def split_chunks(
-    source: Source, fmt: str, *, first_index: int, delimiter: str = ",", s3: Any = None, size: int = CHUNK_BYTES
+    source: Source,
+    fmt: str,
+    *,
+    first_index: int,
+    delimiter: str = ",",
+    s3: Any = None,
+    size: int = CHUNK_BYTES,
+    limit: RecordLimit = DEFAULT_LIMIT,
 ) -> Iterator[Chunk]:
-    """The source cut into chunks of about `size` bytes (or `CHUNK_RECORDS` elements of a JSON array)."""
+    """The source cut into chunks of about `size` bytes (of JSON array elements: at most `CHUNK_RECORDS`)."""
     index = first_index
     with open_binary(source, s3) as stream:
         if fmt == "json":
             batch: list[tuple[int, dict[str, Any]]] = []
-            for record in _json_array_records(stream, source.name):
-                batch.append(record)
-                if len(batch) == CHUNK_RECORDS:
+            characters = 0
+            for number, value, length in _json_array_elements(stream, source.name, limit):
+                batch.append((number, value))
+                characters += length
+                if len(batch) == CHUNK_RECORDS or characters >= size:
                     yield Chunk(index, source.name, "records", batch[0][0], False, records=tuple(batch))
-                    index, batch = index + 1, []
+                    index, batch, characters = index + 1, [], 0
             yield Chunk(index, source.name, "records", batch[0][0] if batch else 1, True, records=tuple(batch))
             return
         header: tuple[str, ...] | None = None
@@ -456,6 +573,11 @@ def split_chunks(
                 cut = _csv_boundary(head) if fmt == "csv" else head.rfind(b"\n") + 1
                 if not cut:
                     cut = _csv_boundary(buffer) if fmt == "csv" else buffer.rfind(b"\n") + 1
+                last_break = max(buffer.rfind(b"\n"), buffer.rfind(b"\r") if fmt == "csv" else -1) + 1
+                if len(buffer) - last_break > limit.bytes:  # the line being read is too long: refused unread
+                    before = buffer[:last_break]
+                    long_line = line + (line_breaks(before) if fmt == "csv" else before.count(b"\n"))
+                    raise limit.problem(f"{source.name} line {long_line}")
                 if not cut and len(buffer) > 4 * max(size, BLOCK_BYTES):
                     raise ChunkBoundaryError(f"{source.name}: no line feed to cut at (CR line breaks?)")
                 if not cut:

@@ -7,7 +7,6 @@ turns, the reference answer, and for classification / text-to-SQL the label and 
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,7 +14,9 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import MODELS, RESERVED_STRINGS, Method, TaskType
 from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.contract.prompt_layout import escape_context, placeholders, record_prompt
 from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.prepare.reading import RecordLimit
 
 CHARS_PER_TOKEN_ESTIMATE = 3  # Nova's tokenizer is not public; English averages ~4 characters a token: 3 overestimates
 IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")
@@ -63,6 +64,12 @@ class Example:
                 turn.append([])
             turn[2].append({key: value for key, value in item.items() if key in ("image", "video")})
         return [self.system, turns, self.label, self.context]
+
+
+def record_limit(run: ExecutionInput) -> RecordLimit:
+    """The longest line or record the readers accept for `run`'s model (see `reading.RecordLimit`)."""
+    model = MODELS[run.base_model or ""]
+    return RecordLimit.of_context(model.short_name, model.context_tokens)
 
 
 def estimate_tokens(system: str | None, texts: list[str]) -> int:
@@ -139,11 +146,6 @@ def sanitize(text: str, where: str, policy: str, fixes: Fixes) -> str:
     return normalized
 
 
-def placeholders(template: str) -> list[str]:
-    """The column names a template's `{column}` placeholders use, in order."""
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
 def render(template: str, row: dict[str, Any], what: str) -> str:
     missing = [name for name in placeholders(template) if name not in row]
     if missing:
@@ -183,9 +185,14 @@ def from_raw(row: dict[str, Any], run: ExecutionInput) -> Example:
     optional_answer = run.method is Method.DISTILLATION and columns.answer not in row
     answer = "" if optional_answer else _column(row, columns.answer, "answer")
     system = _column(row, columns.system, "system") if columns.system else None
+    user_template = run.prompt.user_template
     if system is None and run.prompt.system:
-        system = render(run.prompt.system, values, "prompt.system")
-    user = render(run.prompt.user_template, {**values, "question": question}, "prompt.userTemplate")
+        render(run.prompt.system, values, "prompt.system")  # names a column the data lacks
+        layout = record_prompt(run.prompt.system, user_template)  # the context moves to the user turn
+        system, user_template = layout.system, layout.user
+        for name in layout.context_columns:
+            values[name] = escape_context(str(values[name]))
+    user = render(user_template, {**values, "question": question}, "prompt.userTemplate")
     label = _column(row, columns.label or columns.answer, "label") if run.task is TaskType.CLASSIFICATION else None
     context = _column(row, columns.context, "context") if columns.context else None
     # Distillation prompts may come without an answer; otherwise an empty answer is reported as an empty turn.
@@ -200,6 +207,45 @@ def from_raw(row: dict[str, Any], run: ExecutionInput) -> Example:
     )
 
 
+# The bedrock-conversation-2024 shape Bedrock validates (Amazon Nova user guide, "Preparing data for fine-tuning
+# Understanding models": `schemaVersion` any string, `system` optional, roles user/assistant, content blocks of the
+# Converse API; Bedrock user guide "Supervised fine-tuning on Amazon Nova 2.0": text, image or video blocks in user
+# turns, text and `reasoningContent` in assistant turns). A Converse content block holds exactly one member.
+CONTENT_BLOCK_KEYS = ("text", "image", "video")
+NOVA2_ASSISTANT_KEYS = ("reasoningContent",)
+
+
+def _check_bedrock_shape(record: dict[str, Any], run: ExecutionInput) -> None:
+    """The record's structure as Bedrock checks it: problems name the field (`system[0].text`)."""
+    version = record.get("schemaVersion")
+    if "schemaVersion" in record and not isinstance(version, str):
+        raise RecordProblem("schemaVersion", f'must be a string such as "bedrock-conversation-2024", got {version!r}')
+    system = record.get("system")
+    if system is not None:
+        if not isinstance(system, list):
+            raise RecordProblem("system", f'must be a list of {{"text": ...}} blocks, got {type(system).__name__}')
+        for index, block in enumerate(system):
+            if not isinstance(block, dict) or set(block) != {"text"}:
+                raise RecordProblem(f"system[{index}]", 'must be a block {"text": "..."} and nothing else')
+            if not isinstance(block["text"], str):
+                raise RecordProblem(f"system[{index}].text", f"must be a string, got {type(block['text']).__name__}")
+    extra = NOVA2_ASSISTANT_KEYS if MODELS[run.base_model or ""].short_name == "nova-2-lite" else ()
+    for index, message in enumerate(record.get("messages") or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue  # reported with the turn
+        allowed = CONTENT_BLOCK_KEYS + (extra if message.get("role") == "assistant" else ())
+        for block_index, block in enumerate(content):
+            path = f"messages[{index}].content[{block_index}]"
+            if not isinstance(block, dict) or len(block) != 1:
+                raise RecordProblem(path, f"must be a content block with one of {', '.join(allowed)}")
+            key = next(iter(block))
+            if key not in allowed:
+                raise RecordProblem(f"{path}.{key}", f"is not a content block Bedrock accepts ({', '.join(allowed)})")
+            if key == "text" and not isinstance(block["text"], str):
+                raise RecordProblem(f"{path}.text", f"must be a string, got {type(block['text']).__name__}")
+
+
 def from_chat(record: dict[str, Any], run: ExecutionInput, bedrock: bool) -> Example:
     messages = record.get("messages")
     if not isinstance(messages, list):
@@ -208,6 +254,7 @@ def from_chat(record: dict[str, Any], run: ExecutionInput, bedrock: bool) -> Exa
     turns: list[tuple[str, str]] = []
     media: list[dict[str, Any]] = []
     if bedrock:
+        _check_bedrock_shape(record, run)
         system_blocks = record.get("system") or []
         system = " ".join(str(block.get("text", "")) for block in system_blocks if isinstance(block, dict)) or None
     for index, message in enumerate(messages):

@@ -146,3 +146,55 @@ def test_committed_reference_matches_the_model() -> None:
     committed = (ROOT / "docs" / "execution-input.md").read_text()
 
     assert committed == execution_input_reference(), "run: nova-pipeline input-reference > docs/execution-input.md"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "problem"),
+    [
+        (
+            {"userTemplate": "{question:>1000000000}"},
+            "$.prompt.userTemplate: placeholder {question:>1000000000} is not a plain {column} field: format "
+            "specifications, conversions, attributes and indexes are not allowed (got '{question:>1000000000}')",
+        ),
+        (
+            {"userTemplate": "Q: {question"},
+            "$.prompt.userTemplate: is not a valid template (expected '}' before end of string); write a literal "
+            "brace as {{ or }} (got 'Q: {question')",
+        ),
+        (
+            {"system": "Schema: {context!r}"},
+            "$.prompt.system: placeholder {context!r} is not a plain {column} field: format specifications, "
+            "conversions, attributes and indexes are not allowed (got 'Schema: {context!r}')",
+        ),
+        (
+            {"system": "{context.__class__}"},
+            "$.prompt.system: placeholder {context.__class__} is not a plain {column} field: format specifications, "
+            "conversions, attributes and indexes are not allowed (got '{context.__class__}')",
+        ),
+        (
+            {"userTemplate": "{} {question}"},
+            "$.prompt.userTemplate: placeholder {} names no column; use {column} (got '{} {question}')",
+        ),
+        (
+            {"userTemplate": "{0}"},
+            "$.prompt.userTemplate: placeholder {0} is positional; name a column, as in {question} (got '{0}')",
+        ),
+    ],
+    ids=["format-spec", "unclosed", "conversion", "attribute", "empty", "positional"],
+)
+def test_templates_take_plain_column_fields_only(prompt: dict[str, str], problem: str) -> None:
+    with pytest.raises(InputProblemsError) as caught:
+        parse_execution_input({"dataset": {"uri": "raw/x.csv"}, "prompt": prompt})
+
+    assert [str(p) for p in caught.value.problems] == [problem]
+
+
+def test_templates_with_column_fields_and_literal_braces_are_valid() -> None:
+    parsed = parse_execution_input(
+        {
+            "dataset": {"uri": "raw/x.csv"},
+            "prompt": {"system": "Schema {{json}}: {context}", "userTemplate": "Q: {question} ({my column})"},
+        }
+    )
+
+    assert parsed.prompt.user_template == "Q: {question} ({my column})"

@@ -43,4 +43,5 @@ def test_variables_are_the_required_ones_only() -> None:
         "NOVA_ARTIFACTS_BUCKET",
         "NOVA_KMS_KEY_ARN",
         "NOVA_GRADER_FUNCTION_ARN",
+        "NOVA_DATA_BUCKET",
     }

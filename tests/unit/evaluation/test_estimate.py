@@ -83,7 +83,7 @@ def test_cost_input_prepares_the_data_and_prints_the_guard_estimate(tmp_path: Pa
 
     printed = json.loads(capsys.readouterr().out)
     assert code == 2  # above its budget, as CheckBudget would refuse it
-    assert printed["trainingUsd"] == 0.22 and printed["withinBudget"] is False
+    assert printed["trainingUsd"] == 0.27 and printed["withinBudget"] is False
     assert printed["trainingBasis"].endswith("x 5 epochs x $0.001/1K")
 
 
@@ -94,3 +94,31 @@ def test_cost_input_with_a_bucket_key_asks_for_the_data(capsys: Any) -> None:
     assert "dataset.uri 'raw/text-to-sql/' is a key of the environment's data bucket; give --data" in (
         capsys.readouterr().err
     )
+
+
+def test_every_stage_is_estimated_on_its_own_records_and_the_budget_checks_the_sum() -> None:
+    stages = [
+        {"method": "sft", "dataShare": 0.5, "hyperparameters": {"epochCount": 2}},
+        {"method": "sft", "dataShare": 0.5, "includePreviousData": True, "hyperparameters": {"epochCount": 1}},
+    ]
+
+    estimate = estimate_cost(run(stages=stages, budget={"maxTrainingUsd": 0.2}), DATA)
+
+    # Stage 1: its half (500 records) x 150 tokens x 2 epochs; stage 2: its half + all of stage 1's x 1 epoch
+    assert [(s.index, s.training_usd) for s in estimate.stages] == [(0, 0.15), (1, 0.15)]
+    assert estimate.stages[0].training_basis == "500 train records x 150 tokens = 75,000 tokens x 2 epochs x $0.001/1K"
+    assert estimate.stages[1].training_basis.startswith("1000 train records x 150 tokens")
+    assert estimate.training_usd == 0.3 and not estimate.within_budget  # each stage fits $0.20, both do not
+    # Each stage is evaluated on the whole test split
+    assert estimate.evaluation_usd == round(2 * 200 * 2 * 150 / 1000 * (0.000035 + 0.00014), 4)
+    with pytest.raises(TrainingBudgetExceeded, match=r"^estimated training cost \$0\.30 \(stage 1 \(sft\) \$0\.15 \+"):
+        check_budget(estimate)
+
+
+def test_a_stage_without_a_price_leaves_the_sum_unknown_and_a_budget_refuses() -> None:
+    document = json.loads((ROOT / "examples/stages-question-quality-nova-2-lite.json").read_text())
+
+    estimate = estimate_cost(run(**{**document, "budget": {"maxTrainingUsd": 1e6}}), DATA)
+
+    assert estimate.training_usd is None and not estimate.within_budget
+    assert "stage 1: no hourly price for ml.p5.48xlarge" in estimate.training_basis

@@ -86,7 +86,12 @@ def test_sql_execution_accuracy_counts_equivalent_queries_and_unparseable_ones()
 
     metrics = sql_metrics(rows)
 
-    assert metrics == {"executionAccuracy": 0.5, "normalizedSqlMatch": 0.25, "unparseableRate": 0.25}
+    assert metrics == {
+        "executionAccuracy": 0.5,
+        "executionFallbackRows": 0,
+        "normalizedSqlMatch": 0.25,
+        "unparseableRate": 0.25,
+    }
 
 
 def test_latency_percentiles_are_nearest_rank() -> None:

@@ -87,6 +87,7 @@ def test_the_documented_top_level_shape_is_graded_against_its_reference(sql_reco
             "metrics_list": [
                 {"name": "sql-execution", "value": 1.0, "type": "Reward"},
                 {"name": "answer_chars", "value": float(len(record["reference_answer"])), "type": "Metric"},
+                {"name": "sql_fallback", "value": 0.0, "type": "Metric"},
             ],
         },
         {
@@ -95,6 +96,7 @@ def test_the_documented_top_level_shape_is_graded_against_its_reference(sql_reco
             "metrics_list": [
                 {"name": "sql-execution", "value": 0.0, "type": "Reward"},
                 {"name": "answer_chars", "value": 8.0, "type": "Metric"},
+                {"name": "sql_fallback", "value": 0.0, "type": "Metric"},
             ],
         },
     ]

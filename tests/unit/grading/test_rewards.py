@@ -103,6 +103,7 @@ def test_grader_contract_output_shape() -> None:
             "metrics_list": [
                 {"name": "sql-execution", "value": 1.0, "type": "Reward"},
                 {"name": "answer_chars", "value": 20.0, "type": "Metric"},
+                {"name": "sql_fallback", "value": 0.0, "type": "Metric"},
             ],
         },
     ]

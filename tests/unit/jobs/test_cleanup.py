@@ -174,3 +174,68 @@ def test_notification_names_the_execution_error_cause_and_console_link() -> None
 
 def test_missing_error_information_still_gives_a_cause() -> None:
     assert failure_cause(state()) == ("States.Unknown", "no cause reported")
+
+
+def test_a_later_stage_that_fails_has_its_own_job_stopped_and_every_stage_deployment_deleted() -> None:
+    # Given: stage 2's StartBedrockJob died after its create was accepted: $.job is still stage 1's finished job
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    stage_1 = {
+        "index": 0,
+        "method": "sft",
+        "modelArn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/m1",
+        "deploymentArn": "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/d1",
+        "deploymentName": "d1",
+        "verdict": "promoted",
+    }
+    run = {**RUN, "stages": [{"method": "sft"}, {"method": "sft"}]}
+    failed = state(
+        input=run,
+        stage={"index": 1, "remaining": 0},
+        job={"platform": "bedrock", "jobArn": "arn:first", "jobName": "first", "status": "Completed", "done": True},
+        deployment={"deploymentArn": stage_1["deploymentArn"], "deploymentName": "d1", "modelArn": stage_1["modelArn"]},
+        evaluation={"verdict": "promoted", "stages": [stage_1]},
+        error={"Error": "States.Timeout", "Cause": "Task timed out"},
+    )
+    name = resource_name("dev", "sql", "exec-1", "job2")
+    with Stubber(bedrock) as stub:
+        stub.add_response("get_model_customization_job", running_job(name), {"jobIdentifier": name})
+        stub.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
+        stub.add_response(
+            "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": stage_1["deploymentArn"]}
+        )
+
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+        stub.assert_no_pending_responses()
+    assert report.actions == [f"stopped job {name}", "deleted deployment d1"]
+
+
+def test_a_later_stage_failing_after_its_deployment_deletes_it_and_the_earlier_stages_deployments() -> None:
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    earlier = {
+        "index": 0,
+        "method": "sft",
+        "modelArn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/m1",
+        "deploymentArn": "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/d1",
+        "deploymentName": "d1",
+        "verdict": "promoted",
+    }
+    name = resource_name("dev", "sql", "exec-1", "job2")
+    failed = state(
+        input={**RUN, "stages": [{"method": "sft"}, {"method": "sft"}]},
+        stage={"index": 1, "remaining": 0},
+        job={"platform": "bedrock", "jobArn": JOB_ARN, "jobName": name, "status": "Completed", "done": True},
+        deployment={"deploymentArn": DEPLOYMENT_ARN, "deploymentName": "d2", "modelArn": "arn:m2"},
+        evaluation={"verdict": "promoted", "stages": [earlier]},
+        error={"Error": "DeploymentFailed", "Cause": "capacity"},
+    )
+    with Stubber(bedrock) as stub:
+        stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
+        stub.add_response(
+            "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": earlier["deploymentArn"]}
+        )
+
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+        stub.assert_no_pending_responses()
+    assert report.actions == ["deleted deployment d2", "deleted deployment d1 (stage 1)"]

@@ -384,6 +384,7 @@ def test_the_training_settings_take_the_grader_function() -> None:
         "NOVA_POLL_INTERVAL_SECONDS": "60",
         "NOVA_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/sagemaker",
         "NOVA_ARTIFACTS_BUCKET": "artifacts",
+        "NOVA_DATA_BUCKET": "data",
         "NOVA_KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/k",
     }
     with pytest.raises(SettingsError, match="NOVA_GRADER_FUNCTION_ARN is not set"):

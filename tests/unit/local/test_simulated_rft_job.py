@@ -171,3 +171,13 @@ def test_an_invalid_grader_response_fails_the_job(run_job: Any, answer: Grader, 
 
     assert job["status"] == "Failed"
     assert job["failureMessage"].startswith(f"The reward function {GRADER_ARN} {problem}")
+
+
+def test_the_reported_training_loss_is_the_last_point_of_the_curve(run_job: Any) -> None:
+    job, _, _ = run_job(score_samples)
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"] if "step_wise" in o["Key"]]
+    last = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().splitlines()[-1].split(",")
+    assert job["trainingMetrics"] == {"trainingLoss": float(last[2])}
+    assert "validationMetrics" not in job  # the job was given no validation set

@@ -32,8 +32,12 @@ def test_csv_with_bom_crlf_quoted_multiline_fields_and_a_delimiter(tmp_path: Pat
 
     [first, *_] = read_jsonl(tmp_path / "out" / "train.jsonl")
     assert result.manifest["records"]["accepted"] == 12
-    assert first["system"][0]["text"].startswith("Schema: CREATE TABLE t")
-    assert first["messages"][0]["content"][0]["text"].startswith("Q: How many rows\nare in t")
+    assert (
+        first["system"][0]["text"]
+        == "Schema: (the context is given in the user's message, between <context> and </context>)"
+    )
+    assert first["messages"][0]["content"][0]["text"].startswith("<context>\nCREATE TABLE t")
+    assert "</context>\n\nQ: How many rows\nare in t" in first["messages"][0]["content"][0]["text"]
 
 
 def test_json_array_jsonl_and_gzip_under_a_directory(tmp_path: Path) -> None:

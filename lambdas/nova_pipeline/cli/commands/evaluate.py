@@ -14,8 +14,14 @@ from nova_pipeline.core.problems import InputProblemsError
 from nova_pipeline.evaluation.cost import load_prices, monthly_cost
 from nova_pipeline.evaluation.gate import Thresholds
 from nova_pipeline.evaluation.predictions import read_predictions
-from nova_pipeline.evaluation.report import render_html
+from nova_pipeline.evaluation.report import data_summary, render_html
 from nova_pipeline.evaluation.service import evaluation_report
+
+EXIT_REJECTED = 1
+REPO_ROOT = Path(__file__).resolve().parents[4]
+# Reports go under the checkout's git-ignored .build/, next to the offline twin's, unless --output-dir says where.
+REPORTS_DIR = REPO_ROOT / ".build" / "evaluation-reports"
+DEFAULT_TRAFFIC = {"queries_per_month": 22_000, "input_tokens": 800, "output_tokens": 60}
 
 GATE_KEYS = {
     "minPrimaryMetric": "min_primary_metric",
@@ -26,14 +32,33 @@ GATE_KEYS = {
 }
 
 
+def _traffic(args: argparse.Namespace) -> tuple[dict[str, int], str]:
+    """The traffic flags with their defaults filled in, and where they came from (printed next to the projection)."""
+    given = [name for name in DEFAULT_TRAFFIC if getattr(args, name) is not None]
+    values = {name: getattr(args, name) if name in given else default for name, default in DEFAULT_TRAFFIC.items()}
+    source = (
+        "the command-line flags"
+        if given
+        else "the default traffic (--queries-per-month 22000 --input-tokens 800 --output-tokens 60)"
+    )
+    return values, source
+
+
 def evaluate(args: argparse.Namespace) -> int:
-    """Compute the task's metrics (and the comparison and gate when given) and write report.json + report.html."""
+    """Compute the task's metrics (and the comparison and gate when given) and write report.json + report.html.
+
+    Exit codes: 0 evaluated (promoted, or no gate given), 1 rejected by the gate, 2 bad input."""
     try:
         candidate = read_predictions(args.predictions)
         baseline = read_predictions(args.baseline) if args.baseline else None
     except InputProblemsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    manifest = read_json(args.manifest) if args.manifest else None
+    if manifest is not None and not isinstance(manifest, dict):
+        print(f"error: {args.manifest}: not a prepare manifest (expected a JSON object)", file=sys.stderr)
+        return EXIT_INVALID
+    traffic, traffic_source = _traffic(args)
     gate: dict[str, Any] = read_json(args.gate_json) if args.gate_json else {}
     unknown = sorted(set(gate) - set(GATE_KEYS))
     if unknown:
@@ -50,20 +75,32 @@ def evaluate(args: argparse.Namespace) -> int:
         prices=load_prices(args.prices),
         thresholds=Thresholds(**{GATE_KEYS[k]: v for k, v in gate.items()}),
         traffic={
-            "queriesPerMonth": args.queries_per_month,
-            "inputTokens": args.input_tokens,
-            "outputTokens": args.output_tokens,
+            "queriesPerMonth": traffic["queries_per_month"],
+            "inputTokens": traffic["input_tokens"],
+            "outputTokens": traffic["output_tokens"],
         },
         labels=args.labels.split(",") if args.labels else None,
         run={"predictions": str(args.predictions), "baseline": str(args.baseline) if args.baseline else None},
+        baseline_info={
+            "kind": "file",
+            "model": None,
+            "prompting": f"as recorded in {args.baseline} (this command does not know the model or the prompt)",
+            "note": "no --baseline predictions were given",
+        },
+        traffic_source=traffic_source,
+        data_summary=data_summary(manifest, args.manifest) if manifest is not None else None,
+        gated=bool(gate),
     )
-    output = Path(args.output_dir)
+    output = Path(args.output_dir) if args.output_dir else REPORTS_DIR / Path(args.predictions).stem
     output.mkdir(parents=True, exist_ok=True)
     (output / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (output / "report.html").write_text(render_html(report), encoding="utf-8")
+    verdict = report["gate"]["verdict"]
+    code = EXIT_REJECTED if verdict == "rejected" else EXIT_OK
     if args.json:
         print(json.dumps(report, indent=2))
-        return EXIT_OK
+        print(f"report: {output / 'report.html'}", file=sys.stderr)
+        return code
     metrics = report["candidate"]
     line = f"{metrics['primaryMetric']}: {metrics['primary']:.4f}"
     if report["baseline"]:
@@ -81,11 +118,14 @@ def evaluate(args: argparse.Namespace) -> int:
     ):
         if key in metrics:
             print(f"  {key:<22} {metrics[key]:.4f}")
-    print(f"verdict: {report['gate']['verdict']}")
-    for reason in report["gate"]["reasons"]:
-        print(f"  {'ok  ' if reason['passed'] else 'FAIL'} {reason['detail']}")
-    print(f"report: {output / 'report.html'}")
-    return EXIT_OK
+    if verdict == "no gate":
+        print("gate: none given, no verdict (pass --gate-json FILE to judge the candidate)")
+    else:
+        print(f"verdict: {verdict}")
+        for reason in report["gate"]["reasons"]:
+            print(f"  {'ok  ' if reason['passed'] else 'FAIL'} {reason['detail']}")
+    print(f"report: {output / 'report.html'} (and report.json)")
+    return code
 
 
 def cost(args: argparse.Namespace) -> int:
@@ -98,19 +138,20 @@ def cost(args: argparse.Namespace) -> int:
     if not args.model:
         print("error: give --model (serving cost) or --input (a run's training and evaluation cost)", file=sys.stderr)
         return EXIT_INVALID
+    traffic, _ = _traffic(args)
     breakdown = monthly_cost(
         load_prices(args.prices),
         args.model,
-        queries_per_month=args.queries_per_month,
-        input_tokens=args.input_tokens,
-        output_tokens=args.output_tokens,
+        queries_per_month=traffic["queries_per_month"],
+        input_tokens=traffic["input_tokens"],
+        output_tokens=traffic["output_tokens"],
     )
     if args.json:
         print(json.dumps(breakdown, indent=2))
         return EXIT_OK
     print(
-        f"{args.model}, {args.queries_per_month:,} queries/month x ({args.input_tokens} in + "
-        f"{args.output_tokens} out) tokens, prices {breakdown['priceTable']}"
+        f"{args.model}, {traffic['queries_per_month']:,} queries/month x ({traffic['input_tokens']} in + "
+        f"{traffic['output_tokens']} out) tokens, prices {breakdown['priceTable']}"
     )
     print(f"  input tokens    ${breakdown['inputCost']:.3f}")
     print(f"  output tokens   ${breakdown['outputCost']:.3f}")
@@ -123,10 +164,10 @@ def cost(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _traffic(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--queries-per-month", type=non_negative_int, default=22_000)
-    parser.add_argument("--input-tokens", type=non_negative_int, default=800)
-    parser.add_argument("--output-tokens", type=non_negative_int, default=60)
+def _traffic_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--queries-per-month", type=non_negative_int, help="default 22000")
+    parser.add_argument("--input-tokens", type=non_negative_int, help="average per request, default 800")
+    parser.add_argument("--output-tokens", type=non_negative_int, help="average per request, default 60")
     parser.add_argument("--prices", metavar="FILE", help="price table JSON (default: the shipped table)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
@@ -145,8 +186,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--labels", help="classification labels, comma-separated (default: those seen)")
     parser.add_argument("--model", default="nova-micro", choices=sorted(load_prices().models))
     parser.add_argument("--gate-json", metavar="FILE", help='thresholds, e.g. {"minPrimaryMetric": 0.8}')
-    parser.add_argument("--output-dir", default="evaluation-report", help="where report.json/.html go")
-    _traffic(parser)
+    parser.add_argument("--manifest", metavar="FILE", help="prepare's manifest.json: the report's data summary")
+    parser.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="where report.json/.html go (default: .build/evaluation-reports/<predictions file name>/ in the checkout)",
+    )
+    _traffic_flags(parser)
     parser.set_defaults(handler=evaluate)
 
     parser = add_command(
@@ -165,5 +211,5 @@ def register(subparsers: Any) -> None:
         metavar="PATH_OR_S3",
         help="with --input: the dataset (default: dataset.uri when it is local or s3://)",
     )
-    _traffic(parser)
+    _traffic_flags(parser)
     parser.set_defaults(handler=cost)

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
-from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS, MODELS, RFT_MIN_TRAIN_RECORDS, Method, TaskType
+from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS, Method, TaskType
 from nova_pipeline.contract.execution_input import ExecutionInput, parse_execution_input
-from nova_pipeline.prepare.engine import InvalidDataset, check_duplicates, normalize, prepare
-from nova_pipeline.prepare.records import ConfigurationProblem
+from nova_pipeline.prepare.engine import InvalidDataset, prepare
 from nova_pipeline.prepare.sources import OutputLocation, SourceError, list_sources
 
 
@@ -30,7 +28,7 @@ def _progress(message: str) -> None:
 
 def _dataset_flags(args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
     dataset = dict(document.get("dataset", {}))
-    dataset["uri"] = args.input
+    dataset["uri"] = args.input or config_input(args.config, dataset.get("uri"))
     columns = dict(dataset.get("columns", {}))
     for flag, key in (
         ("question_column", "question"),
@@ -42,12 +40,43 @@ def _dataset_flags(args: argparse.Namespace, document: dict[str, Any]) -> dict[s
         if getattr(args, flag):
             columns[key] = getattr(args, flag)
     dataset["columns"] = columns
-    for flag, key in (("format", "format"), ("delimiter", "delimiter"), ("sanitize", "sanitize")):
+    for flag, key in (
+        ("format", "format"),
+        ("delimiter", "delimiter"),
+        ("sanitize", "sanitize"),
+        ("label_variants", "labelVariants"),
+    ):
         if getattr(args, flag):
             dataset[key] = getattr(args, flag)
     if args.skip_invalid:
         dataset["onInvalid"] = "skip"
     return dataset
+
+
+def config_input(config: str | None, uri: object) -> str:
+    """The input the configuration names in `dataset.uri`: an s3:// URI, or a local file or folder (relative to the
+    configuration's folder, else to the working directory). A key of the data bucket (`raw/...`) cannot be found
+    from here: InputProblem."""
+    if not config:
+        raise InputProblem("give --input PATH_OR_S3, or --config FILE whose dataset.uri names the input")
+    if not isinstance(uri, str) or not uri:
+        raise InputProblem(f"{config}: dataset.uri is not set; give --input PATH_OR_S3")
+    if uri.startswith("s3://"):
+        return uri
+    for base in (Path(config).resolve().parent, Path.cwd()):
+        if (base / uri).exists():
+            return str(base / uri)
+    raise InputProblem(
+        f"{config}: dataset.uri {uri!r} is neither a local file or folder nor an s3:// URI (a key under raw/ is "
+        "relative to the data bucket, which prepare does not know)",
+        "give --input PATH_OR_S3, or set dataset.uri to a local path or s3://bucket/key",
+    )
+
+
+class InputProblem(Exception):  # noqa: N818 - a problem with the command's input: exit 2 with a hint
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def build_run(args: argparse.Namespace) -> ExecutionInput:
@@ -86,9 +115,14 @@ def prepare_command(args: argparse.Namespace) -> int:
     except InputProblemsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
-    s3 = _s3_client(args.input, args.output_dir)
+    except InputProblem as error:
+        print(f"error: {error}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
+        return EXIT_INVALID
+    s3 = _s3_client(run.dataset.uri, args.output_dir)
     try:
-        sources = list_sources(args.input, s3)
+        sources = list_sources(run.dataset.uri, s3)
         output = OutputLocation(args.output_dir, s3)
         result = prepare(sources, run, output, s3=s3, progress=_progress, workers=args.workers)
     except SourceError as error:
@@ -110,63 +144,15 @@ def prepare_command(args: argparse.Namespace) -> int:
     )
     for problem in result.stats.problems:
         print(f"  skipped: {problem}")
+    for entry in result.manifest["skipped"]["first"]:
+        print(f"  not read: {entry['name']} ({entry['reason']})")
+    for item in result.manifest.get("labelVariants", []):
+        print(f"warning: {item['warning']} (or stop on them: --label-variants fail)", file=sys.stderr)
     print(f"  manifest: {result.manifest_uri}")
     return EXIT_OK
 
 
-def validate_command(args: argparse.Namespace) -> int:
-    """Check an existing JSONL training file against the model and method rules, without rewriting it."""
-    record_format = "openai-chat" if args.method == Method.RFT.value else "auto"
-    document = {
-        "dataset": {
-            "uri": args.file,
-            "format": "jsonl",
-            "recordFormat": record_format,
-            "sanitize": "reject",
-            "onInvalid": "fail",
-            "columns": {"answer": "reference_answer"},
-        },
-        "baseModel": args.model,
-        "method": args.method,
-        "task": args.task,
-        "split": {"train": 0.9, "validation": 0.0, "test": 0.1} if args.model == "nova-2-lite" else {},
-    }
-    run = parse_execution_input(document)
-    s3 = _s3_client(args.file)
-    with tempfile.TemporaryDirectory(prefix="nova-validate-") as work:
-        try:
-            normalized = normalize(
-                list_sources(args.file, s3), run, Path(work), s3=s3, progress=_progress, workers=args.workers
-            )
-            duplicates = check_duplicates(normalized, run, Path(work))
-        except (SourceError, ConfigurationProblem) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_INVALID
-    stats = normalized.stats
-    model = MODELS[args.model]
-    minimum = RFT_MIN_TRAIN_RECORDS if args.method == Method.RFT.value else model.min_train_records
-    problems = list(stats.problems)
-    if stats.accepted < minimum:
-        problems.append(
-            f"{args.file}: {stats.accepted} valid records; {args.model} {args.method} needs at least {minimum}"
-        )
-    unique = stats.accepted - duplicates
-    if unique > model.max_train_records:
-        problems.append(f"{args.file}: {unique} records; at most {model.max_train_records} are accepted")
-    if stats.rejected or problems:
-        total = stats.rejected + len(problems) - len(stats.problems)
-        print(f"{args.file}: {total} problem(s)", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return EXIT_INVALID
-    print(
-        f"{args.file}: {stats.records:,} records valid for {args.method} of {args.model} "
-        f"({duplicates} exact duplicates)"
-    )
-    return EXIT_OK
-
-
-def _workers_flag(parser: argparse.ArgumentParser) -> None:
+def workers_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
@@ -185,7 +171,9 @@ def register(subparsers: Any) -> None:
         "--config examples/sft-text-to-sql-nova-micro.json",
     )
     parser.add_argument(
-        "--input", required=True, metavar="PATH_OR_S3", help="file, directory, s3://bucket/key or prefix/"
+        "--input",
+        metavar="PATH_OR_S3",
+        help="file, directory, s3://bucket/key or prefix/ (default: dataset.uri of --config, a local path or s3://)",
     )
     parser.add_argument("--output-dir", required=True, metavar="DIR_OR_S3", help="where the outputs are written")
     parser.add_argument("--config", metavar="FILE", help="an execution input JSON: the same settings as in AWS")
@@ -208,19 +196,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-train", type=int, help="cap on training records (deterministic sample)")
     parser.add_argument("--sanitize", choices=("fix", "reject"))
     parser.add_argument("--skip-invalid", action="store_true", help="drop invalid records and report them")
-    _workers_flag(parser)
-    parser.set_defaults(handler=prepare_command)
-
-    parser = add_command(
-        subparsers,
-        "validate",
-        help_text="check an existing JSONL training file without rewriting it",
-        description=validate_command.__doc__,
-        example="nova-pipeline validate /tmp/prepared/train.jsonl --model nova-micro --method sft",
+    parser.add_argument(
+        "--label-variants",
+        choices=("warn", "fail"),
+        help="labels differing only by case/whitespace/punctuation: warn (default) or fail",
     )
-    parser.add_argument("file", help="JSONL file (local or s3://)")
-    parser.add_argument("--model", required=True, choices=CUSTOMIZABLE_MODELS)
-    parser.add_argument("--method", required=True, choices=[m.value for m in Method])
-    parser.add_argument("--task", default="generation", choices=[t.value for t in TaskType])
-    _workers_flag(parser)
-    parser.set_defaults(handler=validate_command)
+    workers_flag(parser)
+    parser.set_defaults(handler=prepare_command)

@@ -11,12 +11,21 @@ from typing import Any
 from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
 
 
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def run_local(args: argparse.Namespace) -> int:
-    """Run one execution input end to end offline (moto + the local Bedrock simulator) and print the trace."""
+    """Run one execution input end to end offline (moto + the local Bedrock simulator) and print the trace. What
+    the run wrote (prepared splits, manifest, predictions, report, requests, logs) is kept in
+    .build/twin-runs/<execution>/; a model the run promotes is the one `serve-local` serves next."""
+    from nova_pipeline.local.runs import RUNS_DIR, execution_name, failure_summary, function_logs, keep_run
     from nova_pipeline.local.simulator import SimulatorSettings
     from nova_pipeline.local.twin import OfflineTwin, TwinOptions, format_trace
 
     execution_input = read_json(args.input)
+    name = args.name or execution_name()
+    folder = RUNS_DIR / name
     options = TwinOptions(
         environment=args.env,
         fail_at=args.fail_at,
@@ -28,26 +37,40 @@ def run_local(args: argparse.Namespace) -> int:
             throttle_first_calls=args.throttle_first_calls,
             throttle_rate=args.throttle,
         ),
-        log_level="INFO" if args.verbose else "ERROR",
+        log_level="INFO",
+        progress=_progress,
         approval=args.approval,
     )
-    print(f"synthesizing the {args.env} environment and starting the offline twin ...", file=sys.stderr)
     with OfflineTwin(options) as twin:
         uploaded = twin.upload_example_data()
-        print(f"uploaded {len(uploaded)} example file(s) to s3://{twin.data_bucket}/raw/ (simulated)", file=sys.stderr)
+        _progress(f"uploaded {len(uploaded)} example file(s) to s3://{twin.data_bucket}/raw/ (simulated)")
         given = execution_input.get("dataset", {}).get("uri") if isinstance(execution_input, dict) else None
         execution_input = twin.upload_local_dataset(execution_input, Path(args.input).resolve().parent)
         if execution_input.get("dataset", {}).get("uri") != given:
             uri = execution_input["dataset"]["uri"]
-            print(f"uploaded the local dataset {given} to s3://{twin.data_bucket}/{uri} (simulated)", file=sys.stderr)
-        result = twin.run(execution_input, name=args.name)
-        print(format_trace(result, twin.download_report(result)))
-        if args.output_json:
-            _write_json(
-                args.output_json,
-                {"status": result.status, "output": result.output, "error": result.error, "cause": result.cause},
-            )
+            _progress(f"uploaded the local dataset {given} to s3://{twin.data_bucket}/{uri} (simulated)")
+        _progress(f"running execution {name} ...")
+        with function_logs(folder / "logs.jsonl", echo=args.verbose):
+            result = twin.run(execution_input, name=name)
+        keep_run(twin, result, execution_input, folder)
+    report = folder / "report.html"
+    failure = None if result.status == "SUCCEEDED" else failure_summary(result, folder)
+    print(format_trace(result, report if report.is_file() else None, failure))
+    print(f"run folder: {_shown(folder)} (prepared data, predictions, report, requests.jsonl, logs.jsonl)")
+    if args.output_json:
+        _write_json(
+            args.output_json,
+            {"status": result.status, "output": result.output, "error": result.error, "cause": result.cause},
+        )
     return EXIT_OK if result.status == "SUCCEEDED" else EXIT_INVALID
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when it is below it (shorter to read and to copy)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _write_json(path: str, document: dict[str, Any]) -> None:
@@ -90,5 +113,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--job-seconds", type=float, default=1.0, help="simulated training time (default 1 s)")
     parser.add_argument("--deployment-seconds", type=float, default=0.5, help="simulated deployment time")
     parser.add_argument("--output-json", metavar="FILE", help="also write status/output/error to FILE")
-    parser.add_argument("--verbose", action="store_true", help="show the functions' INFO logs")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the functions' logs here too (they always go to logs.jsonl)"
+    )
     parser.set_defaults(handler=run_local)
