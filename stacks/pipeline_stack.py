@@ -23,11 +23,12 @@ from stacks.constructs.guards import Guards
 from stacks.constructs.lambda_layer import shared_layer
 from stacks.constructs.notifications import Notifications, grant_publish
 from stacks.constructs.pipeline_function import PipelineFunction
+from stacks.constructs.sagemaker_evaluation import SageMakerEvaluation
 from stacks.constructs.stage import FunctionSpec, PipelineResources
 from stacks.storage_stack import StorageStack
 from stepfunctions.workflow import definition
 
-STAGES = (DataPreparation, CustomizationJobs, Evaluation, Guards)
+STAGES = (DataPreparation, CustomizationJobs, SageMakerEvaluation, Evaluation, Guards)
 OPTIONAL = (START_FROM_UPLOAD,)  # created when the environment enables it
 
 
@@ -69,11 +70,13 @@ class PipelineStack(Stack):
         )
         preparation = DataPreparation(self, "DataPreparation", resources=resources)
         jobs = CustomizationJobs(self, "CustomizationJobs", resources=resources, topic=self.topic)
+        sagemaker_evaluation = SageMakerEvaluation(self, "SageMakerEvaluation", resources=resources)
         evaluation = Evaluation(self, "Evaluation", resources=resources)
         guards = Guards(self, "Guards", resources=resources, topic=self.topic)
         self.functions: dict[str, PipelineFunction] = {
             **preparation.functions,
             **jobs.functions,
+            **sagemaker_evaluation.functions,
             **evaluation.functions,
             **guards.functions,
         }

@@ -250,15 +250,66 @@ def customize(*, next: str) -> States:
             next="WaitForTrainingJob",
         ),
         **poll_loop(
-            "TrainingJob", "SageMaker training job", result="job", error="TrainingJobFailed", then="ImportModel"
+            "TrainingJob",
+            "SageMaker training job",
+            result="job",
+            error="TrainingJobFailed",
+            then="SageMakerEvaluationRequested",
         ),
+        **sagemaker_evaluation_start(next="ImportModel"),
         **task(
             "ImportModel",
             "Read the checkpoint manifest of the training output; CreateCustomModel",
             result="model",
             next="WaitForImportedModel",
         ),
-        **poll_loop("ImportedModel", "custom model import", result="model", error="ModelImportFailed", then=next),
+        **poll_loop(
+            "ImportedModel",
+            "custom model import",
+            result="model",
+            error="ModelImportFailed",
+            then="SageMakerEvaluationStarted",
+        ),
+        **sagemaker_evaluation_wait(next=next),
+    }
+
+
+# --------------------------------------------------------------------- SageMaker evaluation recipes (optional)
+# `sagemaker.evaluationRecipes`: the evaluation jobs start on the checkpoint as soon as training ends and run while
+# the model is imported; the run waits for them after the import, before the deployment (the checkpoint stays
+# the model under test; the import usually takes longer than a benchmark, so the wait rarely adds time). Their
+# metrics are reported, never gated: a failed evaluation job shows in the report and does not fail the run.
+def sagemaker_evaluation_start(*, next: str) -> States:
+    recipes = path("input", "sagemaker", "evaluationRecipes")
+    return {
+        **choice(
+            "SageMakerEvaluationRequested",
+            {"Variable": f"{recipes}[0]", "IsPresent": True, "Next": "StartSageMakerEvaluation"},
+            default=next,
+        ),
+        **task(
+            "StartSageMakerEvaluation",
+            "One CreateTrainingJob per requested Nova evaluation recipe, the checkpoint as the model path",
+            result="sagemakerEvaluation",
+            next=next,
+        ),
+    }
+
+
+def sagemaker_evaluation_wait(*, next: str) -> States:
+    return {
+        **choice(
+            "SageMakerEvaluationStarted",
+            {"Variable": path("sagemakerEvaluation"), "IsPresent": True, "Next": "PollSageMakerEvaluation"},
+            default=next,
+        ),
+        **poll_loop(
+            "SageMakerEvaluation",
+            "SageMaker evaluation jobs",
+            result="sagemakerEvaluation",
+            error="SageMakerEvaluationFailed",
+            then=next,
+        ),
     }
 
 

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from nova_pipeline.contract.catalog import MODELS
 from nova_pipeline.inference.api import ApiSettings
-from nova_pipeline.inference.models import GenerateRequest
+from nova_pipeline.inference.openapi import request_properties
 from nova_pipeline.promotion.record import active_model_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.guardrail import grant_apply_guardrail, guardrail_variables
@@ -194,5 +194,5 @@ def _generate_request_schema(settings: EnvironmentSettings) -> apigateway.JsonSc
             "inferenceConfig": apigateway.JsonSchema(type=apigateway.JsonSchemaType.OBJECT),
         },
         additional_properties=False,
-        description=json.dumps(sorted(GenerateRequest.model_json_schema(by_alias=True).get("properties", {}))),
+        description=json.dumps(request_properties()),
     )

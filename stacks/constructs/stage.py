@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
@@ -23,6 +24,13 @@ from stacks.constructs.customization_roles import CustomizationRoles
 from stacks.constructs.pipeline_function import PipelineFunction
 
 
+class SettingsModel(Protocol):
+    """A handler's settings class: a `FunctionSettings` model, or the inference function's `ApiSettings` (parsed by
+    pydantic-core, for its cold start); each names the `NOVA_*` variables the stack must pass."""
+
+    def variables(self) -> frozenset[str]: ...
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """One function: `lambdas/<handler_dir>/handler.py`, whose handler parses its environment with `settings`.
@@ -35,7 +43,7 @@ class FunctionSpec:
     construct_id: str
     handler_dir: str
     description: str
-    settings: type[FunctionSettings]
+    settings: SettingsModel
     seconds: int = 30
     memory: int = 512
     ephemeral_mib: int = 512
@@ -50,7 +58,7 @@ def spec(
     construct_id: str,
     handler_dir: str,
     description: str,
-    settings: type[FunctionSettings] = FunctionSettings,
+    settings: SettingsModel = FunctionSettings,
     *,
     seconds: int = 30,
     memory: int = 512,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -342,3 +343,91 @@ def test_unknown_routes_are_404_and_wrong_methods_405(runtime: tuple[Stubber, An
     assert body["message"] == "GET is not allowed on /v1/generate; allowed: POST"
     status, _, headers = call("DELETE", "/v1/health")
     assert (status, headers.get("Allow")) == (405, "GET")
+
+
+# The committed OpenAPI document against what the handler answers: every status of every operation, its body and
+# its Retry-After header (API Gateway's own statuses, 403 and the stage's 429, are described as such).
+DOCUMENT = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+DEEP = '{"a": ' + "[" * 40 + "]" * 40 + "}"
+
+
+def _unexpected() -> None:
+    raise RuntimeError("a bug")
+
+
+SCENARIOS: list[tuple[str, str, int, Any, str, str | None]] = [
+    # (method, path, status, body, content type, what happens: promoted / converse error code / bug)
+    ("POST", "/v1/generate", 200, {"input": "hi"}, "application/json", "promoted"),
+    ("POST", "/v1/generate", 400, {}, "application/json", "promoted"),
+    ("POST", "/v1/generate", 413, "x" * 2001, "application/json", None),
+    ("POST", "/v1/generate", 415, "hi", "text/plain", None),
+    ("POST", "/v1/generate", 429, {"input": "hi"}, "application/json", "ThrottlingException"),
+    ("POST", "/v1/generate", 503, {"input": "hi"}, "application/json", "ModelNotReadyException"),
+    ("POST", "/v1/generate", 500, {"input": "hi"}, "application/json", "InternalServerException"),
+    ("GET", "/v1/model", 200, None, "application/json", "promoted"),
+    ("GET", "/v1/model", 503, None, "application/json", None),
+    ("GET", "/v1/model", 400, DEEP, "application/json", None),
+    ("GET", "/v1/model", 413, "x" * 2001, "application/json", None),
+    ("GET", "/v1/model", 415, "hi", "text/plain", None),
+    ("GET", "/v1/model", 500, None, "application/json", "bug"),
+    ("GET", "/v1/health", 200, None, "application/json", None),
+    ("GET", "/v1/health", 400, DEEP, "application/json", None),
+    ("GET", "/v1/health", 413, "x" * 2001, "application/json", None),
+    ("GET", "/v1/health", 415, "hi", "text/plain", None),
+    ("GET", "/v1/health", 500, None, "application/json", "bug"),
+]
+
+
+def _documented(method: str, path: str) -> dict[str, Any]:
+    responses: dict[str, Any] = DOCUMENT["paths"][path][method.lower()]["responses"]
+    return responses
+
+
+def test_the_document_lists_exactly_the_statuses_the_function_answers() -> None:
+    answered = {(method, path, status) for method, path, status, *_ in SCENARIOS}
+    documented = {
+        (method.upper(), path, int(status))
+        for path, operations in DOCUMENT["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if not response["description"].startswith("API Gateway:")
+    }
+    assert documented == answered  # no 422 that never happens, no status left out
+    assert set(DOCUMENT["components"]["securitySchemes"]) == {"sigv4", "apiKey"}
+    assert DOCUMENT["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body", "content_type", "situation"),
+    SCENARIOS,
+    ids=[f"{method} {path} {status}" for method, path, status, *_ in SCENARIOS],
+)
+def test_each_response_is_the_documented_one(
+    runtime: tuple[Stubber, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    status: int,
+    body: Any,
+    content_type: str,
+    situation: str | None,
+) -> None:
+    import jsonschema
+
+    stubber, ssm = runtime
+    if situation is not None and situation != "bug":
+        promote(ssm, RECORD.model_copy(update={"system_prompt": None}))
+    if situation == "promoted" and path == "/v1/generate" and status == 200:
+        stubber.add_response("converse", CONVERSE_OK)
+    elif situation and situation.endswith("Exception"):
+        stubber.add_client_error("converse", situation, "detail", http_status_code=status)
+    elif situation == "bug":
+        monkeypatch.setattr("nova_pipeline.inference.routes.active_record", _unexpected)
+
+    got, response, headers = call(method, path, body, content_type)
+
+    assert got == status
+    documented = _documented(method, path)[str(status)]
+    schema = {**documented["content"]["application/json"]["schema"], "components": DOCUMENT["components"]}
+    jsonschema.validate(response, schema)
+    assert ("Retry-After" in headers) <= ("Retry-After" in documented.get("headers", {}))

@@ -110,3 +110,18 @@ def test_an_input_may_require_an_approval_the_environment_does_not(lambda_contex
     result = handler.lambda_handler({"dataset": {"uri": "raw/a.csv"}, "approval": {"required": True}}, lambda_context)
 
     assert result["approval"] == {"required": True, "timeoutSeconds": 259200}
+
+
+def test_a_judge_the_evaluation_cannot_call_fails_validation_naming_it(
+    lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the function in us-east-1, when an input names a judge in another Region, then ValidateInput refuses it
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    module = load_handler("validate_input")
+    judge = "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0"
+    event = {"dataset": {"uri": "raw/a.csv"}, "evaluation": {"judgeModel": judge}}
+
+    with pytest.raises(module.InvalidExecutionInput) as caught:
+        module.lambda_handler(event, lambda_context)
+
+    assert f"$.evaluation.judgeModel: {judge!r} is in eu-west-1; the evaluation runs in us-east-1" in str(caught.value)

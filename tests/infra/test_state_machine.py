@@ -48,7 +48,7 @@ def test_every_task_retries_transient_errors_with_jitter_and_catches_into_cleanu
     states = definition(templates)["States"]
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
 
-    assert len(tasks) == 21
+    assert len(tasks) == 23  # 19 + StartSageMakerEvaluation, PollSageMakerEvaluation + CheckBudget, RequestApproval
     for name, state in tasks.items():
         [retry] = state["Retry"]
         assert set(retry["ErrorEquals"]) >= TRANSIENT, name
@@ -63,7 +63,13 @@ def test_polls_wait_for_the_interval_the_poll_function_returns(templates: dict[s
     states = definition(templates)["States"]
     waits = {name: state for name, state in states.items() if state["Type"] == "Wait"}
 
-    assert set(waits) == {"WaitForBedrockJob", "WaitForTrainingJob", "WaitForImportedModel", "WaitForDeployment"}
+    assert set(waits) == {
+        "WaitForBedrockJob",
+        "WaitForTrainingJob",
+        "WaitForImportedModel",
+        "WaitForDeployment",
+        "WaitForSageMakerEvaluation",
+    }
     assert all("SecondsPath" in state and "Seconds" not in state for state in waits.values())
 
 
@@ -143,6 +149,7 @@ def test_only_the_job_starters_may_pass_the_service_roles(templates: dict[str, T
         "bedrock.amazonaws.com",
         "bedrock.amazonaws.com",
         "sagemaker.amazonaws.com",
+        "sagemaker.amazonaws.com",  # StartTrainingJob and StartSageMakerEvaluation
     ]
 
 

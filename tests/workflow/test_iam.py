@@ -117,6 +117,19 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         started = _upload_input(main, example("sft-classification-nova-micro.json"))
         assert started["started"] is True, started
         record(main.wait(started["executionArn"]), "data-triggered")
+        qa = b'{"query": "What is 2 + 2?", "response": "4"}\n'  # SageMaker evaluation recipes (gen_qa reads raw/)
+        boto3.client("s3", region_name="us-east-1").put_object(
+            Bucket=main.data_bucket, Key="raw/eval/qa.jsonl", Body=qa
+        )
+        evaluated = example("sagemaker-lora-sft-nova-micro.json")
+        evaluated["sagemaker"]["evaluationRecipes"] = [
+            {"task": "mmlu"},
+            {"task": "gen_qa", "dataset": "raw/eval/qa.jsonl"},
+        ]
+        result = record(main.run(evaluated), "sagemaker evaluation recipes")
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        # both jobs ran as the SageMaker role (evaluation image pull, raw/ dataset, jobs/ output)
+        assert [job["status"] for job in result.output["sagemakerEvaluation"]["jobs"]] == ["Completed", "Completed"]
         assert main.invoke_api("GET", "/v1/model")["statusCode"] == 200
         generated = main.invoke_api("POST", "/v1/generate", {"input": "How many singers are there?"})
         assert generated["statusCode"] == 200, generated

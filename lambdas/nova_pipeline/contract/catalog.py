@@ -475,3 +475,87 @@ def sagemaker_image_uri(model: str, method: Method, region: str) -> str:
     account = SAGEMAKER_REGIONS[region].image_account
     tag = SAGEMAKER_TRAINING[(model, method)].image_tag
     return f"{account}.dkr.ecr.{region}.amazonaws.com/{TRAINING_IMAGE_REPOSITORY}:{tag}"
+
+
+# ------------------------------------------------------------------------------------ SageMaker evaluation recipes
+# Nova evaluation recipes run as SageMaker training jobs on a trained checkpoint. Sources:
+# - tasks, strategies and metrics: SageMaker developer guide "Evaluating your SageMaker AI-trained model"
+#   (https://docs.aws.amazon.com/sagemaker/latest/dg/nova-model-evaluation.html, "Available benchmark tasks") and
+#   the SageMaker Python SDK v3 `sagemaker/train/evaluate/benchmark_evaluator.py` `_BENCHMARK_CONFIG` (same values);
+# - recipes: aws/sagemaker-hyperpod-recipes@263199555b2e1f8eb9b17459892e440f3242b5d9
+#   recipes_collection/recipes/evaluation/nova/<version>/<model>/<model>_p5_48xl_gpu_{general_text_benchmark,
+#   bring_your_own_dataset}_eval.yaml (shipped under jobs/recipes/evaluation/, unchanged), instance types from
+#   launcher/recipe_templatization/nova/nova_metadata.json;
+# - image: nova_regional_parameters.json `sm_jobs.container_image.prod` of every eval recipe:
+#   `<account>.dkr.ecr.<region>.amazonaws.com/nova-evaluation-repo:SM-TJ-Eval-V2-latest` in the SAGEMAKER_REGIONS.
+EVALUATION_IMAGE_REPOSITORY = "nova-evaluation-repo"
+EVALUATION_IMAGE_TAG = "SM-TJ-Eval-V2-latest"
+
+
+@dataclass(frozen=True)
+class EvaluationTask:
+    """One published evaluation task: the strategy and metric the recipe must carry, and whether it reads the
+    user's dataset (`gen_qa`: the bring-your-own-dataset recipe, dataset as the `train` channel)."""
+
+    name: str
+    strategy: str
+    metric: str
+    dataset: bool = False
+
+    @property
+    def recipe_kind(self) -> str:
+        return "bring_your_own_dataset" if self.dataset else "general_text_benchmark"
+
+
+SAGEMAKER_EVALUATION_TASKS: dict[str, EvaluationTask] = {
+    task.name: task
+    for task in (
+        EvaluationTask("mmlu", "zs_cot", "accuracy"),
+        EvaluationTask("mmlu_pro", "zs_cot", "accuracy"),
+        EvaluationTask("bbh", "fs_cot", "accuracy"),
+        EvaluationTask("gpqa", "zs_cot", "accuracy"),
+        EvaluationTask("math", "zs_cot", "exact_match"),
+        EvaluationTask("strong_reject", "zs", "deflection"),
+        EvaluationTask("ifeval", "zs", "accuracy"),
+        EvaluationTask("gen_qa", "gen_qa", "all", dataset=True),
+    )
+}
+# Published but not offered here: llm_judge / rubric_llm_judge compare two models' answers from a dataset of
+# pairs, mmmu is multimodal, rft_eval needs a reward Lambda; none fits "score the trained checkpoint".
+_EVALUATION_RECIPE_PREFIX = {
+    "nova-micro": "nova_micro_1_0",
+    "nova-lite": "nova_lite_1_0",
+    "nova-pro": "nova_pro_1_0",
+    "nova-2-lite": "nova_lite_2_0",
+}
+_EVALUATION_INSTANCE_TYPES = {
+    "nova-micro": ("ml.p5.48xlarge", "ml.g5.12xlarge", "ml.g5.24xlarge", "ml.g6.12xlarge", "ml.g6.24xlarge"),
+    "nova-lite": (
+        "ml.p5.48xlarge",
+        "ml.g5.12xlarge",
+        "ml.g5.24xlarge",
+        "ml.g6.12xlarge",
+        "ml.g6.24xlarge",
+        "ml.g6.48xlarge",
+    ),
+    "nova-pro": ("ml.p5.48xlarge",),
+    "nova-2-lite": ("ml.p5.48xlarge", "ml.p4d.24xlarge"),
+}
+
+
+def evaluation_recipe(model: str, task: EvaluationTask) -> str:
+    """The shipped evaluation recipe (file stem under jobs/recipes/evaluation/) of `model` for `task`."""
+    return f"{_EVALUATION_RECIPE_PREFIX[model]}_p5_48xl_gpu_{task.recipe_kind}_eval"
+
+
+def evaluation_instance_types(model: str) -> tuple[str, ...]:
+    """Instance types the model's evaluation recipes run on (first = default); empty when there is no recipe."""
+    return _EVALUATION_INSTANCE_TYPES.get(model, ())
+
+
+def evaluation_image_uri(region: str) -> str:
+    """The Nova evaluation image in `region`; ValueError when the region has none."""
+    entry = SAGEMAKER_REGIONS.get(region)
+    if entry is None:
+        raise ValueError(f"no Nova evaluation image in {region}; regions: {', '.join(SAGEMAKER_REGIONS)}")
+    return f"{entry.image_account}.dkr.ecr.{region}.amazonaws.com/{EVALUATION_IMAGE_REPOSITORY}:{EVALUATION_IMAGE_TAG}"

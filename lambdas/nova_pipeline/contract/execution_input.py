@@ -18,6 +18,7 @@ from nova_pipeline.contract.catalog import (
     HYPERPARAMETER_ALIASES,
     HYPERPARAMETER_RULES,
     MODELS,
+    SAGEMAKER_EVALUATION_TASKS,
     SAGEMAKER_TRAINING,
     TEACHER_MODELS,
     HyperparameterRule,
@@ -27,8 +28,10 @@ from nova_pipeline.contract.catalog import (
     RecipeFamily,
     SageMakerTraining,
     TaskType,
+    evaluation_instance_types,
     sagemaker_training_problem,
 )
+from nova_pipeline.core import layout
 from nova_pipeline.core.problems import InputProblemsError, Problem, problems_from_validation_error
 from nova_pipeline.evaluation.gate import INPUT_NAMES, loosened
 
@@ -195,7 +198,9 @@ class EvaluationInput(_Model):
     max_rows: Annotated[int, Field(ge=1, le=100_000)] = 500
     """Rows of the test split evaluated."""
     judge_model: str | None = None
-    """Inference profile id of an LLM judge (0-100 rubric); unset disables LLM-as-judge."""
+    """LLM judge (0-100 rubric): a Nova inference profile id of the catalog (`us.amazon.nova-pro-v1:0`; a short name
+    such as `nova-pro` becomes its profile id), or the ARN of such a profile or of a custom-model deployment in the
+    pipeline's Region; unset disables LLM-as-judge."""
     inference_config: InferenceConfig = InferenceConfig()
     """Inference settings for candidate and baseline."""
     traffic: TrafficInput = TrafficInput()
@@ -241,6 +246,26 @@ class SageMakerInput(_Model):
     """Training instance count (the recipe's `run.replicas`); allowed and default per recipe and instance type."""
     max_runtime_hours: Annotated[float, Field(gt=0, le=120)] = 24
     """Stop the job after this many hours."""
+    evaluation_recipes: Annotated[list[EvaluationRecipeInput], Field(max_length=8)] = []
+    """SageMaker's Nova evaluation recipes run on the trained checkpoint after training, one training job each
+    (e.g. `[{"task": "mmlu"}, {"task": "gen_qa", "dataset": "raw/qa.jsonl"}]`); their metrics are reported, not
+    gated. Tasks: mmlu, mmlu_pro, bbh, gpqa, math, strong_reject, ifeval, gen_qa."""
+
+
+class EvaluationRecipeInput(_Model):
+    """One Nova evaluation recipe run on the trained checkpoint (SageMaker platform only)."""
+
+    task: str
+    """Published task: mmlu, mmlu_pro, bbh, gpqa, math, strong_reject, ifeval or gen_qa."""
+    strategy: str | None = None
+    """The task's published strategy (e.g. `zs_cot` for mmlu, `fs_cot` for bbh); default: the task's."""
+    metric: str | None = None
+    """The task's published metric (e.g. `accuracy`, `exact_match`; `all` for gen_qa); default: the task's."""
+    dataset: str | None = None
+    """gen_qa only (required there): key of a JSONL file under `raw/` of the data bucket, one
+    `{"query": ..., "response": ...}` per line, read by the job as its `train` channel."""
+    instance_type: Annotated[str | None, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = None
+    """Evaluation instance type; allowed per model (the recipe's list), default `ml.p5.48xlarge`."""
 
 
 class RftInput(_Model):
@@ -483,12 +508,15 @@ def parse_execution_input(
         problems += hyperparameter_problems
         sagemaker, sagemaker_problems = _resolve_sagemaker(parsed, region)
         problems += sagemaker_problems
+    judge, judge_problem = resolve_judge(parsed.evaluation.judge_model, region)
+    problems += [judge_problem] if judge_problem else []
     if gate_defaults is not None:
         overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
         problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
     approval, approval_problems = resolve_approval(parsed.approval, approval_defaults)
     problems += approval_problems
     problems += _general_problems(parsed, gate_defaults)
+    problems += evaluation_recipe_problems(parsed)
     if guardrail is False and parsed.gate.max_guardrail_intervention_rate is not None:
         problems.append(
             Problem(
@@ -499,7 +527,115 @@ def parse_execution_input(
         )
     if problems:
         raise InputProblemsError("execution input", problems)
-    return parsed.model_copy(update={"hyperparameters": hyperparameters, "sagemaker": sagemaker, "approval": approval})
+    evaluation = parsed.evaluation.model_copy(update={"judge_model": judge})
+    return parsed.model_copy(
+        update={
+            "hyperparameters": hyperparameters,
+            "sagemaker": sagemaker,
+            "evaluation": evaluation,
+            "approval": approval,
+        }
+    )
+
+
+# Converse's modelId forms the evaluation function may invoke (stacks/constructs/evaluation.py grants the catalog's
+# inference profiles and the account's custom-model deployments; botocore's bedrock-runtime model: modelId).
+_JUDGE_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:bedrock:(?P<region>[a-z0-9-]{1,20}):\d{12}:"
+    r"(?P<kind>inference-profile|custom-model-deployment)/(?P<id>[A-Za-z0-9.:-]+)$"
+)
+_DEPLOYMENT_ID = re.compile(r"^[a-z0-9]{12}$")
+
+
+def resolve_judge(judge: str | None, region: str | None) -> tuple[str | None, Problem | None]:
+    """The judge as the evaluation will call it (a catalog short name becomes its inference profile id), or the
+    problem: checked here because a judge the evaluation cannot call fails the run after training and deployment."""
+    if judge is None:
+        return None, None
+    judge = MODELS[judge].inference_profile_id if judge in MODELS else judge
+    message = _judge_problem(judge, region)
+    return (None, Problem("$.evaluation.judgeModel", message)) if message else (judge, None)
+
+
+def _judge_problem(judge: str, region: str | None) -> str | None:
+    profiles = {spec.inference_profile_id: name for name, spec in MODELS.items()}
+    where = f"in {region}" if region else "in the pipeline's Region"
+    match = _JUDGE_ARN.match(judge)
+    message = None
+    if judge in profiles:
+        geography = judge.split(".", 1)[0]
+        if region and not region.startswith(f"{geography}-"):
+            message = f"{judge!r} is a {geography.upper()} cross-Region profile: it cannot be called {where}"
+    elif match is None:
+        message = (
+            f"{judge!r} is not a model the evaluation can call: give a Nova inference profile id "
+            f"({', '.join(profiles)}), a short name ({', '.join(MODELS)}), or the ARN of such a profile or of a "
+            f"custom-model deployment {where}"
+        )
+    elif region and match["region"] != region:
+        message = f"{judge!r} is in {match['region']}; the evaluation runs {where}: use a model {where}"
+    elif match["kind"] == "inference-profile" and match["id"] not in profiles:
+        message = f"inference profile {match['id']!r} is not a Nova model of the catalog ({', '.join(profiles)})"
+    elif match["kind"] == "custom-model-deployment" and not _DEPLOYMENT_ID.match(match["id"]):
+        message = f"{judge!r} is not a custom-model deployment ARN (its id is 12 lowercase letters and digits)"
+    return message
+
+
+def evaluation_recipe_problems(parsed: ExecutionInput) -> list[Problem]:
+    """`sagemaker.evaluationRecipes` against the published tasks, strategies, metrics and instance types."""
+    recipes = parsed.sagemaker.evaluation_recipes
+    if not recipes:
+        return []
+    where = "$.sagemaker.evaluationRecipes"
+    if parsed.platform is not Platform.SAGEMAKER:
+        return [
+            Problem(
+                where,
+                f"Nova evaluation recipes run on a SageMaker training job's checkpoint; platform is "
+                f"{parsed.platform.value}: set `platform` to `sagemaker`, or use `evaluation.general` (the forgetting "
+                "guard) to measure general capability on bedrock",
+            )
+        ]
+    model = parsed.base_model or ""
+    instance_types = evaluation_instance_types(model)
+    if not instance_types:
+        return [Problem(where, f"{model} has no published Nova evaluation recipe")]
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, recipe in enumerate(recipes):
+        at = f"{where}[{index}]"
+        task = SAGEMAKER_EVALUATION_TASKS.get(recipe.task)
+        if task is None:
+            known = ", ".join(SAGEMAKER_EVALUATION_TASKS)
+            problems.append(
+                Problem(
+                    f"{at}.task",
+                    f"{recipe.task!r} is not offered; offered: {known} (llm_judge, mmmu and rft_eval are published "
+                    "too but compare two models, need images or a reward Lambda)",
+                )
+            )
+            continue
+        if recipe.task in seen:
+            problems.append(Problem(f"{at}.task", f"{recipe.task} is requested twice"))
+        seen.add(recipe.task)
+        for name, given, published in (
+            ("strategy", recipe.strategy, task.strategy),
+            ("metric", recipe.metric, task.metric),
+        ):
+            if given is not None and given != published:
+                problems.append(
+                    Problem(f"{at}.{name}", f"{task.name} publishes {name} {published!r} only, not {given!r}")
+                )
+        if task.dataset and not recipe.dataset:
+            problems.append(Problem(f"{at}.dataset", f"{task.name} evaluates your dataset: give its key under raw/"))
+        if not task.dataset and recipe.dataset:
+            problems.append(Problem(f"{at}.dataset", f"{task.name} is a published benchmark and reads no dataset"))
+        if recipe.dataset and (not recipe.dataset.startswith(layout.RAW) or ".." in recipe.dataset):
+            problems.append(Problem(f"{at}.dataset", f"must be a key under {layout.RAW} of the data bucket"))
+        if recipe.instance_type and recipe.instance_type not in instance_types:
+            allowed = ", ".join(instance_types)
+            problems.append(Problem(f"{at}.instanceType", f"not allowed for {model} evaluation; allowed: {allowed}"))
+    return problems
 
 
 def _general_problems(parsed: ExecutionInput, gate_defaults: dict[str, float | None] | None) -> list[Problem]:

@@ -117,6 +117,41 @@ class StageCursor(_State):
     remaining: int = -1
 
 
+class SageMakerEvaluationJob(_State):
+    """One Nova evaluation recipe's training job on the trained checkpoint, and the metrics it wrote."""
+
+    task: str
+    job_name: str
+    job_arn: str
+    output_uri: str
+    status: str = "InProgress"
+    failure_message: str | None = None
+    metrics: dict[str, float] | None = None
+    """`results.all` of the job's results_*.json (or its task-specific key, gen_qa), numbers only."""
+    simulated: bool = False
+
+
+class SageMakerEvaluationState(_State):
+    """`sagemaker.evaluationRecipes`: every job of the run, polled together; reported, never gated, so a failed
+    evaluation job is shown in the report and does not fail the run (`succeeded` stays true)."""
+
+    model_path: str
+    """The checkpoint the jobs evaluate (the recipe's `run.model_name_or_path`)."""
+    jobs: list[SageMakerEvaluationJob]
+    done: bool = False
+    succeeded: bool = True
+    failure_message: str | None = None
+    wait_seconds: Annotated[int, Field(ge=1)] = 60
+
+    def report(self) -> dict[str, Any]:
+        """The report's `sagemakerEvaluation` section."""
+        return {
+            "modelPath": self.model_path,
+            "gated": False,
+            "jobs": [job.dump() for job in self.jobs],
+        }
+
+
 class ModelState(_State):
     model_arn: str
     checkpoint_uri: str | None = None
@@ -287,6 +322,8 @@ class RunSummary(_State):
     approval: dict[str, Any] | None = None
     durations: dict[str, float | None] = {}
     completed_at: str | None = None
+    sagemaker_evaluation: dict[str, Any] | None = None
+    """Present only with `sagemaker.evaluationRecipes`: the Nova evaluation jobs and their metrics (not gated)."""
 
 
 class CleanupResult(_State):
@@ -321,6 +358,8 @@ class RunState(_State):
     data: PreparedData | None = None
     grader_preflight: GraderPreflight | None = None
     job: JobState | None = None
+    sagemaker_evaluation: SageMakerEvaluationState | None = None
+    """SageMaker platform with `sagemaker.evaluationRecipes`: the Nova evaluation jobs on the checkpoint."""
     model: ModelState | None = None
     deployment: DeploymentState | None = None
     evaluation_plan: EvaluationPlan | None = None

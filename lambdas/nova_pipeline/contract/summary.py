@@ -28,7 +28,7 @@ def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, An
     chosen = state.evaluation.chosen if state.evaluation else None
     if chosen is not None:  # a multi-stage run: the chosen stage's model, not the last stage's
         model_arn = chosen.model_arn
-    return {
+    summary = {
         "execution": state.execution.arn,
         "runName": run.run_name if run else None,
         "baseModel": run.base_model if run else None,
@@ -55,6 +55,9 @@ def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, An
         "durations": {"totalSeconds": _seconds_since(state.execution.started_at, now)},
         "completedAt": now.isoformat(),
     }
+    if state.sagemaker_evaluation:  # sagemaker.evaluationRecipes: shown even when evaluation.enabled is false
+        summary["sagemakerEvaluation"] = state.sagemaker_evaluation.report()
+    return summary
 
 
 def _verdict(state: RunState) -> str | None:

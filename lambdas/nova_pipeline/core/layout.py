@@ -62,3 +62,8 @@ def recipe(job_name: str, file_name: str) -> str:
 def in_raw(key: str) -> bool:
     """Whether a data-bucket key is under the uploads prefix, the only place a dataset is read from."""
     return key.startswith(RAW)
+
+
+def active_model_parameter_name(environment: str) -> str:
+    """The SSM parameter holding the environment's active-model record (written on promotion, read by the API)."""
+    return f"/nova-customization/{environment}/active-model"

@@ -104,6 +104,15 @@ class TrainingJobSettings(PollSettings):
     data_bucket: str = Field(alias="NOVA_DATA_BUCKET", min_length=3)
 
 
+class SageMakerEvaluationSettings(PollSettings):
+    """StartSageMakerEvaluation: the evaluation jobs' role, recipes and outputs, and the data bucket (gen_qa)."""
+
+    sagemaker_role_arn: str = Field(alias="NOVA_SAGEMAKER_ROLE_ARN", min_length=20)
+    artifacts_bucket: str = Field(alias="NOVA_ARTIFACTS_BUCKET", min_length=3)
+    data_bucket: str = Field(alias="NOVA_DATA_BUCKET", min_length=3)
+    kms_key_arn: str = Field(alias="NOVA_KMS_KEY_ARN", min_length=20)
+
+
 class ImportModelSettings(PollSettings):
     bedrock_role_arn: str = Field(alias="NOVA_BEDROCK_ROLE_ARN", min_length=20)
     kms_key_arn: str = Field(alias="NOVA_KMS_KEY_ARN", min_length=20)

@@ -538,6 +538,24 @@ def _general(general: dict[str, Any] | None) -> str:
     )
 
 
+def _sagemaker_evaluation(section: dict[str, Any] | None) -> str:
+    """SageMaker's Nova evaluation recipes on the checkpoint: one row per task, reported and not gated."""
+    if not section:
+        return ""
+    rows = []
+    for job in section["jobs"]:
+        metrics = job.get("metrics") or {}
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in sorted(metrics.items())) or "-"
+        note = job.get("failureMessage") or ("SIMULATED" if job.get("simulated") else "")
+        rows.append([str(job["task"]), str(job["status"]), shown, str(note), str(job["jobName"])])
+    return (
+        "<h2>SageMaker evaluation recipes (not gated)</h2>"
+        f"<p>Nova evaluation recipes run as SageMaker training jobs on the checkpoint "
+        f"<code>{html.escape(section['modelPath'])}</code>; their metrics are shown, not used by the gate.</p>"
+        + _grid(["task", "status", "metrics", "note", "job"], rows)
+    )
+
+
 def render_html(report: dict[str, Any]) -> str:
     gate = report["gate"]
     verdict = gate["verdict"]
@@ -610,6 +628,7 @@ svg{{max-width:100%;height:auto;background:#fafafa}}
 <h2>Confusion matrix (candidate)</h2>{_confusion(candidate.get("confusionMatrix")) or "<p>not classification</p>"}
 {_wrong(candidate)}
 {_general(report.get("general"))}
+{_sagemaker_evaluation(report.get("sagemakerEvaluation"))}
 {_data(report.get("data"))}
 <h2>Latency (candidate)</h2>{_table(latency_rows)}{_histogram(report.get("latencyHistogramMs", []))}
 <h2>Training and validation loss</h2>{_training(report.get("training"), report.get("lossCurves", {}))}

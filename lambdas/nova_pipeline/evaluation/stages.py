@@ -318,6 +318,8 @@ def aggregate_evaluation(
         training=_training(state, curves),
         estimate=state.estimate.dump() if state.estimate else None,
     )
+    # sagemaker.evaluationRecipes: the Nova evaluation jobs' metrics on the checkpoint (reported, not gated).
+    report["sagemakerEvaluation"] = state.sagemaker_evaluation.report() if state.sagemaker_evaluation else None
     key = layout.report(scope(state))
     outcomes, chosen = _stage_outcomes(state, report, f"s3://{data_bucket}/{key}report.json")
     if outcomes:

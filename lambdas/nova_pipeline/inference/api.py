@@ -1,17 +1,25 @@
-"""What the inference handler reads once per container: its settings and the cached active-model record."""
+"""What the inference handler reads once per container: its settings and the cached active-model record.
+
+Both are parsed by pydantic-core (like the request, see `nova_pipeline.inference.models`): the function's request
+path does without pydantic's model layer, which would cost more cold start than the whole budget.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError
+from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
 
 from nova_pipeline.core.clients import client
-from nova_pipeline.core.settings import FunctionSettings
+from nova_pipeline.core.layout import active_model_parameter_name
+from nova_pipeline.inference.models import ServedRecord, served_record
 from nova_pipeline.inference.service import (
     ApiError,
     BadRequest,
@@ -22,36 +30,63 @@ from nova_pipeline.inference.service import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from nova_pipeline.promotion.record import ActiveModelRecord, active_model_parameter_name
 
 RECORD_TTL_SECONDS = 30
 # Deepest JSON nesting a request body may have: a generate request needs 4 levels (inferenceConfig.stopSequences).
 MAX_JSON_DEPTH = 32
 
 
-class ApiSettings(FunctionSettings):
-    """The inference function's settings; the stack passes the environment's `api.*` limits (`variables()`), the
-    defaults serve `serve-local`."""
+@dataclass
+class ApiSettings:
+    """The inference function's settings, from its environment; the stack passes the environment's `api.*` limits
+    (`variables()`), the defaults serve `serve-local`."""
 
-    max_body_bytes: int = Field(alias="NOVA_API_MAX_BODY_BYTES", default=65_536)
-    max_input_chars: int = Field(alias="NOVA_API_MAX_INPUT_CHARS", default=20_000)
-    max_output_tokens: int = Field(alias="NOVA_API_MAX_OUTPUT_TOKENS", default=4096)
-    allow_context: bool = Field(alias="NOVA_API_ALLOW_CONTEXT", default=True)
-    debug_logging: bool = Field(alias="NOVA_API_DEBUG_LOGGING", default=False)
+    environment: str
+    region: str = "us-east-1"
+    simulated: bool = False
+    max_body_bytes: int = 65_536
+    max_input_chars: int = 20_000
+    max_output_tokens: int = 4096
+    allow_context: bool = True
+    debug_logging: bool = False
     # The environment's guardrail (both empty: none), applied to every Converse call.
-    guardrail_id: str = Field(alias="NOVA_GUARDRAIL_ID", default="")
-    guardrail_version: str = Field(alias="NOVA_GUARDRAIL_VERSION", default="")
+    guardrail_id: str = ""
+    guardrail_version: str = ""
+
+    # The variable each field is read from (`NOVA_ENVIRONMENT`, `AWS_REGION`, `NOVA_SIMULATED` as every function's
+    # `FunctionSettings`); those the stack passes are `variables()`.
+    VARIABLES: ClassVar[dict[str, str]] = {
+        "environment": "NOVA_ENVIRONMENT",
+        "region": "AWS_REGION",
+        "simulated": "NOVA_SIMULATED",
+        "max_body_bytes": "NOVA_API_MAX_BODY_BYTES",
+        "max_input_chars": "NOVA_API_MAX_INPUT_CHARS",
+        "max_output_tokens": "NOVA_API_MAX_OUTPUT_TOKENS",
+        "allow_context": "NOVA_API_ALLOW_CONTEXT",
+        "debug_logging": "NOVA_API_DEBUG_LOGGING",
+        "guardrail_id": "NOVA_GUARDRAIL_ID",
+        "guardrail_version": "NOVA_GUARDRAIL_VERSION",
+    }
 
     @classmethod
     def variables(cls) -> frozenset[str]:
-        return super().variables() | {
-            "NOVA_API_MAX_BODY_BYTES",
-            "NOVA_API_MAX_INPUT_CHARS",
-            "NOVA_API_ALLOW_CONTEXT",
-            "NOVA_API_DEBUG_LOGGING",
-            "NOVA_GUARDRAIL_ID",
-            "NOVA_GUARDRAIL_VERSION",
-        }
+        return frozenset(
+            {
+                "NOVA_ENVIRONMENT",
+                "NOVA_API_MAX_BODY_BYTES",
+                "NOVA_API_MAX_INPUT_CHARS",
+                "NOVA_API_ALLOW_CONTEXT",
+                "NOVA_API_DEBUG_LOGGING",
+                "NOVA_GUARDRAIL_ID",
+                "NOVA_GUARDRAIL_VERSION",
+            }
+        )
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> ApiSettings:
+        """The settings in `environ` (the function's environment); `pydantic_core.ValidationError` names a bad one."""
+        settings: ApiSettings = _SETTINGS.validate_python(dict(environ))
+        return settings
 
     def limits(self) -> Limits:
         guardrail = (
@@ -60,11 +95,36 @@ class ApiSettings(FunctionSettings):
         return Limits(self.max_input_chars, self.max_output_tokens, self.allow_context, guardrail)
 
 
+_SETTINGS = SchemaValidator(
+    cs.dataclass_schema(
+        ApiSettings,
+        cs.dataclass_args_schema(
+            "ApiSettings",
+            [
+                cs.dataclass_field(name, schema, validation_alias=ApiSettings.VARIABLES[name])
+                for name, schema in {
+                    "environment": cs.str_schema(min_length=1),
+                    "region": cs.with_default_schema(cs.str_schema(min_length=1), default="us-east-1"),
+                    "simulated": cs.with_default_schema(cs.bool_schema(), default=False),
+                    "max_body_bytes": cs.with_default_schema(cs.int_schema(ge=1), default=65_536),
+                    "max_input_chars": cs.with_default_schema(cs.int_schema(ge=1), default=20_000),
+                    "max_output_tokens": cs.with_default_schema(cs.int_schema(ge=1), default=4096),
+                    "allow_context": cs.with_default_schema(cs.bool_schema(), default=True),
+                    "debug_logging": cs.with_default_schema(cs.bool_schema(), default=False),
+                    "guardrail_id": cs.with_default_schema(cs.str_schema(), default=""),
+                    "guardrail_version": cs.with_default_schema(cs.str_schema(), default=""),
+                }.items()
+            ],
+            extra_behavior="ignore",
+        ),
+        list(ApiSettings.VARIABLES),
+    )
+)
+
+
 @lru_cache(maxsize=1)
 def api_settings() -> ApiSettings:
-    import os
-
-    return ApiSettings.model_validate(dict(os.environ))
+    return ApiSettings.from_environment(os.environ)
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +134,7 @@ def _provider() -> Any:
     return SSMProvider(boto3_client=client("ssm"))
 
 
-def active_record() -> ActiveModelRecord:
+def active_record() -> ServedRecord:
     """The promoted model, cached for 30 s (a promotion takes effect within a minute, no redeploy)."""
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
@@ -87,12 +147,12 @@ def active_record() -> ActiveModelRecord:
             "the quality gate (or nova-pipeline promote)"
         ) from None
     try:
-        return ActiveModelRecord.model_validate_json(value)
+        return served_record(value)
     except ValidationError:
         raise NoModelPromoted(f"the active-model record {name} is not valid; promote a model again") from None
 
 
-def validation_message(errors: Sequence[dict[str, Any]]) -> str:
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     """One message naming every field at fault: `input: String should have at least 1 character`."""
     parts = []
     for error in errors:
@@ -102,7 +162,7 @@ def validation_message(errors: Sequence[dict[str, Any]]) -> str:
             parts.append("body: malformed JSON")
             continue
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        if error.get("type") == "extra_forbidden":
+        if error.get("type") in ("extra_forbidden", "unexpected_keyword_argument"):
             message = "is not a known field"
         parts.append(f"{field}: {message}")
     return "; ".join(parts)
@@ -143,7 +203,7 @@ def _body_refusal(event: dict[str, Any]) -> ApiError | None:
         try:
             text = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            return BadRequest("body: not valid base64-encoded UTF-8")
+            return BadRequest("body: not valid UTF-8 text (send JSON encoded as UTF-8)")
     if json_depth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         return BadRequest(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return None

@@ -9,8 +9,7 @@ from typing import Any
 
 from nova_pipeline.contract.prompt_layout import fixed_system, placeholders, with_context
 from nova_pipeline.core.errors import error_code
-from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, ServedModel, Usage
-from nova_pipeline.promotion.record import ActiveModelRecord
+from nova_pipeline.inference.models import GenerateRequest, GenerateResponse, ServedRecord
 
 
 class ApiError(Exception):
@@ -58,8 +57,10 @@ class ModelUnavailable(ApiError):  # noqa: N818
     status = 503
 
 
-@dataclass(frozen=True)
+@dataclass
 class Limits:
+    """The environment's bounds on a request (`api.*` in cdk.json)."""
+
     max_input_chars: int
     max_output_tokens: int = 4096
     allow_context: bool = True
@@ -67,13 +68,13 @@ class Limits:
     """The environment's guardrail (identifier, version), applied to every call."""
 
 
-def system_prompt(record: ActiveModelRecord) -> str | None:
+def system_prompt(record: ServedRecord) -> str | None:
     """The promoted training prompt, never anything a caller sent: a `{context}`-style placeholder points at the
     delimited context of the user turn, exactly as in the prepared training records."""
     return None if record.system_prompt is None else fixed_system(record.system_prompt)
 
 
-def _check_context(record: ActiveModelRecord, context: str | None, limits: Limits) -> None:
+def _check_context(record: ServedRecord, context: str | None, limits: Limits) -> None:
     if context is not None and not limits.allow_context:
         raise BadRequest("context: this environment does not accept a context")
     names = placeholders(record.system_prompt or "")
@@ -84,7 +85,7 @@ def _check_context(record: ActiveModelRecord, context: str | None, limits: Limit
         )
 
 
-def converse_request(record: ActiveModelRecord, request: GenerateRequest, limits: Limits) -> dict[str, Any]:
+def converse_request(record: ServedRecord, request: GenerateRequest, limits: Limits) -> dict[str, Any]:
     if request.text_length() > limits.max_input_chars:
         raise BadRequest(f"input: {request.text_length():,} characters exceeds the limit of {limits.max_input_chars:,}")
     overrides = request.inference_config
@@ -127,7 +128,7 @@ def converse_request(record: ActiveModelRecord, request: GenerateRequest, limits
 RETRY_AFTER_SECONDS = 2
 
 
-def generate(runtime: Any, record: ActiveModelRecord, request: GenerateRequest, limits: Limits) -> GenerateResponse:
+def generate(runtime: Any, record: ServedRecord, request: GenerateRequest, limits: Limits) -> GenerateResponse:
     from botocore.exceptions import ClientError
 
     converse = converse_request(record, request, limits)
@@ -151,16 +152,18 @@ def generate(runtime: Any, record: ActiveModelRecord, request: GenerateRequest, 
     usage = response.get("usage", {})
     content = response["output"]["message"]["content"]
     text = "".join(block.get("text", "") for block in content)
-    return GenerateResponse(
-        output=text,
-        stop_reason=response.get("stopReason", "end_turn"),
-        usage=Usage(
-            input_tokens=usage.get("inputTokens", 0),
-            output_tokens=usage.get("outputTokens", 0),
-            total_tokens=usage.get("totalTokens", 0),
-        ),
-        latency_ms=int(response.get("metrics", {}).get("latencyMs", (time.perf_counter() - started) * 1000)),
-        model=ServedModel(
-            deployment_arn=record.deployment_arn, version=record.version, promoted_at=record.promoted_at.isoformat()
-        ),
-    )
+    return {
+        "output": text,
+        "stopReason": response.get("stopReason", "end_turn"),
+        "usage": {
+            "inputTokens": usage.get("inputTokens", 0),
+            "outputTokens": usage.get("outputTokens", 0),
+            "totalTokens": usage.get("totalTokens", 0),
+        },
+        "latencyMs": int(response.get("metrics", {}).get("latencyMs", (time.perf_counter() - started) * 1000)),
+        "model": {
+            "deploymentArn": record.deployment_arn,
+            "version": record.version,
+            "promotedAt": record.promoted_at.isoformat(),
+        },
+    }

@@ -64,6 +64,9 @@ def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str)
         if stopped:
             report.stopped_job = arn
             report.actions.append(f"stopped job {name}")
+    for name in _running_evaluation_jobs(state, sagemaker=sagemaker, environment=environment):
+        if training.stop_training_job(sagemaker, name):
+            report.actions.append(f"stopped evaluation job {name}")
     promoted = bool(state.promotion and state.promotion.get("promoted"))
     if promoted:
         report.actions.append("kept the deployment: it was already promoted")
@@ -76,6 +79,29 @@ def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str)
         if stage.deployment_arn != current and jobs_bedrock.delete_deployment(bedrock, stage.deployment_arn):
             report.actions.append(f"deleted deployment {stage.deployment_name} (stage {stage.index + 1})")
     return report
+
+
+def _running_evaluation_jobs(state: RunState, *, sagemaker: Any, environment: str) -> list[str]:
+    """Names of this execution's SageMaker evaluation-recipe jobs that may still run: the recorded ones not ended,
+    or, when StartSageMakerEvaluation was cut short after training succeeded, those found under derived names."""
+    from nova_pipeline.jobs import sagemaker_evaluation
+
+    recorded = state.sagemaker_evaluation
+    if recorded is not None:
+        return [job.job_name for job in recorded.jobs if job.status not in sagemaker_evaluation.TERMINAL]
+    run = state.input
+    if run is None or not run.sagemaker.evaluation_recipes or not (state.job and state.job.succeeded):
+        return []
+    names = [
+        sagemaker_evaluation.evaluation_job_name(environment, run, state.execution, wanted.task)
+        for wanted in run.sagemaker.evaluation_recipes
+    ]
+    return [
+        name
+        for name in names
+        if (found := training.find_training_job(sagemaker, name)) is not None
+        and str(found.get("TrainingJobStatus")) not in sagemaker_evaluation.TERMINAL
+    ]
 
 
 def _running_job(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str) -> tuple[str, str, str] | None:

@@ -8,6 +8,7 @@ or the built-in example: a simulated customized model trained on `examples/data/
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -123,6 +124,7 @@ def api_gateway_event(
     headers: dict[str, str] | None = None,
     stage: str = "local",
     source_ip: str = "127.0.0.1",
+    base64_encoded: bool = False,
 ) -> dict[str, Any]:
     """The REST API proxy event API Gateway sends the inference function for one request."""
     return {
@@ -136,7 +138,7 @@ def api_gateway_event(
         "pathParameters": None,
         "stageVariables": None,
         "body": body,
-        "isBase64Encoded": False,
+        "isBase64Encoded": base64_encoded,
         "requestContext": {
             "requestId": str(uuid.uuid4()),
             "stage": stage,
@@ -169,7 +171,11 @@ def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
 
         def _dispatch(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode("utf-8") if length else None
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body, encoded = (raw.decode("utf-8") if raw else None), False
+            except UnicodeDecodeError:  # a body that is not text reaches the function base64-encoded (a 400)
+                body, encoded = base64.b64encode(raw).decode("ascii"), True
             path = self.path.split("?", 1)[0]
             event = api_gateway_event(
                 self.command,
@@ -178,6 +184,7 @@ def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
                 headers=dict(self.headers.items()),
                 stage="local",
                 source_ip=self.client_address[0],
+                base64_encoded=encoded,
             )
             with lock:
                 self.server.handled += 1  # type: ignore[attr-defined]

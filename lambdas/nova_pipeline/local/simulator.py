@@ -17,7 +17,9 @@ Simulated behaviour:
   gives 0 to every rollout identical to its record's `reference_answer` (it does not see the reference: a check
   stricter than Bedrock, which would train on such rewards). The mean reward goes into the step-wise metrics CSV.
 - SageMaker training jobs: the same lifecycle; on completion `output/output.tar.gz` holds a `manifest.json` whose
-  `checkpoint_s3_bucket` `CreateCustomModel` accepts.
+  `checkpoint_s3_bucket` `CreateCustomModel` accepts. A job with the Nova evaluation image runs its recipe on the
+  checkpoint's simulated model: `mmlu` on the shipped general set, `gen_qa` on its `train` channel (exact match,
+  token F1), writing `eval-result/results_<time>.json` (marked simulated) in `output/output.tar.gz`; other tasks fail.
 - custom models and deployments: `Creating` for `deployment_seconds`, then `Active` (or `Failed` when injected).
 - Converse / ConverseStream: the deployment's customized model or the simulated base model; optional TTFT and
   output-token rate; an optional account quota the caller does not know: requests and tokens (input + output)
@@ -40,6 +42,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import yaml
 
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.grading.rewards import check_grader_output
@@ -560,6 +564,9 @@ class BedrockSimulator:
         channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
         for uri in channels.values():
             self._read_prefix(uri)
+        if repository.startswith("nova-evaluation-repo:"):
+            self._run_evaluation_job(job, channels)
+            return
         reward_arn = request.get("HyperParameters", {}).get("reward_lambda_arn")
         if reward_arn:  # RFT: the rollouts are graded by the reward Lambda, invoked as the execution role
             lines = self._read_lines(channels["train"])
@@ -587,6 +594,48 @@ class BedrockSimulator:
             info.size = len(manifest)
             tar.addfile(info, io.BytesIO(manifest))
         output_path = job.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        self._write(f"{output_path}/{job.name}/output/output.tar.gz", archive.getvalue())
+        job.status = "Completed"
+
+    def _run_evaluation_job(self, job: _Job, channels: dict[str, str]) -> None:
+        """A Nova evaluation recipe (SIMULATED): mmlu on the shipped general set, gen_qa on the `train` channel,
+        answered by the checkpoint's simulated model; `results_<time>.json` in output/output.tar.gz as documented."""
+        request = job.request
+        recipe_name = request["HyperParameters"]["sagemaker_recipe_local_path"].rsplit("/", 1)[-1]
+        recipe = yaml.safe_load("\n".join(self._read_lines(channels["recipe"].rstrip("/") + "/" + recipe_name)))
+        model_path = recipe["run"]["model_name_or_path"]
+        if model_path.startswith("s3://"):
+            if model_path not in self._escrow_sources:
+                job.status, job.failure = "Failed", f"{model_path} is not a checkpoint of a completed training job"
+                return
+            with acting_as(ADMIN):  # the escrow checkpoint, read by the service
+                lines = [line for source in self._escrow_sources[model_path] for line in self._read_lines(source)]
+                model: CustomizedModel | BaseModel = CustomizedModel(examples_from_jsonl(lines))
+        else:
+            model = BaseModel()
+        task = recipe["evaluation"]["task"]
+        if task == "mmlu":
+            metrics = _simulated_mmlu(model)
+            results = {"all": metrics, f"custom|mmlu_{recipe['evaluation']['strategy']}|0": metrics}
+        elif task == "gen_qa":
+            metrics = _simulated_gen_qa(model, self._read_lines(channels["train"]))
+            results = {"custom|gen_qa_gen_qa|0": metrics}
+        else:
+            job.status = "Failed"
+            job.failure = f"SIMULATED: the offline twin runs the mmlu and gen_qa evaluation recipes only, not {task}"
+            return
+        key = request["OutputDataConfig"].get("KmsKeyId")
+        if key:
+            self._service_check("sagemaker evaluation job encrypts its output", [need("kms:Encrypt", key)])
+        document = json.dumps(
+            {"results": results, "simulated": True, "note": "SIMULATED: scored by the offline twin's models"}
+        ).encode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+            info = tarfile.TarInfo(f"eval-result/results_{datetime.fromtimestamp(0, UTC):%Y-%m-%dT%H-%M-%S}.json")
+            info.size = len(document)
+            tar.addfile(info, io.BytesIO(document))
+        output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         self._write(f"{output_path}/{job.name}/output/output.tar.gz", archive.getvalue())
         job.status = "Completed"
 
@@ -884,6 +933,39 @@ def _stream(
             "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
         }
     }
+
+
+def _simulated_mmlu(model: CustomizedModel | BaseModel) -> dict[str, float]:
+    """SIMULATED mmlu: the shipped general set (`builtin:general-v1`, MMLU's format) asked of the model, scored by
+    the letter each answer picks; accuracy and its standard error as lighteval reports them."""
+    from nova_pipeline.evaluation.general import builtin_set, extract_choice
+
+    questions = builtin_set("general-v1")
+    correct = sum(
+        extract_choice(model.answer("", question.prompt()), len(question.choices)) == question.letter()
+        for question in questions
+    )
+    accuracy = correct / len(questions)
+    stderr = (accuracy * (1 - accuracy) / max(1, len(questions) - 1)) ** 0.5
+    return {"accuracy": round(accuracy, 4), "accuracy_stderr": round(stderr, 4)}
+
+
+def _simulated_gen_qa(model: CustomizedModel | BaseModel, lines: list[str]) -> dict[str, float]:
+    """SIMULATED gen_qa: each `query` answered, compared with its `response` (exact match, token F1)."""
+    from nova_pipeline.local.simulated_model import tokens
+
+    exact, f1s = 0, []
+    for line in lines:
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        answer, gold = model.answer(record.get("system", ""), record["query"]), str(record["response"])
+        exact += answer.strip().lower() == gold.strip().lower()
+        mine, theirs = tokens(answer), tokens(gold)
+        overlap = len(mine & theirs)
+        f1s.append(0.0 if not overlap else 2 * overlap / (len(mine) + len(theirs)))
+    count = max(1, len(f1s))
+    return {"em": round(exact / count, 4), "f1_score": round(sum(f1s) / count, 4)}
 
 
 def _grader_arn(request: dict[str, Any]) -> str | None:

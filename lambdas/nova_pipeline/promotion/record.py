@@ -12,9 +12,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from nova_pipeline.core.layout import active_model_parameter_name
 
-def active_model_parameter_name(environment: str) -> str:
-    return f"/nova-customization/{environment}/active-model"
+__all__ = ["ActiveModelRecord", "MetricsSummary", "ServedInferenceConfig", "active_model_parameter_name"]
 
 
 class ServedInferenceConfig(BaseModel):

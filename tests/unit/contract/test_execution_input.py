@@ -149,6 +149,71 @@ def test_committed_reference_matches_the_model() -> None:
 
 
 @pytest.mark.parametrize(
+    ("judge", "called"),
+    [
+        ("us.amazon.nova-pro-v1:0", "us.amazon.nova-pro-v1:0"),
+        ("nova-premier", "us.amazon.nova-premier-v1:0"),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0",
+        ),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123def456",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123def456",
+        ),
+    ],
+)
+def test_a_judge_is_what_the_evaluation_calls(judge: str, called: str) -> None:
+    parsed = parse_execution_input({**MINIMAL, "evaluation": {"judgeModel": judge}}, region="us-east-1")
+
+    assert parsed.evaluation.judge_model == called
+
+
+@pytest.mark.parametrize(
+    ("judge", "problem"),
+    [
+        (
+            "arn:aws:iam::123456789012:role/judge",
+            "'arn:aws:iam::123456789012:role/judge' is not a model the evaluation can call: give a Nova inference "
+            "profile id (us.amazon.nova-micro-v1:0, us.amazon.nova-lite-v1:0, us.amazon.nova-pro-v1:0, "
+            "us.amazon.nova-2-lite-v1:0, us.amazon.nova-premier-v1:0), a short name (nova-micro, nova-lite, "
+            "nova-pro, nova-2-lite, nova-premier), or the ARN of such a profile or of a custom-model deployment in "
+            "us-east-1",
+        ),
+        (
+            "anthropic.claude-3-haiku",
+            "'anthropic.claude-3-haiku' is not a model the evaluation can call",
+        ),
+        (
+            "arn:aws:bedrock:us-west-2:123456789012:custom-model-deployment/abc123def456",
+            "'arn:aws:bedrock:us-west-2:123456789012:custom-model-deployment/abc123def456' is in us-west-2; the "
+            "evaluation runs in us-east-1: use a model in us-east-1",
+        ),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.meta.llama3-1-8b-instruct-v1:0",
+            "inference profile 'us.meta.llama3-1-8b-instruct-v1:0' is not a Nova model of the catalog",
+        ),
+        (
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/Judge",
+            "is not a custom-model deployment ARN (its id is 12 lowercase letters and digits)",
+        ),
+    ],
+)
+def test_a_judge_the_evaluation_cannot_call_is_refused_before_training(judge: str, problem: str) -> None:
+    [found] = problems_of({**MINIMAL, "evaluation": {"judgeModel": judge}}, region="us-east-1")
+
+    assert found.startswith("$.evaluation.judgeModel: ")
+    assert problem in found
+
+
+def test_a_us_profile_cannot_judge_outside_the_us() -> None:
+    assert problems_of({**MINIMAL, "evaluation": {"judgeModel": "nova-pro"}}, region="eu-west-1") == [
+        "$.evaluation.judgeModel: 'us.amazon.nova-pro-v1:0' is a US cross-Region profile: it cannot be called in "
+        "eu-west-1"
+    ]
+
+
+@pytest.mark.parametrize(
     ("prompt", "problem"),
     [
         (

@@ -130,7 +130,7 @@ def test_an_input_may_not_loosen_the_environments_maximum() -> None:
 
 
 def test_the_inference_api_applies_the_environments_guardrail() -> None:
-    settings = ApiSettings.model_validate(
+    settings = ApiSettings.from_environment(
         {"NOVA_ENVIRONMENT": "dev", "NOVA_GUARDRAIL_ID": "gr1abc", "NOVA_GUARDRAIL_VERSION": "3"}
     )
     record = ActiveModelRecord.model_validate(
@@ -147,7 +147,7 @@ def test_the_inference_api_applies_the_environments_guardrail() -> None:
     report = ParamValidator().validate(request, RUNTIME_MODEL.operation_model("Converse").input_shape)
     assert not report.has_errors(), report.generate_report()
     assert request["guardrailConfig"] == {"guardrailIdentifier": "gr1abc", "guardrailVersion": "3"}
-    no_guardrail = ApiSettings.model_validate({"NOVA_ENVIRONMENT": "dev"}).limits()
+    no_guardrail = ApiSettings.from_environment({"NOVA_ENVIRONMENT": "dev"}).limits()
     assert "guardrailConfig" not in converse_request(record, GenerateRequest(input="hello"), no_guardrail)
 
 

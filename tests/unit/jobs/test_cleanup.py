@@ -239,3 +239,60 @@ def test_a_later_stage_failing_after_its_deployment_deletes_it_and_the_earlier_s
 
         stub.assert_no_pending_responses()
     assert report.actions == ["deleted deployment d2", "deleted deployment d1 (stage 1)"]
+
+
+def test_evaluation_jobs_started_but_not_recorded_are_found_by_name_and_stopped() -> None:
+    """StartSageMakerEvaluation died after creating the jobs: Cleanup derives their names and stops the running one."""
+    import datetime as dt
+
+    from nova_pipeline.contract.execution_input import parse_execution_input
+    from nova_pipeline.contract.run_state import ExecutionRef
+    from nova_pipeline.jobs.sagemaker_evaluation import evaluation_job_name
+
+    run = parse_execution_input(
+        {
+            "dataset": {"uri": "raw/x.csv"},
+            "platform": "sagemaker",
+            "runName": "r",
+            "sagemaker": {"evaluationRecipes": [{"task": "mmlu"}, {"task": "bbh"}]},
+        },
+        region="us-east-1",
+    )
+    execution = ExecutionRef.model_validate(EXECUTION)
+    mmlu, bbh = (evaluation_job_name("dev", run, execution, task) for task in ("mmlu", "bbh"))
+    failed = state(
+        input=run.model_dump(mode="json", by_alias=True),
+        job={
+            "platform": "sagemaker",
+            "jobArn": "arn:t",
+            "jobName": "t",
+            "status": "Completed",
+            "done": True,
+            "succeeded": True,
+        },
+        error={"Error": "Lambda.Unknown", "Cause": "timed out"},
+    )
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+
+    def described(name: str, status: str) -> dict[str, object]:
+        return {
+            "TrainingJobName": name,
+            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+            "TrainingJobStatus": status,
+            "SecondaryStatus": "Training",
+            "AlgorithmSpecification": {"TrainingInputMode": "File", "TrainingImage": "img"},
+            "ResourceConfig": {"InstanceType": "ml.p5.48xlarge", "InstanceCount": 1, "VolumeSizeInGB": 200},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            "CreationTime": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            "ModelArtifacts": {"S3ModelArtifacts": "s3://a/b"},
+        }
+
+    with Stubber(sagemaker) as stub:
+        stub.add_response("describe_training_job", described(mmlu, "InProgress"), {"TrainingJobName": mmlu})
+        stub.add_response("describe_training_job", described(bbh, "Completed"), {"TrainingJobName": bbh})
+        stub.add_response("stop_training_job", {}, {"TrainingJobName": mmlu})
+
+        report = clean_up(failed, bedrock=None, sagemaker=sagemaker, environment="dev")
+
+        stub.assert_no_pending_responses()
+    assert report.actions == [f"stopped evaluation job {mmlu}"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,12 @@ def run_local(args: argparse.Namespace) -> int:
     the run wrote (prepared splits, manifest, predictions, report, requests, logs) is kept in
     .build/twin-runs/<execution>/; a model the run promotes is the one `serve-local` serves next."""
     from nova_pipeline.local.runs import RUNS_DIR, execution_name, failure_summary, function_logs, keep_run
+
+    problems = flag_problems(args)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_INVALID
     from nova_pipeline.local.simulator import SimulatorSettings
     from nova_pipeline.local.twin import OfflineTwin, TwinOptions, format_trace
 
@@ -73,6 +81,62 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+REPO_ROOT = Path(__file__).resolve().parents[4]  # the app run-local synthesizes, and its cdk.json
+# StartExecution's `name`: 1-80 characters, ASCII letters, digits, hyphens and underscores (Step Functions API
+# reference, StartExecution; botocore's stepfunctions model: Name, min 1, max 80).
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+MAX_THROTTLE = 0.5
+
+
+def flag_problems(args: argparse.Namespace) -> list[str]:
+    """One line per flag that would do nothing, or that AWS would refuse, checked before anything is synthesized."""
+    if str(REPO_ROOT) not in sys.path:  # stacks/ and stepfunctions/, as the twin's synthesis imports them
+        sys.path.insert(0, str(REPO_ROOT))
+    problems = []
+    environments = _environments()
+    if args.env not in environments:
+        problems.append(
+            f"--env {args.env}: not an environment of cdk.json; the environments are {', '.join(environments)}"
+        )
+    if args.name is not None and not EXECUTION_NAME.match(args.name):
+        problems.append(
+            f"--name {args.name!r}: an execution name is 1-80 characters, letters, digits, '-' and '_' "
+            "(Step Functions refuses anything else)"
+        )
+    if args.fail_at is not None and args.fail_at not in (states := task_states()):
+        problems.append(
+            f"--fail-at {args.fail_at}: no Task state of that name; the task states are {', '.join(states)}"
+        )
+    for flag, value in (("--job-seconds", args.job_seconds), ("--deployment-seconds", args.deployment_seconds)):
+        if not (math.isfinite(value) and value >= 0):
+            problems.append(f"{flag} {value}: give a number of seconds, 0 or more")
+    if not (math.isfinite(args.throttle) and 0 <= args.throttle <= MAX_THROTTLE):
+        problems.append(f"--throttle {args.throttle}: give a share of calls from 0 to {MAX_THROTTLE}")
+    return problems
+
+
+def _environments() -> list[str]:
+    from stacks.config import CONTEXT_KEY
+
+    context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return sorted(context.get(CONTEXT_KEY, {}))
+
+
+def task_states() -> list[str]:
+    """The Task states of the state machine, those inside maps included (each invokes one function)."""
+    from stepfunctions.workflow import definition
+
+    def names(document: dict[str, Any]) -> list[str]:
+        found = []
+        for name, state in document.get("States", {}).items():
+            found += [name] if state.get("Type") == "Task" else []
+            for nested in (state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])):
+                found += names(nested) if nested else []
+        return found
+
+    return names(definition())
+
+
 def _write_json(path: str, document: dict[str, Any]) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2)
@@ -88,7 +152,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--input", required=True, help="execution input JSON file")
     parser.add_argument("--env", default="dev", help="environment of cdk.json to synthesize (default dev)")
-    parser.add_argument("--name", help="execution name (default: local-<time>-<random>)")
+    parser.add_argument(
+        "--name", help="execution name: 1-80 letters, digits, '-' and '_' (default: local-<time>-<random>)"
+    )
     parser.add_argument(
         "--approval",
         choices=("approve", "reject"),
