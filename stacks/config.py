@@ -49,6 +49,11 @@ CUSTOMIZATION_REGIONS = ("us-east-1", "us-west-2")
 GUARDRAIL_IDENTIFIER = r"^([a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)$"
 
 
+# CreateTrainingJob `MlflowConfig.MlflowResourceArn` (botocore service model; the API reference's AIMlflowConfig names
+# the two kinds: mlflow-tracking-server and mlflow-app).
+MLFLOW_ARN = r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:[0-9]{12}:mlflow-(app|tracking-server)/[A-Za-z0-9\-]+$"
+
+
 class ConfigError(Exception):
     """A configuration problem that stops the synth; the message names the key and the allowed values."""
 
@@ -168,6 +173,9 @@ class EnvironmentSettings(_Settings):
     """Encrypt every log group with the environment's KMS key (unset: on in `prod`, off elsewhere)."""
     guardrail: GuardrailSettings | None = None
     """Optional Bedrock guardrail (`{"identifier": ..., "version": ...}`) on inference and evaluation (unset: none)."""
+    mlflow_tracking_arn: Annotated[str | None, Field(pattern=MLFLOW_ARN)] = None
+    """Optional SageMaker managed MLflow tracking server or MLflow app ARN: SageMaker training jobs log their
+    parameters and metrics there (CreateTrainingJob `MlflowConfig`); unset: no experiment tracking."""
 
     @field_validator("region")
     @classmethod

@@ -56,6 +56,7 @@ class PipelineStack(Stack):
             data_bucket=storage.data_bucket,
             artifacts_bucket=storage.artifacts_bucket,
             key=storage.key,
+            mlflow_tracking_arn=settings.mlflow_tracking_arn,
         )
         self.notifications = Notifications(self, "Notifications", settings=settings, key=storage.key)
         self.topic = self.notifications.topic

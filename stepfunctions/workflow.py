@@ -13,6 +13,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from nova_pipeline.contract.execution_input import FULL_RANK_NOT_DEPLOYED
 from nova_pipeline.contract.run_state import RunState
 from nova_pipeline.core import layout
 
@@ -31,8 +32,8 @@ def definition() -> dict[str, Any]:
             **start_stages(next="PlanData"),  # $.stage: the stage loop's cursor
             **prepare_data(next="CheckBudget"),  # PlanData -> PrepareData | PrepareShards map + MergeShards
             **check_budget(next="ChoosePlatform"),  # every stage's estimate; budget.maxTrainingUsd stops the run here
-            **customize(next="CreateDeployment"),  # Bedrock job (RFT: grader preflight) | SageMaker job + import
-            **deploy(next="EvaluationEnabled"),  # on-demand deployment, polled until it is active
+            **customize(next="OnDemandDeployable"),  # Bedrock job (RFT: grader preflight) | SageMaker job + import
+            **deploy(next="EvaluationEnabled", imported_only="Summarize"),  # on-demand deployment (not full-rank)
             **evaluate(next="MoreStages", skip="Summarize"),  # PlanEvaluation, EvaluateBatches map, Aggregate
             **next_stage(loop="ChoosePlatform", next="QualityGate"),  # the next stage, or the chosen stage's gate
             **gate(next="Summarize"),  # [RequestApproval: wait for approve/reject] -> Promote | RejectCandidate
@@ -313,8 +314,22 @@ def sagemaker_evaluation_wait(*, next: str) -> States:
     }
 
 
-def deploy(*, next: str) -> States:
+def deploy(*, next: str, imported_only: str) -> States:
+    """On-demand deployment; a full-rank SageMaker model cannot have one, so its run ends imported (`imported_only`)
+    with the reason and what to do as its output."""
     return {
+        **choice(
+            "OnDemandDeployable",
+            when(path("input", "sagemaker", "peftScheme"), "StringEquals", "none", "FullRankImportedOnly"),
+            default="CreateDeployment",
+        ),
+        "FullRankImportedOnly": {
+            "Type": "Pass",
+            "Comment": "Full-rank models have no on-demand deployment: imported, not deployed, evaluated or promoted",
+            "Result": {"verdict": "not-deployed", "reason": FULL_RANK_NOT_DEPLOYED},
+            "ResultPath": path("evaluation"),
+            "Next": imported_only,
+        },
         **task(
             "CreateDeployment",
             "CreateCustomModelDeployment (on-demand), idempotent per execution",

@@ -30,6 +30,7 @@ def lambda_handler(state: RunState, context: LambdaContext) -> dict[str, Any]:
         kms_key_arn=SETTINGS.kms_key_arn,
         reward_function_arn=SETTINGS.grader_function_arn,
         data_bucket=SETTINGS.data_bucket,
+        mlflow_tracking_arn=SETTINGS.mlflow_tracking_arn,
     )
     job = start_training(
         state, resources, s3=client("s3"), sagemaker=client("sagemaker"), wait_seconds=SETTINGS.poll_interval_seconds

@@ -83,6 +83,7 @@ class CustomizationJobs(Construct):
             "NOVA_GRADER_FUNCTION_ARN": self.grader.function.function_arn,
             "NOVA_TOPIC_ARN": topic.topic_arn,
             "NOVA_DATA_BUCKET": resources.data_bucket.bucket_name,
+            "NOVA_MLFLOW_TRACKING_ARN": resources.settings.mlflow_tracking_arn or "",
         }
         others = [s for s in FUNCTIONS if s is not RFT_GRADER]
         self.functions = {**add_functions(self, others, resources, values), RFT_GRADER.construct_id: self.grader}

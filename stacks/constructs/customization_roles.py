@@ -16,7 +16,12 @@ from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
 from nova_pipeline.core import layout
-from stacks.constructs.service_grants import grant_checkpoint_import, grant_teachers, grant_training_runtime
+from stacks.constructs.service_grants import (
+    grant_checkpoint_import,
+    grant_mlflow_logging,
+    grant_teachers,
+    grant_training_runtime,
+)
 
 
 class CustomizationRoles(Construct):
@@ -28,6 +33,7 @@ class CustomizationRoles(Construct):
         data_bucket: s3.IBucket,
         artifacts_bucket: s3.IBucket,
         key: kms.IKey,
+        mlflow_tracking_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -89,6 +95,8 @@ class CustomizationRoles(Construct):
         key.grant(self.sagemaker, "kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt")
         grant_prefix_read(self.sagemaker, artifacts_bucket, layout.RECIPES, listing=True)
         grant_training_runtime(self.sagemaker, stack)
+        if mlflow_tracking_arn:
+            grant_mlflow_logging(self.sagemaker, mlflow_tracking_arn)
         grant_checkpoint_import(self.bedrock, stack)
         grant_teachers(self.bedrock, stack)
 

@@ -15,6 +15,7 @@ from nova_pipeline.jobs.bedrock import PROFILE_ONLY_TEACHERS
 # The Regions the US cross-Region inference profiles route to (Bedrock user guide, "Supported Regions and models for
 # inference profiles").
 US_PROFILE_REGIONS = ("us-east-1", "us-east-2", "us-west-2")
+FORGE_RECIPE_OBJECTS = "arn:aws:s3:::*model-customization-recipes*/*"
 
 
 def training_image_account(region: str) -> str:
@@ -65,6 +66,11 @@ def grant_training_runtime(role: iam.Role, stack: Stack) -> None:
             conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
         )
     )
+    # Nova Forge data mixing (serverless jobs): "The execution role must have Amazon S3 read access to the Amazon
+    # Nova Forge subscription buckets so that the service can validate your subscription status" (Nova 2 user
+    # guide, "Data mixing on SageMaker Training Jobs"); the buckets follow the recipe-bucket pattern of "IAM policy
+    # requirements for Amazon Nova recipes" (s3:GetObject on arn:aws:s3:::*model-customization-recipes*).
+    role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[FORGE_RECIPE_OBJECTS]))
     NagSuppressions.add_resource_suppressions(
         role,
         [
@@ -72,9 +78,11 @@ def grant_training_runtime(role: iam.Role, stack: Stack) -> None:
                 id="AwsSolutions-IAM5",
                 reason="ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level "
                 "permissions (the latter is limited to SageMaker namespaces by condition); training job log "
-                "groups and streams are named by SageMaker per job.",
+                "groups and streams are named by SageMaker per job; the Nova Forge recipe buckets are Amazon's, "
+                "named per Region (read only: the subscription check of data mixing).",
                 applies_to=[
                     "Resource::*",
+                    f"Resource::{FORGE_RECIPE_OBJECTS}",
                     RegexAppliesTo(
                         regex=r"/^Resource::arn:.*:log-group:\/aws\/sagemaker\/TrainingJobs\*(:log-stream:\*)?$/g"
                     ),
@@ -129,3 +137,29 @@ def grant_teachers(role: iam.Role, stack: Stack) -> None:
             for r in regions
         ]
     role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=resources))
+
+
+# What a training job does on a SageMaker managed MLflow server when CreateTrainingJob carries `MlflowConfig`:
+# find or create the experiment, create and update its run, log parameters, metrics and tags. Actions and their
+# resource type (mlflow-tracking-server): Service Authorization Reference, "Actions, resources, and condition keys for
+# Amazon SageMaker with MLflow" (https://docs.aws.amazon.com/service-authorization/latest/reference/
+# list_amazonsagemakerwithmlflow.html). Only the configured server or app.
+MLFLOW_LOGGING_ACTIONS = [
+    f"sagemaker-mlflow:{action}"
+    for action in (
+        "CreateExperiment",
+        "GetExperiment",
+        "GetExperimentByName",
+        "CreateRun",
+        "UpdateRun",
+        "GetRun",
+        "LogBatch",
+        "LogMetric",
+        "LogParam",
+        "SetTag",
+    )
+]
+
+
+def grant_mlflow_logging(role: iam.Role, tracking_arn: str) -> None:
+    role.add_to_policy(iam.PolicyStatement(actions=MLFLOW_LOGGING_ACTIONS, resources=[tracking_arn]))

@@ -47,22 +47,27 @@ SDK_MODEL = {
 SDK_TECHNIQUE = {Method.SFT: "SFT", Method.RFT: "RLVR"}
 
 CASES = [
-    pytest.param(model, method, option.instance_types[0], region, id=f"{option.recipe}-{region}")
+    pytest.param(model, method, option.instance_types[0], region, full_rank, id=f"{option.recipe}-{region}")
     for (model, method), spec in SAGEMAKER_TRAINING.items()
-    for option in spec.options
+    for full_rank in (False, True)
+    for option in spec.options_for(full_rank)
     for region in ("us-east-1",)
-] + [pytest.param("nova-2-lite", Method.RFT, "ml.p5en.48xlarge", "us-west-2", id="nova-2-lite-rft-p5en-us-west-2")]
+] + [
+    pytest.param("nova-2-lite", Method.RFT, "ml.p5en.48xlarge", "us-west-2", False, id="nova-2-lite-rft-p5en-us-west-2")
+]
 
 
-def ours(model: str, method: Method, instance_type: str, region: str) -> tuple[dict[str, Any], str, str]:
-    """Our CreateTrainingJob request, uploaded recipe YAML and recipe file name."""
+def ours(
+    model: str, method: Method, instance_type: str, region: str, full_rank: bool = False
+) -> tuple[dict[str, Any], str, str]:
+    """Our CreateTrainingJob request, uploaded recipe YAML and recipe file name (LoRA, or the full-rank recipe)."""
     document: dict[str, Any] = {
         "dataset": {"uri": "raw/x.csv"},
         "platform": "sagemaker",
         "baseModel": model,
         "method": method.value,
         "runName": "oracle",
-        "sagemaker": {"instanceType": instance_type},
+        "sagemaker": {"instanceType": instance_type, "peftScheme": "none" if full_rank else "lora"},
     }
     if not MODELS[model].validation_allowed:
         document["split"] = {"train": 0.9, "validation": 0, "test": 0.1}
@@ -102,11 +107,11 @@ def hyperparameters(request: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-@pytest.mark.parametrize(("model", "method", "instance_type", "region"), CASES)
+@pytest.mark.parametrize(("model", "method", "instance_type", "region", "full_rank"), CASES)
 def test_our_request_matches_the_sagemaker_sdk(
-    model: str, method: Method, instance_type: str, region: str, tmp_path: Path
+    model: str, method: Method, instance_type: str, region: str, full_rank: bool, tmp_path: Path
 ) -> None:
-    request, document, recipe_file = ours(model, method, instance_type, region)
+    request, document, recipe_file = ours(model, method, instance_type, region, full_rank)
     (tmp_path / recipe_file).write_text(document, encoding="utf-8")
     data_type = sdk_oracle.sdk_s3_data_type(SDK_MODEL[model], SDK_TECHNIQUE[method])
     data_channels = [

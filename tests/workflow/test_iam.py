@@ -57,6 +57,15 @@ def _upload_input(twin: OfflineTwin, document: dict[str, Any]) -> dict[str, Any]
     return result
 
 
+DATA_MIXING = {
+    "customerDataPercent": 75,
+    "novaDataPercent": {"instruction-following": 100},
+    "baseModelArn": "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/nova-textgeneration-lite-v2",
+    "modelPackageGroupArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/nova-mixed",
+    "acceptEula": True,
+}
+
+
 def _fanout_parts(twin: OfflineTwin) -> dict[str, Any]:
     lines = (ROOT / "examples/data/support-tickets/tickets.jsonl").read_text().splitlines(keepends=True)
     s3 = boto3.client("s3", region_name="us-east-1")
@@ -130,6 +139,10 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         # both jobs ran as the SageMaker role (evaluation image pull, raw/ dataset, jobs/ output)
         assert [job["status"] for job in result.output["sagemakerEvaluation"]["jobs"]] == ["Completed", "Completed"]
+        mixed = {**example("stages-question-quality-nova-2-lite.json"), "method": "sft", "dataMixing": DATA_MIXING}
+        del mixed["stages"]
+        result = record(main.run(mixed), "data mixing (serverless)")
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
         assert main.invoke_api("GET", "/v1/model")["statusCode"] == 200
         generated = main.invoke_api("POST", "/v1/generate", {"input": "How many singers are there?"})
         assert generated["statusCode"] == 200, generated

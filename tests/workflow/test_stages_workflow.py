@@ -133,7 +133,7 @@ def test_bedrock_rft_after_sft_is_refused_before_anything_starts(offline_twin: A
         assert twin.simulator.calls == []
 
 
-def test_a_data_mixing_run_is_refused_with_where_mixing_runs_and_nothing_starts(offline_twin: Any) -> None:
+def test_a_multi_stage_data_mixing_run_is_refused_and_nothing_starts(offline_twin: Any) -> None:
     document = {
         **example(STAGES_EXAMPLE),
         "dataMixing": {"customerDataPercent": 75, "novaDataPercent": {"instruction-following": 60, "rai": 40}},
@@ -143,6 +143,7 @@ def test_a_data_mixing_run_is_refused_with_where_mixing_runs_and_nothing_starts(
 
         assert (result.status, result.error) == ("FAILED", "InvalidExecutionInput")
         assert "$.dataMixing: mixes into SFT only" in (result.cause or "")
-        assert "runs only on SageMaker serverless model customization and SageMaker HyperPod" in (result.cause or "")
+        assert "$.dataMixing: runs as one serverless SFT job; remove stages" in (result.cause or "")
+        assert "$.dataMixing.acceptEula: must be true" in (result.cause or "")
         assert states_entered(result) == ["Initialize", "ValidateInput", "Cleanup", "Failed"]
         assert twin.simulator.calls == []

@@ -346,6 +346,9 @@ HYPERPARAMETER_ALIASES = {"learningRateMultiplier": "learningRate"}
 #   (`sm_jobs.container_image.prod`: us-east-1, us-west-2 and ap-northeast-1 for every Nova training image);
 # - RFT instance counts: Nova 2 user guide, "RFT on Nova 2.0 on SageMaker Training Jobs" (LoRA 2/4/6/8 x p5/p5en;
 #   the pipeline keeps the recipe's 4 and up).
+# - full-rank recipes (`*_gpu_sft`, `*_smtj_p5_p5en_gpu_rft`, `peft_scheme: null`): same repository and commit; they
+#   use the LoRA recipes' images (SM-TJ-SFT-latest, SM-TJ-SFT-V2-latest, SM-TJ-RFT-V2-latest). Nova Lite 1.0 and
+#   Nova Pro have no g5/g6 full-rank recipe, Nova Pro's runs on p5/p5en only.
 TRAINING_IMAGE_REPOSITORY = "nova-fine-tune-repo"
 
 
@@ -369,14 +372,21 @@ class SageMakerTraining:
     family: RecipeFamily
     image_tag: str
     options: tuple[InstanceOption, ...]
+    """LoRA (PEFT) recipes, the default."""
+    full_rank: tuple[InstanceOption, ...] = ()
+    """Full-rank recipes (`peft_scheme: null`, input `sagemaker.peftScheme: "none"`); same image as LoRA."""
 
-    @property
-    def instance_types(self) -> tuple[str, ...]:
-        return tuple(t for option in self.options for t in option.instance_types)
+    def options_for(self, full_rank: bool = False) -> tuple[InstanceOption, ...]:
+        return self.full_rank if full_rank else self.options
 
-    def option(self, instance_type: str | None = None, recipe: str | None = None) -> InstanceOption | None:
+    def instance_types(self, full_rank: bool = False) -> tuple[str, ...]:
+        return tuple(t for option in self.options_for(full_rank) for t in option.instance_types)
+
+    def option(
+        self, instance_type: str | None = None, recipe: str | None = None, *, full_rank: bool = False
+    ) -> InstanceOption | None:
         """The option for a recipe name or an instance type (the default one when neither is given)."""
-        for option in self.options:
+        for option in self.options_for(full_rank):
             if recipe is not None and option.recipe != recipe:
                 continue
             if instance_type is not None and instance_type not in option.instance_types:
@@ -397,6 +407,10 @@ SAGEMAKER_TRAINING: dict[tuple[str, Method], SageMakerTraining] = {
             InstanceOption("nova_micro_1_0_g5_g6_48x_gpu_lora_sft", _G5_G6_48X, (1,)),
             InstanceOption("nova_micro_1_0_p5_p4d_gpu_lora_sft", _P5_P5EN_P4D, (2, 4, 8)),
         ),
+        (
+            InstanceOption("nova_micro_1_0_g5_g6_48x_gpu_sft", _G5_G6_48X, (1,)),
+            InstanceOption("nova_micro_1_0_p5_p4d_gpu_sft", _P5_P5EN_P4D, (2, 4, 8)),
+        ),
     ),
     ("nova-lite", Method.SFT): SageMakerTraining(
         RecipeFamily.NOVA_1_SFT,
@@ -405,22 +419,34 @@ SAGEMAKER_TRAINING: dict[tuple[str, Method], SageMakerTraining] = {
             InstanceOption("nova_lite_1_0_g5_g6_48x_gpu_lora_sft", _G5_G6_48X, (1,)),
             InstanceOption("nova_lite_1_0_p5_p4d_gpu_lora_sft", _P5_P5EN_P4D, (4, 8, 16)),
         ),
+        (InstanceOption("nova_lite_1_0_p5_p4d_gpu_sft", _P5_P5EN_P4D, (4, 8, 16)),),
     ),
     ("nova-pro", Method.SFT): SageMakerTraining(
         RecipeFamily.NOVA_1_SFT,
         "SM-TJ-SFT-latest",
         (InstanceOption("nova_pro_1_0_p5_p4d_gpu_lora_sft", _P5_P5EN_P4D, (6, 12, 24)),),
+        (InstanceOption("nova_pro_1_0_p5_gpu_sft", _P5_P5EN, (6, 12, 24)),),
     ),
     ("nova-2-lite", Method.SFT): SageMakerTraining(
         RecipeFamily.NOVA_2_SFT,
         "SM-TJ-SFT-V2-latest",
         (InstanceOption("nova_lite_2_0_p5_gpu_lora_sft", _P5_P5EN, (1, 4, 8, 16, 32)),),
+        (InstanceOption("nova_lite_2_0_p5_gpu_sft", _P5_P5EN_P4D, (4, 8, 16, 32)),),
     ),
     ("nova-2-lite", Method.RFT): SageMakerTraining(
         RecipeFamily.NOVA_2_RFT,
         "SM-TJ-RFT-V2-latest",
         (InstanceOption("nova_lite_v2_smtj_p5_p5en_gpu_lora_rft", _P5_P5EN, (4, 6, 8)),),
+        (InstanceOption("nova_lite_v2_smtj_p5_p5en_gpu_rft", _P5_P5EN, (4, 6, 8)),),
     ),
+}
+
+# Where each recipe family switches LoRA on (`"lora"`) or off (full rank: `null`; the Nova 2 SFT full-rank recipe
+# writes the string "null"). Set by the pipeline from `sagemaker.peftScheme`, never by `recipeOverrides`.
+PEFT_SCHEME_PATHS = {
+    RecipeFamily.NOVA_1_SFT: "training_config.model.peft.peft_scheme",
+    RecipeFamily.NOVA_2_SFT: "training_config.peft.peft_scheme",
+    RecipeFamily.NOVA_2_RFT: "training_config.trainer.peft.peft_scheme",
 }
 
 

@@ -250,6 +250,14 @@ class SageMakerInput(_Model):
     """SageMaker's Nova evaluation recipes run on the trained checkpoint after training, one training job each
     (e.g. `[{"task": "mmlu"}, {"task": "gen_qa", "dataset": "raw/qa.jsonl"}]`); their metrics are reported, not
     gated. Tasks: mmlu, mmlu_pro, bbh, gpqa, math, strong_reject, ifeval, gen_qa."""
+    peft_scheme: Literal["lora", "none"] = "lora"
+    """The recipe's `peft_scheme`: `lora` (LoRA adapter, the default) or `none` (full-rank recipe, `peft_scheme:
+    null`). A full-rank model cannot use Bedrock on-demand deployment: the run imports it and stops there (no
+    deployment, evaluation or promotion; see docs/state-machine.md)."""
+
+    @property
+    def full_rank(self) -> bool:
+        return self.peft_scheme == "none"
 
 
 class EvaluationRecipeInput(_Model):
@@ -266,6 +274,25 @@ class EvaluationRecipeInput(_Model):
     `{"query": ..., "response": ...}` per line, read by the job as its `train` channel."""
     instance_type: Annotated[str | None, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] = None
     """Evaluation instance type; allowed per model (the recipe's list), default `ml.p5.48xlarge`."""
+
+
+class ProvisionedThroughputInput(_Model):
+    """Provisioned Throughput for a full-rank model (CreateProvisionedModelThroughput). Not supported yet: an input
+    that sets it is refused at ValidateInput."""
+
+    model_units: Annotated[int, Field(ge=1)] = 1
+    """Model units to buy."""
+    commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
+    """`none` (no commitment, hourly) or a term (`commitmentDuration`)."""
+    accept_hourly_usd: Annotated[float | None, Field(gt=0, alias="acceptHourlyUsd")] = None
+    """The hourly price the user accepts (Bedrock publishes no per-model-unit price for custom Nova models)."""
+
+
+class DeploymentInput(_Model):
+    """How the candidate is served for evaluation and promotion."""
+
+    provisioned_throughput: ProvisionedThroughputInput | None = None
+    """Provisioned Throughput instead of an on-demand deployment: not supported yet (refused with the reason)."""
 
 
 class RftInput(_Model):
@@ -315,6 +342,15 @@ class DataMixingInput(_Model):
     nova_data_percent: dict[str, Annotated[float, Field(ge=0, le=100)]] = {}
     """Weights of the Nova categories within the Nova share (e.g. `{"instruction-following": 60, "rai": 40}`), which
     must add up to 100; unset categories get 0; empty: the recipe's defaults."""
+    base_model_arn: str | None = None
+    """The base model from the SageMaker AI Hub the serverless job trains (`ServerlessJobConfig.BaseModelArn`), e.g.
+    `arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/nova-textgeneration-lite-v2/1.0.0`
+    (required; in the pipeline's Region)."""
+    model_package_group_arn: str | None = None
+    """The model package group in your account the job registers its model in (`ModelPackageConfig`; required)."""
+    accept_eula: bool = False
+    """Must be `true`: you accept the base model's end-user license agreement (`ServerlessJobConfig.AcceptEula`); the
+    pipeline never accepts it for you."""
 
 
 class StageInput(_Model):
@@ -371,6 +407,8 @@ class ExecutionInput(_Model):
     """Quality gate thresholds."""
     sagemaker: SageMakerInput = SageMakerInput()
     """SageMaker settings (platform `sagemaker` only)."""
+    deployment: DeploymentInput = DeploymentInput()
+    """Deployment settings (on-demand only today)."""
     rft: RftInput = RftInput()
     """RFT grader settings (method `rft` only)."""
     distillation: DistillationInput = DistillationInput()
@@ -380,8 +418,9 @@ class ExecutionInput(_Model):
     budget: BudgetInput = BudgetInput()
     """Spending limits checked before the paid job starts."""
     data_mixing: DataMixingInput | None = None
-    """Nova Forge data mixing (`customerDataPercent`, `novaDataPercent`): validated, then refused on the platforms
-    this pipeline drives, where the service does not accept it (see docs/stages.md#data-mixing)."""
+    """Nova Forge data mixing (`customerDataPercent`, `novaDataPercent`, `baseModelArn`, `modelPackageGroupArn`,
+    `acceptEula`): Nova 2 Lite SFT on platform `sagemaker` runs as a SageMaker serverless training job with the mix;
+    refused elsewhere (see docs/stages.md#data-mixing)."""
     stages: Annotated[list[StageInput], Field(max_length=MAX_STAGES)] = []
     """Several customization stages in one run (e.g. SFT then RFT from the SFT model), each evaluated on the same
     test split; the best stage that passes the gate is promoted and the others' deployments and models are deleted.
@@ -498,7 +537,13 @@ def parse_execution_input(
     stage_problems: list[Problem] = []
     if parsed.stages:
         parsed, stage_problems = _resolve_stages(parsed, region)
-    problems = _cross_field_problems(parsed) + tag_problems(parsed.tags) + stage_problems + data_mixing_problems(parsed)
+    problems = (
+        _cross_field_problems(parsed)
+        + tag_problems(parsed.tags)
+        + stage_problems
+        + data_mixing_problems(parsed, region)
+    )
+    problems += _full_rank_problems(parsed)
     if parsed.stages:  # resolved per stage above; the first stage's are the top-level ones
         hyperparameters, sagemaker = parsed.hyperparameters, parsed.stages[0].sagemaker or parsed.sagemaker
     else:
@@ -809,15 +854,24 @@ DATA_MIXING_CATEGORIES = {
 DATA_MIXING_REFUSAL = (
     "Nova Forge data mixing runs only on SageMaker serverless model customization and SageMaker HyperPod, for Nova 2 "
     "Lite SFT with a Nova Forge subscription (SageMaker Python SDK: 'Data mixing is only supported on HyperPod and "
-    "Serverless platforms'); this pipeline runs Bedrock customization jobs and SageMaker training jobs, where the "
-    "service does not accept it. Remove dataMixing, or run that SFT with SageMaker serverless customization "
-    "(SFTTrainer with a DataMixingConfig) and compare its model with this pipeline's evaluation"
+    "Serverless platforms'); Bedrock customization jobs do not accept it. Use platform sagemaker (this pipeline then "
+    "runs a SageMaker serverless training job with the mix), or remove dataMixing"
+)
+# ServerlessJobConfig.BaseModelArn: botocore's pattern (a Model in a SageMaker AI Hub), with the Region captured.
+HUB_MODEL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:(?P<region>\w+(?:-\w+)+):(\d{12}|aws):hub-content/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+    r"/Model/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,63}(/\d{1,4}\.\d{1,4}\.\d{1,4})?$"
+)
+# ModelPackageConfig.ModelPackageGroupArn: botocore's pattern.
+MODEL_PACKAGE_GROUP_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]{9,16}):[0-9]{12}:model-package-group/\S{1,2048}$"
 )
 
 
-def data_mixing_problems(parsed: ExecutionInput) -> list[Problem]:
-    """The mix checked as the service checks it (categories of the model, weights adding up to 100), then refused:
-    no platform this pipeline drives accepts it."""
+def data_mixing_problems(parsed: ExecutionInput, region: str | None = None) -> list[Problem]:
+    """The mix checked as the service checks it (categories of the model, weights adding up to 100), then where it
+    runs: Nova 2 Lite SFT, one stage, platform `sagemaker` (a serverless training job: hub model ARN, model package
+    group, EULA accepted explicitly); refused on Bedrock."""
     mix = parsed.data_mixing
     if mix is None:
         return []
@@ -841,7 +895,56 @@ def data_mixing_problems(parsed: ExecutionInput) -> list[Problem]:
     methods = {stage.method for stage in parsed.stages} or {parsed.method}
     if methods != {Method.SFT}:
         problems.append(Problem("$.dataMixing", "mixes into SFT only"))
-    problems.append(Problem("$.dataMixing", DATA_MIXING_REFUSAL))
+    if parsed.platform is not Platform.SAGEMAKER:
+        problems.append(Problem("$.dataMixing", DATA_MIXING_REFUSAL))
+        return problems
+    problems += _serverless_problems(parsed, mix, region)
+    return problems
+
+
+def _serverless_problems(parsed: ExecutionInput, mix: DataMixingInput, region: str | None) -> list[Problem]:
+    """What the serverless CreateTrainingJob needs, checked before a paid job starts."""
+    problems: list[Problem] = []
+    if parsed.stages:
+        problems.append(Problem("$.dataMixing", "runs as one serverless SFT job; remove stages"))
+    if parsed.hyperparameters:
+        problems.append(
+            Problem(
+                "$.hyperparameters",
+                "with dataMixing the serverless job trains with the SageMaker AI Hub's defaults for the model; "
+                "set no hyperparameters",
+            )
+        )
+    if parsed.sagemaker.recipe:
+        problems.append(Problem("$.sagemaker.recipe", "a serverless job takes no recipe; remove it"))
+    if not mix.accept_eula:
+        problems.append(
+            Problem(
+                "$.dataMixing.acceptEula",
+                "must be true: the serverless job trains the base model under its end-user license agreement, "
+                "which you accept explicitly",
+            )
+        )
+    for path, value, pattern, example in (
+        (
+            "baseModelArn",
+            mix.base_model_arn,
+            HUB_MODEL_ARN,
+            "arn:aws:sagemaker:<region>:aws:hub-content/SageMakerPublicHub/Model/nova-textgeneration-lite-v2/<version>",
+        ),
+        (
+            "modelPackageGroupArn",
+            mix.model_package_group_arn,
+            MODEL_PACKAGE_GROUP_ARN,
+            "arn:aws:sagemaker:<region>:<account>:model-package-group/<name>",
+        ),
+    ):
+        match = pattern.match(value or "")
+        if match is None:
+            shown = "is required:" if not value else f"{value!r} is not"
+            problems.append(Problem(f"$.dataMixing.{path}", f"{shown} an ARN like {example}"))
+        elif region and match["region"] != region:
+            problems.append(Problem(f"$.dataMixing.{path}", f"is in {match['region']}; the pipeline runs in {region}"))
     return problems
 
 
@@ -871,20 +974,90 @@ def _resolve_sagemaker(parsed: ExecutionInput, region: str | None) -> tuple[Sage
 def _instance_option(
     settings: SageMakerInput, training: SageMakerTraining, label: str
 ) -> tuple[InstanceOption | None, Problem | None]:
-    """The catalog option the input selects: by shipped recipe name, by instance type, or the default."""
+    """The catalog option the input selects: by shipped recipe name, by instance type, or the default (among the
+    LoRA or the full-rank recipes, as `peftScheme` says)."""
+    full_rank = settings.full_rank
+    options = training.options_for(full_rank)
+    label = f"{label} full-rank" if full_rank else label
+    if not options:
+        return None, Problem("$.sagemaker.peftScheme", f"no published {label} recipe for SageMaker training jobs")
     shipped = settings.recipe if settings.recipe and not settings.recipe.startswith("s3://") else None
-    option = training.option(recipe=shipped) if shipped else None
+    option = training.option(recipe=shipped, full_rank=full_rank) if shipped else None
     if shipped and option is None:
-        allowed = ", ".join(candidate.recipe for candidate in training.options)
-        return None, Problem("$.sagemaker.recipe", f"{shipped!r} is not a {label} recipe; shipped: {allowed}")
+        allowed = ", ".join(candidate.recipe for candidate in options)
+        other = training.option(recipe=shipped, full_rank=not full_rank)
+        hint = f" ({shipped} is {'LoRA' if full_rank else 'full-rank'}: set sagemaker.peftScheme)" if other else ""
+        return None, Problem("$.sagemaker.recipe", f"{shipped!r} is not a {label} recipe; shipped: {allowed}{hint}")
     if settings.instance_type is None:
-        return option or training.options[0], None
-    allowed_types = option.instance_types if option else training.instance_types
+        return option or options[0], None
+    allowed_types = option.instance_types if option else training.instance_types(full_rank)
     if settings.instance_type not in allowed_types:
         where = f"recipe {option.recipe}" if option else label
         message = f"{settings.instance_type!r} cannot run {where}; allowed: {', '.join(allowed_types)}"
         return None, Problem("$.sagemaker.instanceType", message)
-    return training.option(instance_type=settings.instance_type, recipe=shipped), None
+    return training.option(instance_type=settings.instance_type, recipe=shipped, full_rank=full_rank), None
+
+
+# Bedrock on-demand inference of custom Nova models: "For models customized in SageMaker AI, OD inference is supported
+# only for Parameter-efficient fine-tuned (PEFT) models [...] OD inference is not supported for Full-rank fine-tuned
+# models." (Amazon Nova user guide, "On-demand inference on Custom Models",
+# https://docs.aws.amazon.com/nova/latest/userguide/custom-fine-tune-odi.html). The alternative, Provisioned
+# Throughput (CreateProvisionedModelThroughput), bills per model unit and hour and is not implemented yet.
+PROVISIONED_THROUGHPUT_REFUSAL = (
+    "Provisioned Throughput is not supported by the pipeline yet: remove deployment.provisionedThroughput. A "
+    'full-rank run (sagemaker.peftScheme "none") imports the model into Bedrock and stops there; buy Provisioned '
+    "Throughput for it yourself (it bills per model unit and hour), or train with LoRA for on-demand deployment"
+)
+
+
+# The execution output of a full-rank run (the workflow's FullRankImportedOnly state writes it at `$.evaluation`).
+FULL_RANK_NOT_DEPLOYED = (
+    'Full-rank model (sagemaker.peftScheme "none"): imported into Bedrock (customModelArn) and NOT deployed, '
+    "evaluated or promoted. Bedrock on-demand inference serves SageMaker-trained Nova models only when they are "
+    "PEFT (LoRA); full-rank ones need Provisioned Throughput (Amazon Nova user guide, On-demand inference on Custom "
+    "Models), which the pipeline does not buy. To use this model, create Provisioned Throughput for customModelArn "
+    "yourself (billed per model unit and hour; delete it when done), collect its answers on the test split and "
+    "score them with `nova-pipeline evaluate`; or train with LoRA (the default) for an on-demand deployment that the "
+    "pipeline evaluates and promotes."
+)
+
+
+def _full_rank_problems(parsed: ExecutionInput) -> list[Problem]:
+    """`peftScheme` applies to SageMaker only; a full-rank recipe has no LoRA settings; Provisioned Throughput is not
+    offered yet."""
+    problems: list[Problem] = []
+    if parsed.deployment.provisioned_throughput is not None:
+        problems.append(Problem("$.deployment.provisionedThroughput", PROVISIONED_THROUGHPUT_REFUSAL))
+    staged = [
+        (f"$.stages[{index}].sagemaker.peftScheme", stage.sagemaker)
+        for index, stage in enumerate(parsed.stages or [])
+        if stage.sagemaker is not None and stage.sagemaker.full_rank
+    ]
+    if parsed.stages and parsed.sagemaker.full_rank:
+        staged.insert(0, ("$.sagemaker.peftScheme", parsed.sagemaker))
+    if staged:  # every stage is evaluated against its on-demand deployment, which a full-rank model cannot have
+        message = (
+            "full-rank models cannot be deployed on demand, and every stage is evaluated against its deployment: "
+            "multi-stage runs are LoRA only (remove peftScheme, or run one full-rank stage without `stages`)"
+        )
+        return [*problems, *(Problem(where, message) for where, _ in staged)]
+    if not parsed.sagemaker.full_rank:
+        return problems
+    if parsed.platform is not Platform.SAGEMAKER:
+        message = "full-rank training is a SageMaker recipe choice: set platform to sagemaker, or remove peftScheme"
+        return [*problems, Problem("$.sagemaker.peftScheme", message)]
+    training = SAGEMAKER_TRAINING.get((parsed.base_model or "", parsed.method))
+    rules = HYPERPARAMETER_RULES.get((Platform.SAGEMAKER, training.family)) if training else None
+    lora = {rule.name for rule in rules or () if rule.recipe_path and ".peft." in rule.recipe_path}
+    problems += [
+        Problem(
+            f"$.hyperparameters.{name}",
+            'is a LoRA setting; the full-rank recipe (sagemaker.peftScheme "none") has no LoRA adapter',
+        )
+        for name in parsed.hyperparameters
+        if name in lora
+    ]
+    return problems
 
 
 def _raw_hyperparameter_problems(document: dict[str, Any], default_base_model: str, known: set[str]) -> list[Problem]:

@@ -250,6 +250,8 @@ class EvaluationResult(_State):
     """AggregateEvaluation's output at `$.evaluation`: the verdict and where the report is."""
 
     verdict: str
+    reason: str | None = None
+    """Why there was no evaluation, when there was none (`not-evaluated`, `not-deployed`)."""
     failed: list[str] = Field(default_factory=list)
     primary_metric: str | None = None
     candidate: float | None = None

@@ -102,6 +102,13 @@ class TrainingJobSettings(PollSettings):
     # job without it fails at StartTrainingJob naming the variable.
     grader_function_arn: str = Field(alias="NOVA_GRADER_FUNCTION_ARN", min_length=20)
     data_bucket: str = Field(alias="NOVA_DATA_BUCKET", min_length=3)
+    # The environment's SageMaker managed MLflow server or app (empty: no experiment tracking).
+    mlflow_tracking_arn: str | None = Field(alias="NOVA_MLFLOW_TRACKING_ARN")
+
+    @field_validator("mlflow_tracking_arn", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class SageMakerEvaluationSettings(PollSettings):

@@ -133,6 +133,7 @@ def build_report(
     guardrail: dict[str, Any] | None = None,
     general: dict[str, Any] | None = None,
     estimate: dict[str, Any] | None = None,
+    data_mixing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report's record. `cost` is the projection from assumed traffic; `measuredCost` comes from this
     evaluation's own token counts; `estimate` is the cost guard's estimate made before the paid job (CheckBudget)."""
@@ -163,6 +164,8 @@ def build_report(
         "guardrail": guardrail,
         # The forgetting guard: candidate and base model on the general-capability set (None: not evaluated).
         "general": general,
+        # Nova Forge data mixing of the training job (None: not mixed): customer share and the Nova weights.
+        "dataMixing": data_mixing,
     }
 
 
@@ -556,6 +559,19 @@ def _sagemaker_evaluation(section: dict[str, Any] | None) -> str:
     )
 
 
+def data_mixing_line(mix: dict[str, Any] | None) -> str:
+    """One line: the training job's data mix (empty when the run mixed nothing in)."""
+    if not mix:
+        return ""
+    weights = ", ".join(f"{name} {percent:g}%" for name, percent in sorted(mix.get("novaDataPercent", {}).items()))
+    customer = mix["customerDataPercent"]
+    return (
+        f"<p>Nova Forge data mixing: {customer:g}% of each training batch from your data, {100 - customer:g}% from "
+        f"Amazon-curated Nova data ({html.escape(weights or 'the recipe default weights')}); SageMaker serverless "
+        "training job.</p>"
+    )
+
+
 def render_html(report: dict[str, Any]) -> str:
     gate = report["gate"]
     verdict = gate["verdict"]
@@ -622,7 +638,7 @@ svg{{max-width:100%;height:auto;background:#fafafa}}
 {reasons}
 {render_progression(report.get("stages"))}
 <h2>Baseline</h2>{_baseline_section(report.get("baselineInfo"))}
-<h2>Run</h2>{_table(run_rows)}
+<h2>Run</h2>{_table(run_rows)}{data_mixing_line(report.get("dataMixing"))}
 <h2>Candidate vs baseline</h2>{_bars(candidate, baseline, info.get("model"))}
 {_per_class(candidate, baseline)}
 <h2>Confusion matrix (candidate)</h2>{_confusion(candidate.get("confusionMatrix")) or "<p>not classification</p>"}

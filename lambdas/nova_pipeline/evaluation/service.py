@@ -38,6 +38,7 @@ def evaluation_report(
     training: dict[str, Any] | None = None,
     gated: bool = True,
     estimate: dict[str, Any] | None = None,
+    data_mixing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Metrics of both models, costs and the verdict. With `baseline_is_promoted` the baseline rows come from the
     currently promoted deployment, so "not worse than the promoted model" is judged on the same rows.
@@ -149,4 +150,5 @@ def evaluation_report(
         else None,
         general=general,
         estimate=estimate,
+        data_mixing=data_mixing,
     )

@@ -300,6 +300,11 @@ def aggregate_evaluation(
         judge_model=run.evaluation.judge_model,
         guardrail=plan.guardrail.model_dump(by_alias=True) if plan.guardrail else None,
         general=general,
+        data_mixing=run.data_mixing.model_dump(
+            by_alias=True, include={"customer_data_percent", "nova_data_percent", "base_model_arn"}
+        )
+        if run.data_mixing
+        else None,
         baseline_info={
             "kind": kind,
             "model": plan.baseline,

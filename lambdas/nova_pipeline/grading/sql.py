@@ -100,6 +100,34 @@ def _columns(body: str) -> list[tuple[str, str]]:
     return columns
 
 
+_CREATE = re.compile(r"create\s+table\b", re.I)
+
+
+@functools.lru_cache(maxsize=4096)
+def schema_problem(context: str) -> str | None:
+    """Why a text-to-SQL record's context is not a usable schema (prepare refuses the record), or None: a CREATE
+    TABLE that does not parse (a quote in a name, no column list), a table defined twice, a column listed twice."""
+    statements = len(_CREATE.findall(context))
+    parsed = _TABLE.findall(context)
+    if statements == 0:
+        return "holds no CREATE TABLE statement"
+    if len(parsed) < statements:
+        return "a CREATE TABLE statement cannot be read (a quote or space in a table name, or no column list)"
+    tables: set[str] = set()
+    for table, body in parsed:
+        if table.lower() in tables:
+            return f"table {table!r} is defined twice"
+        tables.add(table.lower())
+        columns: set[str] = set()
+        for name, _ in _columns(body):
+            if "'" in name or '"' in name:
+                return f"column name {name!r} of table {table!r} holds a quote"
+            if name.lower() in columns:
+                return f"column {name!r} is listed twice in table {table!r}"
+            columns.add(name.lower())
+    return None
+
+
 @functools.lru_cache(maxsize=256)
 def schema_tables(context: str) -> tuple[Table, ...]:
     """The context's tables: a duplicate table is kept once (the first), a duplicate column once, empty ones dropped."""

@@ -17,6 +17,7 @@ import yaml
 from nova_pipeline.contract.catalog import (
     HYPERPARAMETER_RULES,
     MODELS,
+    PEFT_SCHEME_PATHS,
     SAGEMAKER_TRAINING,
     InstanceOption,
     Method,
@@ -34,6 +35,7 @@ from nova_pipeline.core.problems import InputProblemsError, Problem
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.core.settings import SettingsError
 from nova_pipeline.jobs import bedrock as jobs_bedrock
+from nova_pipeline.jobs import datamix
 from nova_pipeline.jobs.naming import client_request_token, resource_name, staged
 from nova_pipeline.jobs.stage_data import stage_training_data
 
@@ -45,6 +47,13 @@ REPLICAS_PATH = "run.replicas"
 # The model a recipe trains from: the base model's name, or a previous job's checkpoint (`s3://`, a later stage).
 MODEL_PATH = "run.model_name_or_path"
 REWARD_LAMBDA_PATHS = ("run.reward_lambda_arn", "training_config.rollout.rewards.api_endpoint.lambda_arn")
+# MLflow on SageMaker training jobs goes through CreateTrainingJob `MlflowConfig` (botocore; the SageMaker Python SDK's
+# trainers build it in `_create_mlflow_config`), not through the recipe: the published recipe launcher leaves these
+# recipe keys alone for training jobs (aws/sagemaker-hyperpod-recipes@263199555b2e, launcher/nova/launchers.py
+# `DONT_OVERRIDE_IN_SMTJ`; launcher/recipe_templatization/nova/nova_recipe_template_processor.py drops them from the
+# sm_jobs override parameters). A `recipeOverrides` entry for them is refused so the two cannot disagree.
+MLFLOW_PATHS = ("run.mlflow_tracking_uri", "run.mlflow_experiment_name", "run.mlflow_run_name")
+_MLFLOW_NAME = re.compile(r"[^A-Za-z0-9\-_./]")
 _INTERPOLATION = re.compile(r"^\$\{(?:oc\.select:)?([A-Za-z0-9_.]+)(?:,[^}]*)?\}$")
 
 
@@ -81,7 +90,11 @@ def instances(run: ExecutionInput) -> tuple[InstanceOption, str, int]:
     spec = training_spec(run)
     settings = run.sagemaker
     shipped = settings.recipe if settings.recipe and not settings.recipe.startswith("s3://") else None
-    option = spec.option(instance_type=settings.instance_type, recipe=shipped) or spec.options[0]
+    full_rank = settings.full_rank
+    option = (
+        spec.option(instance_type=settings.instance_type, recipe=shipped, full_rank=full_rank)
+        or spec.options_for(full_rank)[0]
+    )
     return option, settings.instance_type or option.instance_types[0], settings.instance_count or option.default_count
 
 
@@ -194,6 +207,7 @@ def build_recipe(
                 f"run.model_type is {model_type!r}; {model.short_name} needs {model.customization_id!r}",
             )
         )
+    problems += _peft_scheme_problems(run, merged, PEFT_SCHEME_PATHS[spec.family])
     paths = recipe_paths(spec.family)
     for name, value in run.hyperparameters.items():
         path = paths.get(name)
@@ -206,8 +220,14 @@ def build_recipe(
             problems.append(Problem(f"$.hyperparameters.{name}", problem))
     by_path = {path: name for name, path in paths.items()}
     overridden: dict[str, Any] = {}
-    pipeline_paths = {REPLICAS_PATH: "sagemaker.instanceCount", MODEL_PATH: "baseModel and stages"} | dict.fromkeys(
-        REWARD_LAMBDA_PATHS, "the grader function"
+    pipeline_paths = (
+        {
+            REPLICAS_PATH: "sagemaker.instanceCount",
+            MODEL_PATH: "baseModel and stages",
+            PEFT_SCHEME_PATHS[spec.family]: "sagemaker.peftScheme",
+        }
+        | dict.fromkeys(REWARD_LAMBDA_PATHS, "the grader function")
+        | dict.fromkeys(MLFLOW_PATHS, "the environment's mlflowTrackingArn")
     )
     for dotted, value in run.sagemaker.recipe_overrides.items():
         problem = (
@@ -246,6 +266,19 @@ def build_recipe(
     return resolved
 
 
+def _peft_scheme_problems(run: ExecutionInput, recipe: dict[str, Any], path: str) -> list[Problem]:
+    """The recipe must be the kind `sagemaker.peftScheme` asks for: `lora`, or full rank (`null`; the published
+    Nova 2 full-rank SFT recipe writes the string "null")."""
+    scheme = _get(recipe, path)
+    full_rank = scheme is None or scheme == "null"
+    if full_rank == run.sagemaker.full_rank and (full_rank or scheme == "lora"):
+        return []
+    wanted = "a full-rank recipe (null)" if run.sagemaker.full_rank else "a LoRA recipe ('lora')"
+    shown = "null" if scheme is None else repr(scheme)
+    message = f"{path} is {shown}; sagemaker.peftScheme {run.sagemaker.peft_scheme!r} needs {wanted}"
+    return [Problem("$.sagemaker.recipe", message)]
+
+
 @dataclass(frozen=True)
 class TrainingResources:
     environment: str
@@ -257,6 +290,8 @@ class TrainingResources:
     """RFT: the grader Lambda the job calls for rewards (the SageMaker role needs lambda:InvokeFunction on it)."""
     data_bucket: str | None = None
     """Multi-stage runs: where a stage's own training file is written (under the run's prepared/ prefix)."""
+    mlflow_tracking_arn: str | None = None
+    """The environment's SageMaker managed MLflow server or app: the job logs its parameters and metrics there."""
 
 
 def training_job_name(environment: str, run: ExecutionInput, execution: ExecutionRef, stage: int = 0) -> str:
@@ -318,6 +353,9 @@ def training_job_request(
     reward_lambda_arn = _get(recipe, "run.reward_lambda_arn")
     if reward_lambda_arn:
         hyperparameters["reward_lambda_arn"] = str(reward_lambda_arn)
+    mlflow = {}
+    if resources_.mlflow_tracking_arn:
+        mlflow["MlflowConfig"] = mlflow_config(resources_.mlflow_tracking_arn, resources_.environment, run, execution)
     return {
         "TrainingJobName": training_job_name(resources_.environment, run, execution, stage),
         "RoleArn": resources_.role_arn,
@@ -336,6 +374,18 @@ def training_job_request(
         "StoppingCondition": {"MaxRuntimeInSeconds": int(run.sagemaker.max_runtime_hours * 3600)},
         "EnableNetworkIsolation": False,
         "Tags": [{"Key": key, "Value": value} for key, value in sorted(tags.items())],
+        **mlflow,
+    }
+
+
+def mlflow_config(tracking_arn: str, environment: str, run: ExecutionInput, execution: ExecutionRef) -> dict[str, str]:
+    """`MlflowConfig` of CreateTrainingJob: one experiment per environment and run name, one MLflow run per execution
+    (names limited to the API reference's pattern, letters, digits and `-_./`, 1-256 characters)."""
+    experiment = f"nova-{environment}-{run.run_name or run.base_model or 'run'}"
+    return {
+        "MlflowResourceArn": tracking_arn,
+        "MlflowExperimentName": _MLFLOW_NAME.sub("-", experiment)[:256],
+        "MlflowRunName": _MLFLOW_NAME.sub("-", execution.name)[:256] or "run",
     }
 
 
@@ -467,10 +517,14 @@ def start_training(
         if state.model is None or not state.model.checkpoint_uri:
             raise RuntimeError(f"stage {stage + 1} starts from the previous checkpoint, but $.model has none")
         checkpoint = state.model.checkpoint_uri
+    job_name = training_job_name(resources_.environment, run, state.execution, stage)
+    if run.data_mixing is not None:  # Nova Forge data mixing: a serverless job, no recipe (jobs/datamix.py)
+        request = datamix.serverless_training_request(run, data, state.execution, resources_, job_name=job_name)
+        job = start_training_job(sagemaker, request, wait_seconds=wait_seconds)
+        return job.model_copy(update={"output_uri": datamix.manifest_uri(request)})
     recipe_name, recipe = resolve_recipe(
         run, s3=s3, reward_function_arn=resources_.reward_function_arn, checkpoint_uri=checkpoint
     )
-    job_name = training_job_name(resources_.environment, run, state.execution, stage)
     recipe_file = f"{recipe_name}.yaml"
     recipe_key = layout.recipe(job_name, recipe_file)
     with aws_call("s3", "PutObject"):
@@ -503,10 +557,15 @@ def import_trained_model(
     bedrock: Any,
     wait_seconds: int,
 ) -> ModelState:
-    """ImportModel: CreateCustomModel from the checkpoint the job's `output.tar.gz` manifest names."""
+    """ImportModel: CreateCustomModel from the checkpoint the job's manifest names (in `output.tar.gz`, or beside it
+    for a serverless job)."""
     job, run = state.job, state.input
     assert job is not None and job.output_uri and run is not None, "ImportModel runs after the training job"
-    checkpoint = checkpoint_from_output(_read_object(s3, job.output_uri), job.output_uri)
+    output = _read_object(s3, job.output_uri)
+    if job.output_uri.endswith(datamix.MANIFEST_SUFFIX):  # a serverless job writes the manifest itself
+        checkpoint = datamix.checkpoint_from_manifest(output, job.output_uri)
+    else:
+        checkpoint = checkpoint_from_output(output, job.output_uri)
     stage = state.stage.index
     model = jobs_bedrock.import_custom_model(
         bedrock,

@@ -20,6 +20,10 @@ Simulated behaviour:
   `checkpoint_s3_bucket` `CreateCustomModel` accepts. A job with the Nova evaluation image runs its recipe on the
   checkpoint's simulated model: `mmlu` on the shipped general set, `gen_qa` on its `train` channel (exact match,
   token F1), writing `eval-result/results_<time>.json` (marked simulated) in `output/output.tar.gz`; other tasks fail.
+- serverless jobs with a Nova Forge data mix (`ServerlessJobConfig`, `customer_data_percent`): the role reads the
+  Forge recipe bucket (the subscription check), and the model learns from the customer data and from a simulated
+  Nova share of general multiple-choice questions (`evaluation.general.write_builtin` with another seed) in the
+  mix's proportion; the manifest is written as `output/output/manifest.json`.
 - custom models and deployments: `Creating` for `deployment_seconds`, then `Active` (or `Failed` when injected).
 - Converse / ConverseStream: the deployment's customized model or the simulated base model; optional TTFT and
   output-token rate; an optional account quota the caller does not know: requests and tokens (input + output)
@@ -518,7 +522,7 @@ class BedrockSimulator:
             "TrainingJobArn": job.arn,
             "TrainingJobStatus": job.status,
             "SecondaryStatus": {"InProgress": "Training", "Completed": "Completed"}.get(job.status, job.status),
-            "AlgorithmSpecification": job.request["AlgorithmSpecification"],
+            **{k: job.request[k] for k in ("AlgorithmSpecification", "ServerlessJobConfig") if k in job.request},
             "HyperParameters": job.request.get("HyperParameters", {}),
             "CreationTime": _iso(job.created, self.clock),
             "ModelArtifacts": {"S3ModelArtifacts": f"{output_path}/{job.name}/output/model.tar.gz"},
@@ -541,6 +545,9 @@ class BedrockSimulator:
     def _run_training_job(self, job: _Job) -> None:
         """The training job's work, as its execution role: pull the image, read every channel, log, write output."""
         request = job.request
+        if "ServerlessJobConfig" in request:
+            self._run_serverless_job(job)
+            return
         image = request["AlgorithmSpecification"]["TrainingImage"]
         registry, repository = image.split("/", 1)
         image_account, image_region = registry.split(".")[0], registry.split(".")[3]
@@ -637,6 +644,50 @@ class BedrockSimulator:
             tar.addfile(info, io.BytesIO(document))
         output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         self._write(f"{output_path}/{job.name}/output/output.tar.gz", archive.getvalue())
+
+    def _run_serverless_job(self, job: _Job) -> None:
+        """A serverless Nova SFT job with a data mix, as its execution role. SIMULATED Nova share: general
+        multiple-choice questions of the shipped set's kinds (another seed than `builtin:general-v1`), as many as
+        the mix asks for beside the customer's records (`customer_data_percent`), capped at the pool."""
+        request = job.request
+        config = request["ServerlessJobConfig"]
+        if not config.get("AcceptEula"):  # a Nova base model from the Hub is gated by its EULA
+            job.status, job.failure = "Failed", "AcceptEula must be true to fine-tune this gated model"
+            return
+        mix = request.get("HyperParameters", {})
+        # Nova 2 user guide, "Data mixing on SageMaker Training Jobs": the execution role reads the Nova Forge
+        # subscription buckets so that the service can validate the subscription (simulated bucket name matching
+        # the recipe-bucket pattern of "IAM policy requirements for Amazon Nova recipes").
+        self._service_check(
+            "sagemaker serverless job checks the Nova Forge subscription",
+            [need("s3:GetObject", f"arn:aws:s3:::{FORGE_RECIPES_BUCKET}/{DATAMIX_RECIPE_KEY}")],
+        )
+        channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
+        for uri in channels.values():
+            self._read_prefix(uri)
+        sources = [channels["train"]]
+        if "customer_data_percent" in mix:
+            customer = float(mix["customer_data_percent"])
+            records = len([line for line in self._read_lines(channels["train"]) if line.strip()])
+            pool = _nova_share_pool()
+            wanted = len(pool) if customer <= 0 else round(records * (100 - customer) / customer)
+            share = pool[: min(len(pool), wanted)]
+            if share:
+                uri = f"s3://{NOVA_DATA_BUCKET}/{job.name}/nova-share.jsonl"
+                with acting_as(ADMIN):  # Amazon's curated data: read by the service, never by the customer's role
+                    self._ensure_bucket(NOVA_DATA_BUCKET)
+                    self._write(uri, "".join(json.dumps(record) + "\n" for record in share))
+                sources.append(uri)
+        escrow_bucket = f"customer-escrow-{ACCOUNT}-smtj-{_short_id(job.name)}"
+        escrow = f"s3://{escrow_bucket}/{job.name}/checkpoints/"
+        with acting_as(ADMIN):
+            self._ensure_bucket(escrow_bucket)
+            self._write(escrow + "adapter_model.safetensors", b"simulated checkpoint")
+        self._escrow_sources[escrow] = sources
+        output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+        self._write(
+            f"{output_path}/{job.name}/output/output/manifest.json", json.dumps({"checkpoint_s3_bucket": escrow})
+        )
         job.status = "Completed"
 
     # ----------------------------------------------------------- custom models
@@ -900,6 +951,35 @@ class BedrockSimulator:
     def _write(self, uri: str, body: str | bytes) -> None:
         bucket, key = split_s3(uri)
         self._s3().put_object(Bucket=bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+
+FORGE_RECIPES_BUCKET = f"nova-forge-model-customization-recipes-{REGION}"  # SIMULATED name
+DATAMIX_RECIPE_KEY = "nova-2-lite/text_with_datamix.yaml"  # SIMULATED key
+NOVA_DATA_BUCKET = f"nova-forge-curated-data-{REGION}"  # SIMULATED: Amazon's side, not the customer's
+
+
+def _nova_share_pool() -> list[dict[str, Any]]:
+    """SIMULATED Amazon-curated general data: SFT conversations answering general multiple-choice questions."""
+    import random
+
+    from nova_pipeline.evaluation.general import _question, write_builtin
+
+    records = write_builtin(seed=7)
+    random.Random(7).shuffle(records)  # noqa: S311 - a reproducible order mixing the kinds, not a secret
+    pool = []
+    for record in records:
+        question = _question(record)
+        pool.append(
+            {
+                "schemaVersion": "bedrock-conversation-2024",
+                "system": [],
+                "messages": [
+                    {"role": "user", "content": [{"text": question.prompt()}]},
+                    {"role": "assistant", "content": [{"text": f"({question.letter()})"}]},
+                ],
+            }
+        )
+    return pool
 
 
 def _stream(

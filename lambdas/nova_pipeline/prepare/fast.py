@@ -179,6 +179,8 @@ class RawPlan:
         rendered.add(self.answer)
         self.label = slot(columns.label or columns.answer) if run.task is TaskType.CLASSIFICATION else None
         self.context = slot(columns.context) if columns.context else None
+        # A text-to-SQL context the grader could not build databases from goes to the reference path (refused there).
+        self.sql_context = run.task is TaskType.TEXT_TO_SQL and self.context is not None
         if positional:  # a CSV row: the last of duplicate header names wins, as in dict(zip(header, row))
             header = list(names)
             keys: list[Any] = [len(header) - 1 - header[::-1].index(name) for name in self.names]

@@ -33,6 +33,7 @@ from typing import Any
 from orjson import dumps
 
 from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.grading.sql import schema_problem
 from nova_pipeline.prepare.fast import RawPlan, values_are_clean
 from nova_pipeline.prepare.reading import Batch
 from nova_pipeline.prepare.records import (
@@ -314,8 +315,9 @@ class Normalizer:
         user_template, system_template, system_column = plan.user, plan.system, plan.system_column
         answer_slot, label_slot, context_slot, limit = plan.answer, plan.label, plan.context, plan.limit
         chunk_bits = result.index << 32
+        sql_context = context_slot if plan.sql_context else None
         for i, values in enumerate(batch):
-            if clean is None or clean[i]:
+            if (clean is None or clean[i]) and not (sql_context is not None and schema_problem(values[sql_context])):
                 user = user_template(values)
                 system = values[system_column] if system_column is not None else None
                 if system_template is not None:

@@ -16,6 +16,7 @@ from nova_pipeline.contract.catalog import MODELS, RESERVED_STRINGS, Method, Tas
 from nova_pipeline.contract.execution_input import ExecutionInput
 from nova_pipeline.contract.prompt_layout import escape_context, placeholders, record_prompt
 from nova_pipeline.core.s3 import split_s3
+from nova_pipeline.grading.sql import schema_problem
 from nova_pipeline.prepare.reading import RecordLimit
 
 CHARS_PER_TOKEN_ESTIMATE = 3  # Nova's tokenizer is not public; English averages ~4 characters a token: 3 overestimates
@@ -296,6 +297,10 @@ def check(example: Example, run: ExecutionInput, *, bedrock_paths: bool, data_bu
 
     if not example.turns:
         raise RecordProblem("messages", "has no turns")
+    if run.task is TaskType.TEXT_TO_SQL and example.context is not None:
+        problem = schema_problem(example.context)  # the grader builds its test databases from it
+        if problem:
+            raise RecordProblem("context", problem)
     for index, (role, text) in enumerate(example.turns):
         expected = "user" if index % 2 == 0 else "assistant"
         if role not in ("user", "assistant"):

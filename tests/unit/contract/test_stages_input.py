@@ -112,23 +112,81 @@ def test_distillation_cannot_be_one_of_several_stages() -> None:
     assert any(p.startswith("$.stages[0].method: distillation cannot be one of several stages") for p in found)
 
 
-def test_data_mixing_is_checked_then_refused_with_where_it_runs() -> None:
+HUB_MODEL = "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/nova-textgeneration-lite-v2/1.0.0"
+GROUP = "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/nova-mixed"
+MIX: dict[str, Any] = {
+    "customerDataPercent": 70,
+    "novaDataPercent": {"code": 30, "rai": 70},
+    "baseModelArn": HUB_MODEL,
+    "modelPackageGroupArn": GROUP,
+    "acceptEula": True,
+}
+
+
+def test_data_mixing_on_sagemaker_is_accepted_with_the_serverless_job_settings() -> None:
+    run = parse_execution_input(
+        {**BASE, "platform": "sagemaker", "method": "sft", "dataMixing": MIX}, region="us-east-1"
+    )
+
+    assert run.data_mixing is not None
+    assert (run.data_mixing.base_model_arn, run.data_mixing.accept_eula) == (HUB_MODEL, True)
+
+
+def test_data_mixing_is_checked_as_the_service_checks_it_before_a_paid_job() -> None:
     found = problems(
         {
             **BASE,
             "platform": "sagemaker",
             "method": "sft",
-            "dataMixing": {"customerDataPercent": 70, "novaDataPercent": {"code": 30, "poetry": 20}},
+            "hyperparameters": {"epochCount": 2},
+            "dataMixing": {
+                "customerDataPercent": 70,
+                "novaDataPercent": {"code": 30, "poetry": 20},
+                "baseModelArn": "arn:aws:sagemaker:us-west-2:aws:hub-content/SageMakerPublicHub/Model/nova-lite/1.0.0",
+                "modelPackageGroupArn": "nova-mixed",
+            },
         }
     )
 
     assert found[0].startswith("$.dataMixing.novaDataPercent.poetry: is not a Nova data category; known: agents,")
-    assert found[1] == "$.dataMixing.novaDataPercent: the weights must add up to 100 (got 50)"
-    assert found[2].startswith(
-        "$.dataMixing: Nova Forge data mixing runs only on SageMaker serverless model customization and SageMaker "
-        "HyperPod, for Nova 2 Lite SFT"
+    assert found[1:5] == [
+        "$.dataMixing.novaDataPercent: the weights must add up to 100 (got 50)",
+        "$.hyperparameters: with dataMixing the serverless job trains with the SageMaker AI Hub's defaults for the "
+        "model; set no hyperparameters",
+        "$.dataMixing.acceptEula: must be true: the serverless job trains the base model under its end-user license "
+        "agreement, which you accept explicitly",
+        "$.dataMixing.baseModelArn: is in us-west-2; the pipeline runs in us-east-1",
+    ]
+    assert found[5] == (
+        "$.dataMixing.modelPackageGroupArn: 'nova-mixed' is not an ARN like "
+        "arn:aws:sagemaker:<region>:<account>:model-package-group/<name>"
     )
-    assert len(found) == 3
+
+
+def test_data_mixing_on_bedrock_is_refused_with_where_it_runs() -> None:
+    found = problems({**BASE, "platform": "bedrock", "method": "sft", "dataMixing": MIX})
+
+    assert found == [
+        "$.dataMixing: Nova Forge data mixing runs only on SageMaker serverless model customization and SageMaker "
+        "HyperPod, for Nova 2 Lite SFT with a Nova Forge subscription (SageMaker Python SDK: 'Data mixing is only "
+        "supported on HyperPod and Serverless platforms'); Bedrock customization jobs do not accept it. Use platform "
+        "sagemaker (this pipeline then runs a SageMaker serverless training job with the mix), or remove dataMixing"
+    ]
+
+
+def test_data_mixing_refuses_rft_and_several_stages() -> None:
+    found = problems(
+        {
+            **BASE,
+            "platform": "sagemaker",
+            "stages": [{"method": "sft"}, {"method": "rft", "from": "previous"}],
+            "dataMixing": {**MIX, "baseModelArn": None},
+        }
+    )
+
+    assert "$.dataMixing: mixes into SFT only" in found
+    assert "$.dataMixing: runs as one serverless SFT job; remove stages" in found
+    assert any(p.startswith("$.dataMixing.baseModelArn: is required: an ARN like") for p in found)
 
 
 def test_data_mixing_names_the_models_that_have_nova_data() -> None:

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from nova_pipeline.contract.catalog import MODELS, SAGEMAKER_TRAINING, Method, RecipeFamily
+from nova_pipeline.contract.catalog import MODELS, PEFT_SCHEME_PATHS, SAGEMAKER_TRAINING, Method, RecipeFamily
 from nova_pipeline.contract.execution_input import parse_execution_input
 from nova_pipeline.contract.run_state import ExecutionRef, PreparedData
 from nova_pipeline.core.errors import AwsRequestFailed, TransientServiceError
@@ -64,14 +64,21 @@ def request_for(run, data=DATA, resources=RESOURCES):  # type: ignore[no-untyped
     return recipe, request
 
 
+def _all_options(spec):  # type: ignore[no-untyped-def]
+    return [(option, False) for option in spec.options] + [(option, True) for option in spec.full_rank]
+
+
 def test_every_catalog_recipe_is_shipped_for_its_model() -> None:
     for (model, _method), spec in SAGEMAKER_TRAINING.items():
-        for option in spec.options:
+        for option, full_rank in _all_options(spec):
             recipe = training.load_shipped_recipe(option.recipe)
             assert recipe["run"]["model_type"] == MODELS[model].customization_id
             assert recipe["run"]["model_name_or_path"] == MODELS[model].sagemaker_base_model
             assert recipe["run"]["replicas"] == option.default_count
-    assert sorted(o.recipe for spec in SAGEMAKER_TRAINING.values() for o in spec.options) == training.shipped_recipes()
+            scheme = training._get(recipe, PEFT_SCHEME_PATHS[spec.family])
+            assert (scheme in (None, "null")) if full_rank else scheme == "lora", option.recipe
+    shipped = sorted(o.recipe for spec in SAGEMAKER_TRAINING.values() for o, _ in _all_options(spec))
+    assert shipped == training.shipped_recipes()
 
 
 def test_nova_2_lite_base_model_is_nova_lite_2() -> None:
@@ -137,11 +144,14 @@ PUBLISHED_LAYOUTS = {
 @pytest.mark.parametrize("key", sorted(SAGEMAKER_TRAINING), ids=lambda key: f"{key[0]}-{key[1].value}")
 def test_shipped_recipes_have_the_published_layout_of_their_family(key: tuple[str, Method]) -> None:
     spec = SAGEMAKER_TRAINING[key]
-    for option in spec.options:
+    for option, full_rank in _all_options(spec):
         recipe = training.load_shipped_recipe(option.recipe)
-        assert _leaf_paths(recipe) == PUBLISHED_LAYOUTS[spec.family], option.recipe
-        # Every hyperparameter of the family has its path in the recipe.
-        assert set(training.recipe_paths(spec.family).values()) <= _leaf_paths(recipe)
+        # The full-rank recipes are the LoRA layout without the adapter settings (published files, same commit).
+        lora_only = {path for path in PUBLISHED_LAYOUTS[spec.family] if ".lora_tuning." in path}
+        expected = PUBLISHED_LAYOUTS[spec.family] - lora_only if full_rank else PUBLISHED_LAYOUTS[spec.family]
+        assert _leaf_paths(recipe) == expected, option.recipe
+        # Every hyperparameter of the family has its path in the recipe (LoRA settings in LoRA recipes only).
+        assert set(training.recipe_paths(spec.family).values()) - lora_only <= _leaf_paths(recipe)
 
 
 def test_shipped_recipe_numbers_are_numbers() -> None:
@@ -224,6 +234,8 @@ def test_a_hyperparameter_whose_path_the_recipe_lacks_is_refused_with_the_existi
         training.build_recipe(run, full_rank)
 
     assert [str(p) for p in caught.value.problems] == [
+        "$.sagemaker.recipe: training_config.model.peft.peft_scheme is null; sagemaker.peftScheme 'lora' needs a LoRA "
+        "recipe ('lora')",
         "$.hyperparameters.loraAlpha: the recipe has no 'training_config.model.peft.lora_tuning.alpha' (no section "
         "'lora_tuning' at training_config.model.peft; keys there: peft_scheme)",
         "$.hyperparameters.adapterDropout: the recipe has no 'training_config.model.peft.lora_tuning.adapter_dropout' "
@@ -386,11 +398,13 @@ def test_the_training_settings_take_the_grader_function() -> None:
         "NOVA_ARTIFACTS_BUCKET": "artifacts",
         "NOVA_DATA_BUCKET": "data",
         "NOVA_KMS_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/k",
+        "NOVA_MLFLOW_TRACKING_ARN": "",
     }
     with pytest.raises(SettingsError, match="NOVA_GRADER_FUNCTION_ARN is not set"):
         load_settings(TrainingJobSettings, environment)
     settings = load_settings(TrainingJobSettings, {**environment, "NOVA_GRADER_FUNCTION_ARN": REWARD_ARN})
     assert settings.grader_function_arn == REWARD_ARN
+    assert settings.mlflow_tracking_arn is None  # empty: no experiment tracking
 
 
 def test_the_instance_count_becomes_the_recipe_replicas() -> None:

@@ -46,6 +46,9 @@ def plan(args: argparse.Namespace) -> int:
         lines += ["", format_estimate(estimate)]
     if result.status != "SUCCEEDED":
         lines += ["", f"error: {result.error}", f"cause: {result.cause}"]
+    reason = ((result.output or {}).get("evaluation") or {}).get("reason")
+    if reason:  # e.g. a full-rank run: imported, not deployed
+        lines += ["", f"note: {reason}"]
     print("\n".join(lines))
     if args.output_json:
         document = [
