@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS
 from nova_pipeline.contract.reference import field_rows
+from nova_pipeline.promotion.gc import DEFAULT_KEEP_VERSIONS, DEFAULT_RETENTION_DAYS
 
 CONTEXT_KEY = "nova:environments"
 SELECT_KEY = "env"
@@ -142,6 +143,26 @@ class TriggerSettings(_Settings):
     """Prefix of the data bucket watched for `input.json` objects."""
 
 
+class LifecycleSettings(_Settings):
+    """The scheduled clean-up of custom models (EventBridge Scheduler -> GarbageCollect; `nova-pipeline gc` by hand)."""
+
+    enabled: bool = False
+    """Run the clean-up on `schedule` (off by default; prod keeps it off unless you turn it on)."""
+    retention_days: Annotated[int, Field(ge=0, le=3_650)] = DEFAULT_RETENTION_DAYS
+    """Delete only custom models older than this many days."""
+    keep_versions: Annotated[int, Field(ge=0, le=100)] = DEFAULT_KEEP_VERSIONS
+    """Rollback targets kept besides the active model: the models of the last N promotions before it."""
+    schedule: str = "rate(1 day)"
+    """EventBridge Scheduler expression (`rate(...)` or `cron(...)`)."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if not (value.startswith(("rate(", "cron(")) and value.endswith(")")):
+            raise ValueError("must be an EventBridge Scheduler rate(...) or cron(...) expression")
+        return value
+
+
 class EnvironmentSettings(_Settings):
     """Everything that differs between environments (`dev`, `prod`, ...)."""
 
@@ -171,6 +192,8 @@ class EnvironmentSettings(_Settings):
     """Data-triggered runs (off by default)."""
     encrypt_logs: bool | None = None
     """Encrypt every log group with the environment's KMS key (unset: on in `prod`, off elsewhere)."""
+    lifecycle: LifecycleSettings = LifecycleSettings()
+    """Scheduled clean-up of expired custom models (retention, rollback targets kept)."""
     guardrail: GuardrailSettings | None = None
     """Optional Bedrock guardrail (`{"identifier": ..., "version": ...}`) on inference and evaluation (unset: none)."""
     mlflow_tracking_arn: Annotated[str | None, Field(pattern=MLFLOW_ARN)] = None

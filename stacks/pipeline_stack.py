@@ -21,6 +21,7 @@ from stacks.constructs.data_triggers import START_FROM_UPLOAD, DataTriggers
 from stacks.constructs.evaluation import Evaluation
 from stacks.constructs.guards import Guards
 from stacks.constructs.lambda_layer import shared_layer
+from stacks.constructs.lifecycle import Lifecycle
 from stacks.constructs.notifications import Notifications, grant_publish
 from stacks.constructs.pipeline_function import PipelineFunction
 from stacks.constructs.sagemaker_evaluation import SageMakerEvaluation
@@ -28,7 +29,7 @@ from stacks.constructs.stage import FunctionSpec, PipelineResources
 from stacks.storage_stack import StorageStack
 from stepfunctions.workflow import definition
 
-STAGES = (DataPreparation, CustomizationJobs, SageMakerEvaluation, Evaluation, Guards)
+STAGES = (DataPreparation, CustomizationJobs, SageMakerEvaluation, Evaluation, Guards, Lifecycle)
 OPTIONAL = (START_FROM_UPLOAD,)  # created when the environment enables it
 
 
@@ -74,12 +75,14 @@ class PipelineStack(Stack):
         sagemaker_evaluation = SageMakerEvaluation(self, "SageMakerEvaluation", resources=resources)
         evaluation = Evaluation(self, "Evaluation", resources=resources)
         guards = Guards(self, "Guards", resources=resources, topic=self.topic)
+        lifecycle = Lifecycle(self, "Lifecycle", resources=resources)
         self.functions: dict[str, PipelineFunction] = {
             **preparation.functions,
             **jobs.functions,
             **sagemaker_evaluation.functions,
             **evaluation.functions,
             **guards.functions,
+            **lifecycle.functions,
         }
         grant_publish(self.topic, storage.key, jobs.cleanup.role)
 
@@ -103,3 +106,4 @@ class PipelineStack(Stack):
         CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         CfnOutput(self, "BedrockCustomizationRoleArn", value=self.roles.bedrock.role_arn)
         CfnOutput(self, "SageMakerTrainingRoleArn", value=self.roles.sagemaker.role_arn)
+        CfnOutput(self, "GarbageCollectFunctionName", value=lifecycle.function.function.function_name)

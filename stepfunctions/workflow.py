@@ -389,10 +389,21 @@ def gate(*, next: str) -> States:
             default="RejectCandidate",
         ),
         **approval(approved="Promote", rejected="RejectCandidate"),
-        **task("Promote", "Write the active-model record (SSM, versioned, KMS)", result="promotion", next=next),
+        **task(
+            "Promote",
+            "Write the active-model record (SSM, versioned, KMS) if it is still the one the candidate was compared "
+            "with",
+            result="promotion",
+            next="PromotionWritten",
+        ),
+        **choice(
+            "PromotionWritten",
+            when(path("promotion", "promoted"), "BooleanEquals", True, next),
+            default="RejectCandidate",
+        ),
         **task(
             "RejectCandidate",
-            "Delete the rejected deployment (when configured) so it costs nothing",
+            "Delete the rejected deployment and custom model (as configured) so they cost nothing",
             result="promotion",
             next=next,
         ),

@@ -1,4 +1,5 @@
-"""Promote: the gate passed; write the active-model record the inference API serves."""
+"""Promote: the gate passed; write the active-model record the inference API serves, unless another execution
+replaced the record this candidate was compared with (then `promoted: false` and RejectCandidate cleans up)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ def lambda_handler(state: GatedState, context: LambdaContext) -> dict[str, Any]:
         ssm=client("ssm"),
         bedrock=client("bedrock"),
     )
+    if not result["promoted"]:
+        logger.warning("Promotion refused", extra=result)
+        metrics.add_metric(name="PromotionsRefused", unit="Count", value=1)
+        return result
     logger.info("Model promoted", extra=result)
     metrics.add_metric(name="ModelsPromoted", unit="Count", value=1)
     return result

@@ -1,4 +1,4 @@
-"""RejectCandidate: the gate failed; delete the candidate's deployment (per environment setting)."""
+"""RejectCandidate: the gate failed (or Promote was refused); delete the candidate's deployment and custom model."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ SETTINGS = load_settings(RejectSettings)
 @tracer.capture_lambda_handler
 @event_parser(model=GatedState)
 def lambda_handler(state: GatedState, context: LambdaContext) -> dict[str, Any]:
-    result = reject_candidate(state, delete_rejected=SETTINGS.delete_rejected, bedrock=client("bedrock"))
+    result = reject_candidate(
+        state, state.evaluation, delete_rejected=SETTINGS.delete_rejected, bedrock=client("bedrock")
+    )
     logger.info("Candidate rejected", extra={**result, "failed": state.evaluation.failed})
     return result

@@ -7,6 +7,8 @@ granted on its resource type (`.../custom-model/*`) and no wider.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
@@ -22,6 +24,7 @@ from nova_pipeline.core.settings import (
     PreflightSettings,
     TrainingJobSettings,
 )
+from stacks.constructs import stage
 from stacks.constructs.customization_roles import grant_prefix_read, grant_prefix_write
 from stacks.constructs.stage import (
     PipelineResources,
@@ -127,9 +130,19 @@ class CustomizationJobs(Construct):
         grant_prefix_read(import_model, resources.artifacts_bucket, layout.JOBS, listing=False)
         _allow(import_model, ["bedrock:CreateCustomModel", "bedrock:TagResource"], [custom_models])
         _allow(role[POLL_IMPORTED_MODEL.construct_id], ["bedrock:GetCustomModel"], [custom_models])
-        # Cleanup looks this execution's job up by its derived name when a start was accepted but never recorded.
-        _allow(cleanup, ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], [jobs])
-        _allow(cleanup, ["sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"], [training_jobs])
+        # Cleanup looks this execution's job up by its derived name when a start was accepted but never recorded;
+        # what it stops or deletes must be this environment's (tagged) resource: dev's cleanup cannot touch prod's.
+        scoped = stage.environment_scope(resources.settings)
+        _allow(cleanup, ["bedrock:GetModelCustomizationJob"], [jobs])
+        _allow(cleanup, ["bedrock:StopModelCustomizationJob"], [jobs], scoped)
+        _allow(cleanup, ["sagemaker:DescribeTrainingJob"], [training_jobs])
+        _allow(cleanup, ["sagemaker:StopTrainingJob"], [training_jobs], scoped)
+        _allow(
+            cleanup,
+            ["bedrock:DeleteCustomModelDeployment", "bedrock:DeleteCustomModel"],
+            [deployments, custom_models],
+            scoped,
+        )
         for grantee in (start_job, start_training, import_model):
             key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant")
 
@@ -142,7 +155,6 @@ class CustomizationJobs(Construct):
         # encrypted with a KMS key, you must have permission to use that key": Bedrock user guide, deployments).
         key.grant(role[CREATE_DEPLOYMENT.construct_id], "kms:Decrypt", "kms:GenerateDataKey")
         _allow(role[POLL_DEPLOYMENT.construct_id], ["bedrock:GetCustomModelDeployment"], [deployments])
-        _allow(cleanup, ["bedrock:DeleteCustomModelDeployment"], [deployments])
 
         # The reward function: Bedrock invokes it during RFT; PreflightGrader invokes it on prepared samples first.
         preflight = role[PREFLIGHT_GRADER.construct_id]
@@ -175,5 +187,5 @@ class CustomizationJobs(Construct):
         )
 
 
-def _allow(role: iam.IRole, actions: list[str], resources: list[str]) -> None:
-    role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+def _allow(role: iam.IRole, actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None) -> None:
+    role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions))

@@ -14,6 +14,7 @@ from nova_pipeline.contract.catalog import MODELS
 from nova_pipeline.core import layout
 from nova_pipeline.core.settings import AggregateSettings, PlanEvaluationSettings, PromoteSettings, RejectSettings
 from nova_pipeline.promotion.record import active_model_parameter_name
+from nova_pipeline.promotion.store import claim_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.customization_roles import grant_prefix_read, grant_prefix_write
 from stacks.constructs.guardrail import grant_apply_guardrail, guardrail_variables
@@ -22,7 +23,8 @@ from stacks.constructs.stage import (
     add_functions,
     allow_wildcards,
     bedrock_arn,
-    routed_foundation_model_arn,
+    environment_scope,
+    grant_invoke,
     spec,
 )
 
@@ -96,26 +98,25 @@ class Evaluation(Construct):
         )
         for role in (plan, aggregate):
             role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter]))
+        claims = Stack.of(
+            self
+        ).format_arn(  # the conditional write's claims (promotion.store.claim)
+            service="ssm", resource="parameter", resource_name=claim_parameter_name(settings.name, 0)[1:-1] + "*"
+        )
         promote.add_to_policy(
-            iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[parameter])
+            iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[parameter, claims])
         )
-        invoke_resources = [bedrock_arn(self, "custom-model-deployment")]
-        for model in MODELS.values():
-            invoke_resources.append(bedrock_arn(self, "inference-profile", model.inference_profile_id))
-            invoke_resources.append(routed_foundation_model_arn(self, model.inference_profile_id))
-        batch.add_to_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=invoke_resources
-            )
-        )
+        grant_invoke(batch, self, settings, [model.inference_profile_id for model in MODELS.values()])
         grant_apply_guardrail(self, settings, batch)
-        # RejectCandidate deletes the rejected deployment; in a multi-stage run both outcomes of the gate also delete
-        # every stage but the chosen one (its deployment, then its custom model).
+        # RejectCandidate deletes the rejected deployment and custom model; in a multi-stage run both outcomes of the
+        # gate also delete every stage but the chosen one (its deployment, then its custom model). This
+        # environment's (tagged) resources only.
         for role in (promote, reject):
             role.add_to_policy(
                 iam.PolicyStatement(
                     actions=["bedrock:DeleteCustomModelDeployment", "bedrock:DeleteCustomModel"],
                     resources=[bedrock_arn(self, "custom-model-deployment"), bedrock_arn(self, "custom-model")],
+                    conditions=environment_scope(settings),
                 )
             )
         for role in (plan, batch, aggregate, promote):
@@ -125,8 +126,9 @@ class Evaluation(Construct):
             "Evaluation reads and writes per-run objects under prepared/, evaluation/, reports/ and jobs/ (and reads "
             "a user's general set under raw/); "
             "deployments are created per execution; cross-region inference profiles route a base model to its "
-            "foundation model in any US region.",
+            "foundation model in any US region; promotion claims are one parameter per replaced version.",
             rf"/^Resource::.+\/({layout.PREPARED}|{layout.EVALUATION}|{layout.REPORTS}|{layout.JOBS}|{layout.RAW})\*$/g",
             r"/^Resource::arn:.*:bedrock:.*:custom-model(-deployment)?\/\*$/g",
             r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g",
+            r"/^Resource::arn:.*:ssm:.*:parameter\/nova-customization\/.*\/promotions\/\*$/g",
         )

@@ -13,14 +13,13 @@ from aws_cdk import aws_lambda as lambda_
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from nova_pipeline.contract.catalog import MODELS
 from nova_pipeline.inference.api import ApiSettings
 from nova_pipeline.inference.openapi import request_properties
 from nova_pipeline.promotion.record import active_model_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.guardrail import grant_apply_guardrail, guardrail_variables
 from stacks.constructs.retention import log_group
-from stacks.constructs.stage import allow_wildcards, bedrock_arn, build_function, routed_foundation_model_arn, spec
+from stacks.constructs.stage import allow_wildcards, build_function, grant_invoke, spec
 
 INFERENCE = spec(
     "Inference",
@@ -75,23 +74,14 @@ class InferenceApi(Construct):
         # needs Decrypt and GenerateDataKey (Nova user guide, "Encryption of custom models", model invocation).
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
         grant_apply_guardrail(self, settings, role)
-        base = MODELS[settings.default_base_model]
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
-                resources=[
-                    bedrock_arn(self, "custom-model-deployment"),
-                    bedrock_arn(self, "inference-profile", base.inference_profile_id),
-                    routed_foundation_model_arn(self, base.inference_profile_id),
-                ],
-            )
-        )
+        # This environment's deployments only (tagged by the pipeline): dev's API cannot invoke prod's. It serves
+        # the promoted deployment only, never a base model, so it is granted no base model.
+        grant_invoke(role, self, settings, [])
         allow_wildcards(
             [role],
-            "The served deployment changes with every promotion (custom-model-deployment/*); the configured base "
-            "model's inference profile routes to its foundation model in any US region.",
+            "The served deployment changes with every promotion (custom-model-deployment/*, this environment's tag "
+            "only).",
             r"/^Resource::arn:.*:bedrock:.*:custom-model-deployment\/\*$/g",
-            r"/^Resource::arn:.*:bedrock:\*::foundation-model\/amazon\.nova-.*$/g",
         )
 
     def _rest_api(self, settings: EnvironmentSettings, handler: lambda_.IFunction, key: kms.IKey) -> apigateway.RestApi:

@@ -19,6 +19,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import Construct
 
 from nova_pipeline.core.settings import FunctionSettings
+from nova_pipeline.jobs.naming import PROJECT_TAG
 from stacks.config import EnvironmentSettings
 from stacks.constructs.customization_roles import CustomizationRoles
 from stacks.constructs.pipeline_function import PipelineFunction
@@ -146,6 +147,30 @@ def routed_foundation_model_arn(scope: Construct, inference_profile_id: str) -> 
         resource="foundation-model",
         resource_name=inference_profile_id.removeprefix("us."),
     )
+
+
+def environment_scope(settings: EnvironmentSettings) -> dict[str, dict[str, str]]:
+    """The IAM condition that limits an action to this environment's resources: the `project` and `environment`
+    tags every resource the pipeline creates carries (`jobs.naming.pipeline_tags`). Bedrock's
+    model-customization-job, custom-model and custom-model-deployment resource types and SageMaker's training-job
+    accept `aws:ResourceTag/${TagKey}` (Service Authorization Reference: "Actions, resources, and condition keys for
+    Amazon Bedrock" and "... for Amazon SageMaker AI", resource types tables). Untagged resources never match."""
+    return {"StringEquals": {"aws:ResourceTag/project": PROJECT_TAG, "aws:ResourceTag/environment": settings.name}}
+
+
+def grant_invoke(role: iam.IRole, scope: Construct, settings: EnvironmentSettings, profiles: Iterable[str]) -> None:
+    """InvokeModel (and its streaming variant) on this environment's deployments only, and on the base models of
+    `profiles` (cross-region inference profile ids) with the foundation models they route to."""
+    invoke = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    deployments = [bedrock_arn(scope, "custom-model-deployment")]
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=invoke, resources=deployments, conditions=environment_scope(settings))
+    )
+    base_models = []
+    for profile in profiles:
+        base_models += [bedrock_arn(scope, "inference-profile", profile), routed_foundation_model_arn(scope, profile)]
+    if base_models:
+        role.add_to_principal_policy(iam.PolicyStatement(actions=invoke, resources=base_models))
 
 
 def allow_wildcards(roles: Iterable[iam.IRole], reason: str, *patterns: str) -> None:

@@ -126,6 +126,7 @@ def test_the_serverless_request_is_the_one_the_sdk_builds_and_botocore_accepts()
                     {"Key": "environment", "Value": "dev"},
                     {"Key": "execution", "Value": "exec-1"},
                     {"Key": "project", "Value": "nova-customization"},
+                    {"Key": "run", "Value": "mixed"},  # the lifecycle tags (gc, environment-scoped IAM)
                 ],
             },
         )

@@ -38,20 +38,21 @@ def test_the_stage_throttles_logs_access_and_traces(templates: dict[str, Templat
     )
 
 
-def test_bedrock_invoke_is_scoped_to_deployments_and_the_configured_base_model(templates: dict[str, Template]) -> None:
+def test_bedrock_invoke_is_scoped_to_this_environments_deployments(templates: dict[str, Template]) -> None:
     statements = [
         s
         for s in policy_statements(templates["nova-prod-api"])
         if any(str(a).startswith("bedrock:") for a in as_list(s["Action"]))
     ]
 
-    [statement] = statements
-    assert sorted(statement["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    resources = json.dumps(statement["Resource"])
-    assert "custom-model-deployment/*" in resources
-    assert "inference-profile/us.amazon.nova-micro-v1:0" in resources
-    assert "foundation-model/amazon.nova-micro-v1:0" in resources
-    assert '"*"' not in resources
+    # Only prod's own deployments (the tags the pipeline puts on every resource it creates: dev's are refused), and
+    # no base model: the API serves the promoted deployment only.
+    [deployments] = statements
+    assert sorted(deployments["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    assert json.dumps(deployments["Resource"]).endswith(':custom-model-deployment/*"]]}')
+    assert deployments["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/project": "nova-customization", "aws:ResourceTag/environment": "prod"}
+    }
 
 
 def test_the_function_reads_only_the_active_model_parameter(templates: dict[str, Template]) -> None:

@@ -15,6 +15,8 @@ from tests.infra.conftest import as_list, policy_statements
 # Actions that AWS only authorizes on Resource "*" (X-Ray, CloudWatch Logs vended-log delivery used by Step
 # Functions logging, ECR authorization, CloudWatch metrics).
 ACTIONS_WITHOUT_RESOURCE_SCOPE = {
+    "bedrock:ListCustomModels",  # gc (Service Authorization Reference: no resource types for list actions)
+    "bedrock:ListCustomModelDeployments",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",

@@ -200,8 +200,10 @@ def test_throttling_on_every_first_call_is_retried_to_success(offline_twin: Any)
 
 
 def test_a_re_driven_execution_does_not_start_a_second_job(offline_twin: Any) -> None:
+    document = example("sft-text-to-sql-nova-micro.json")
+    document["cleanup"] = {"keepRejectedModel": True}  # a run meant to be re-driven keeps its trained model
     with offline_twin(fail_at="CreateDeployment") as twin:
-        first = twin.run(example("sft-text-to-sql-nova-micro.json"), name="redrive-me")
+        first = twin.run(document, name="redrive-me")
         assert (first.status, first.error) == ("FAILED", "InjectedFailure")
 
         # Step Functions re-drives the same execution (same name and ARN); emulate it on a fresh state machine
@@ -213,7 +215,7 @@ def test_a_re_driven_execution_does_not_start_a_second_job(offline_twin: Any) ->
         twin.state_machine_arn = sfn.create_state_machine(
             name=described["name"] + "-redrive", definition=described["definition"], roleArn=described["roleArn"]
         )["stateMachineArn"]
-        second = twin.run(example("sft-text-to-sql-nova-micro.json"), name="redrive-me")
+        second = twin.run(document, name="redrive-me")
 
         assert second.status == "SUCCEEDED", (second.error, second.cause)
         assert len(twin.simulator.jobs) == 1

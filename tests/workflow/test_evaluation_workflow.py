@@ -4,6 +4,7 @@ worse than the promoted model, and rollback."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import boto3
@@ -82,8 +83,13 @@ def test_each_threshold_can_reject_and_the_deployment_is_deleted(
         evaluation = result.output["evaluation"]
         assert evaluation["verdict"] == "rejected"
         assert any(reason.startswith(failure_start) for reason in evaluation["failed"]), evaluation["failed"]
-        assert result.output["promotion"] == {"promoted": False, "deletedDeployment": True}
+        promotion = result.output["promotion"]
+        assert (promotion["promoted"], promotion["deletedDeployment"]) == (False, True)
+        assert promotion["reason"] == "quality gate: " + "; ".join(evaluation["failed"])
+        # The rejected custom model goes too: its storage would cost $1.95 a month.
+        assert promotion["deletedModel"] == result.output["customModelArn"]
         assert all(d.deleted for d in twin.simulator.deployments.values())
+        assert all(m.deleted for m in twin.simulator.models.values())
         assert active(twin) == (None, None)
 
 
@@ -148,3 +154,41 @@ def test_a_failed_evaluation_batch_fails_the_run_and_cleans_up(offline_twin: Any
         assert result.error in ("EvaluationIncomplete", "States.ExceedToleratedFailureThreshold")
         assert all(d.deleted for d in twin.simulator.deployments.values())
         assert active(twin) == (None, None)
+
+
+def test_two_executions_that_finish_together_promote_exactly_once(offline_twin: Any) -> None:
+    """Both candidates were compared with the same active model (none); the first Promote writes the record, the
+    second is refused by the conditional write, rejected with that reason and cleaned up."""
+    with offline_twin() as twin:
+        # Given: each execution's Promote waits until the other one's evaluation is done too
+        both_evaluated, one_write_at_a_time = threading.Barrier(2, timeout=240), threading.Lock()
+        invoke = twin.dispatcher.invoke
+
+        def invoke_with_barrier(function_name: str, payload: bytes) -> Any:
+            if twin.dispatcher.functions[function_name].handler_dir.name != "promote":
+                return invoke(function_name, payload)
+            both_evaluated.wait()
+            with one_write_at_a_time:
+                return invoke(function_name, payload)
+
+        twin.dispatcher.invoke = invoke_with_barrier
+
+        # When: two executions run at the same time
+        started = [twin.start(example("sft-classification-nova-micro.json")) for _ in range(2)]
+        results = [twin.wait(execution) for execution in started]
+
+        # Then: exactly one promoted; the other was rejected with the reason and its deployment and model deleted
+        assert [r.status for r in results] == ["SUCCEEDED", "SUCCEEDED"], [(r.error, r.cause) for r in results]
+        assert all(r.output["evaluation"]["verdict"] == "promoted" for r in results)  # both passed the gate
+        promoted = [r for r in results if r.output["promotion"]["promoted"]]
+        refused = [r for r in results if not r.output["promotion"]["promoted"]]
+        assert (len(promoted), len(refused)) == (1, 1)
+        promotion = refused[0].output["promotion"]
+        assert promotion["reason"] == "active model changed during evaluation"
+        assert promotion["deletedDeployment"] is True
+        assert promotion["deletedModel"] == refused[0].output["customModelArn"]
+        record, version = active(twin)
+        assert record is not None and version == 1
+        assert record.deployment_arn == promoted[0].output["deploymentArn"]
+        assert twin.simulator.deployments[refused[0].output["deploymentArn"]].deleted
+        assert not twin.simulator.deployments[promoted[0].output["deploymentArn"]].deleted

@@ -95,7 +95,8 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         outcomes.append(f"{label}: {result.status} {result.error or ''}")
         return result
 
-    with twin(approval="approve") as main:
+    # GarbageCollect keeps nothing for its age here, so the battery's older promoted models are deleted.
+    with twin(approval="approve", function_environment={"NOVA_GC_RETENTION_DAYS": "0"}) as main:
         main.upload_example_data()
         for name in sorted(p.name for p in (ROOT / "examples").glob("*.json")):
             result = record(main.run(example(name)), name)
@@ -108,7 +109,7 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         result = record(main.run(guarded), "general set")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         rejected = record(main.run({**example("sft-text-to-sql-nova-micro.json"), **REJECTING_GATE}), "rejected")
-        assert rejected.output["promotion"] == {"promoted": False, "deletedDeployment": True}
+        assert rejected.output["promotion"]["deletedModel"] == rejected.output["customModelArn"]
         premier = example("distillation-nova-pro-to-micro.json")
         premier["distillation"]["teacherModel"] = "nova-premier"
         result = record(main.run(premier), "premier teacher")
@@ -146,14 +147,22 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         assert main.invoke_api("GET", "/v1/model")["statusCode"] == 200
         generated = main.invoke_api("POST", "/v1/generate", {"input": "How many singers are there?"})
         assert generated["statusCode"] == 200, generated
+        [collected] = main.run_schedules()  # EventBridge Scheduler -> GarbageCollect
+        outcomes.append(f"scheduled gc: SUCCEEDED deleted {len(collected['deleted'])}")
+        assert collected["deleted"], collected
         assert main.authorizer is not None
         decisions += main.authorizer.decisions
         book = main.authorizer.book
     for label, options, document in (
         ("job stopped", {"fail_at": "PollBedrockJob", "sim": {"job_seconds": 30}}, "sft-text-to-sql-nova-micro.json"),
+        (  # the start died after acceptance: Cleanup finds the job by its derived name, then stops it
+            "unrecorded job stopped",
+            {"sim": {"job_seconds": 30, "accept_then_fail": "CreateModelCustomizationJob:RequestTimeout"}},
+            "sft-text-to-sql-nova-micro.json",
+        ),
         (
-            "training stopped",
-            {"fail_at": "PollTrainingJob", "sim": {"job_seconds": 30}},
+            "unrecorded training stopped",
+            {"sim": {"job_seconds": 30, "accept_then_fail": "CreateTrainingJob:RequestTimeout"}},
             "sagemaker-lora-sft-nova-micro.json",
         ),
         ("deployment failed", {"sim": {"fail_deployment": "capacity"}}, "sft-classification-nova-micro.json"),
@@ -176,7 +185,8 @@ def test_no_call_of_the_battery_is_denied(battery: tuple[list[Decision], PolicyB
     assert denied == [], outcomes
     assert [line for line in outcomes if "SUCCEEDED" not in line] == [
         "job stopped: FAILED InjectedFailure",
-        "training stopped: FAILED InjectedFailure",
+        "unrecorded job stopped: FAILED AwsRequestFailed",
+        "unrecorded training stopped: FAILED AwsRequestFailed",
         "deployment failed: FAILED DeploymentFailed",
     ]
 

@@ -64,13 +64,16 @@ def test_sagemaker_sft_then_rft_trains_the_second_job_from_the_first_checkpoint(
         assert (stage_1["method"], stage_2["method"]) == ("sft", "rft")
         chosen = evaluation["chosen"]
         assert chosen["primary"] == max(stage_1["primary"], stage_2["primary"])
+        # Promote claims the active-model version the chosen stage was compared with (none was active: 0).
+        assert stage_1["activeVersion"] == stage_2["activeVersion"] == evaluation["activeVersion"] == 0
         # Only the chosen stage's deployment and model are left; the promoted record serves it.
         assert result.output["deploymentArn"] == chosen["deploymentArn"]
         assert result.output["customModelArn"] == chosen["modelArn"]
         other = stage_2 if chosen["index"] == 0 else stage_1
         deleted = {d.arn for d in twin.simulator.deployments.values() if d.deleted}
         assert other["deploymentArn"] in deleted and chosen["deploymentArn"] not in deleted
-        assert other["modelArn"] not in twin.simulator.models and chosen["modelArn"] in twin.simulator.models
+        models = twin.simulator.models
+        assert models[other["modelArn"]].deleted and not models[chosen["modelArn"]].deleted
         assert [line.split(" (")[0].split(" ", 2)[1] for line in result.output["promotion"]["discardedStages"]] == [
             "deployment",
             "custom",
@@ -147,3 +150,34 @@ def test_a_multi_stage_data_mixing_run_is_refused_and_nothing_starts(offline_twi
         assert "$.dataMixing.acceptEula: must be true" in (result.cause or "")
         assert states_entered(result) == ["Initialize", "ValidateInput", "Cleanup", "Failed"]
         assert twin.simulator.calls == []
+
+
+def test_a_rejected_two_stage_run_deletes_both_stages_deployments_and_models(offline_twin: Any) -> None:
+    # Given: two Bedrock stages and a gate neither can pass
+    document = example("sft-classification-nova-micro.json")
+    del document["method"], document["hyperparameters"]
+    document["stages"] = [{"method": "sft"}, {"method": "sft", "dataShare": 0.5}]
+    document["gate"] = {"maxCostPer1kRequestsUsd": 1e-9}
+    with offline_twin() as twin:
+        # When
+        result = twin.run(document)
+
+        # Then: RejectCandidate deleted the chosen stage's deployment and model and the other stage's too
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        assert states_entered(result)[-3:] == ["RejectCandidate", "Summarize", "Succeeded"]
+        promotion = result.output["promotion"]
+        assert promotion["promoted"] is False and promotion["reason"].startswith("quality gate: ")
+        stages = result.output["evaluation"]["stages"]
+        assert len(stages) == 2 and len({stage["modelArn"] for stage in stages}) == 2
+        models, deployments = twin.simulator.models, twin.simulator.deployments
+        for stage in stages:
+            assert models[stage["modelArn"]].deleted, stage
+            assert any(d.arn == stage["deploymentArn"] and d.deleted for d in deployments.values()), stage
+        deleted = [call["modelIdentifier"] for call in calls(twin, "bedrock", "DeleteCustomModel")]
+        assert sorted(deleted) == sorted(stage["modelArn"] for stage in stages)
+        # Every stage's job, model and deployment carried the run's lifecycle tags.
+        for request in calls(twin, "bedrock", "CreateModelCustomizationJob"):
+            keys = {tag["key"] for tag in request["customModelTags"]}
+            assert {"project", "environment", "run", "execution"} <= keys
+        for request in calls(twin, "bedrock", "CreateCustomModelDeployment"):
+            assert {"project", "environment", "run", "execution"} <= {tag["key"] for tag in request["tags"]}

@@ -67,3 +67,9 @@ class GatedState(RunState):
     """Promote / RejectCandidate: the run state with the evaluation's verdict."""
 
     evaluation: EvaluationResult
+
+
+class GcRequest(_Event):
+    """GarbageCollect: the schedule's input (`{"dryRun": true}` reports without deleting)."""
+
+    dry_run: bool = False

@@ -200,7 +200,8 @@ class EvaluationInput(_Model):
     judge_model: str | None = None
     """LLM judge (0-100 rubric): a Nova inference profile id of the catalog (`us.amazon.nova-pro-v1:0`; a short name
     such as `nova-pro` becomes its profile id), or the ARN of such a profile or of a custom-model deployment in the
-    pipeline's Region; unset disables LLM-as-judge."""
+    pipeline's Region that carries this environment's `environment` tag (IAM lets the evaluation invoke no other);
+    unset disables LLM-as-judge."""
     inference_config: InferenceConfig = InferenceConfig()
     """Inference settings for candidate and baseline."""
     traffic: TrafficInput = TrafficInput()
@@ -333,6 +334,15 @@ class BudgetInput(_Model):
     `stages`, the sum of every stage's estimate, checked before the first stage's job."""
 
 
+class CleanupInput(_Model):
+    """What a rejected or failed run leaves behind."""
+
+    keep_rejected_model: bool = False
+    """Keep the custom model of a rejected or failed run (for inspection; it costs $1.95 per month in storage until
+    `nova-pipeline gc` or the scheduled clean-up deletes it, or to re-drive a run that failed after training).
+    Default: deleted with its deployment."""
+
+
 class DataMixingInput(_Model):
     """Nova Forge data mixing: each training batch blends the customer's data with Amazon-curated Nova data."""
 
@@ -417,6 +427,8 @@ class ExecutionInput(_Model):
     """Human approval before promotion (resolved from the environment: `required` and `timeoutSeconds` are set)."""
     budget: BudgetInput = BudgetInput()
     """Spending limits checked before the paid job starts."""
+    cleanup: CleanupInput = CleanupInput()
+    """Clean-up of a rejected or failed run (every stage's model in a multi-stage run)."""
     data_mixing: DataMixingInput | None = None
     """Nova Forge data mixing (`customerDataPercent`, `novaDataPercent`, `baseModelArn`, `modelPackageGroupArn`,
     `acceptEula`): Nova 2 Lite SFT on platform `sagemaker` runs as a SageMaker serverless training job with the mix;
@@ -428,16 +440,16 @@ class ExecutionInput(_Model):
     `method`."""
     tags: dict[str, str] = {}
     """Tags added to the job, the custom model and the deployment, next to the pipeline's own `project`,
-    `environment` and `execution` (which cannot be overridden). Bedrock's rules: key 1-128 and value 0-256
+    `environment`, `run` and `execution` (which cannot be overridden). Bedrock's rules: key 1-128 and value 0-256
     characters of ASCII letters, digits, whitespace and `. _ : / = + @ -`; no key starting with `aws:` (any case);
-    at most 47 tags (50 per resource minus the pipeline's 3)."""
+    at most 46 tags (50 per resource minus the pipeline's 4)."""
 
 
 # ------------------------------------------------------------------------------------------------------------ tags
 # Bedrock `Tag` (botocore TagKey / TagValue): key 1-128, value 0-256 characters, both `[a-zA-Z0-9\s._:/=+@-]*`;
 # the `aws:` prefix is reserved for AWS in any case; a resource holds at most 50 tags. The pipeline adds its own
-# (`jobs.bedrock._tags`), so a user gets the rest.
-PIPELINE_TAG_KEYS = ("project", "environment", "execution")
+# (`jobs.naming.pipeline_tags`), so a user gets the rest.
+PIPELINE_TAG_KEYS = ("project", "environment", "run", "execution")
 MAX_RESOURCE_TAGS = 50
 MAX_USER_TAGS = MAX_RESOURCE_TAGS - len(PIPELINE_TAG_KEYS)
 TAG_KEY_MAX, TAG_VALUE_MAX = 128, 256

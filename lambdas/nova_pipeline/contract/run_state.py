@@ -244,6 +244,8 @@ class StageOutcome(_State):
     training_seconds: float | None = None
     training_cost_usd: float | None = None
     report_uri: str | None = None
+    active_version: int | None = None
+    """Version of the active-model record this stage was compared with (see EvaluationResult.active_version)."""
 
 
 class EvaluationResult(_State):
@@ -262,6 +264,9 @@ class EvaluationResult(_State):
     report_html_uri: str | None = None
     report_url: str | None = None
     simulated: bool = False
+    active_version: int | None = None
+    """Version of the active-model record the candidate was compared with (0: none); Promote writes only if it is
+    still the active one (None: not recorded, Promote compares with whatever is active)."""
     stages: list[StageOutcome] = Field(default_factory=list)
     """Multi-stage runs: every stage evaluated so far, in order."""
     chosen: StageOutcome | None = None
@@ -335,6 +340,10 @@ class CleanupResult(_State):
     cause: str
     stopped_job: str | None = None
     deleted_deployment: str | None = None
+    deleted_model: str | None = None
+    """The custom model of the current (or chosen) stage, when deleted."""
+    deleted_models: list[str] = []
+    """Every custom model deleted (all stages of a multi-stage run)."""
     actions: list[str] = []
 
 

@@ -160,6 +160,13 @@ class CleanupSettings(FunctionSettings):
     topic_arn: str = Field(alias="NOVA_TOPIC_ARN", min_length=20)
 
 
+class GcSettings(FunctionSettings):
+    """The scheduled clean-up: what it keeps (`cdk.json` `lifecycle`)."""
+
+    retention_days: int = Field(alias="NOVA_GC_RETENTION_DAYS", ge=0)
+    keep_versions: int = Field(alias="NOVA_GC_KEEP_VERSIONS", ge=0)
+
+
 S = TypeVar("S", bound=FunctionSettings)
 
 

@@ -261,7 +261,7 @@ def aggregate_evaluation(
     )
     candidate = [row for row in candidate if row.kind != GENERAL]
     baseline = [row for row in baseline if row.kind != GENERAL]
-    active, _ = read_active(ssm, environment)
+    active, active_version = read_active(ssm, environment)
     baseline_is_promoted = run.evaluation.baseline == "promoted" and bool(baseline)
     promoted_primary = active.metrics.candidate if active and active.metrics and not baseline_is_promoted else None
     gate_overrides = {name: getattr(run.gate, name) for name in Thresholds.__dataclass_fields__}
@@ -326,7 +326,7 @@ def aggregate_evaluation(
     # sagemaker.evaluationRecipes: the Nova evaluation jobs' metrics on the checkpoint (reported, not gated).
     report["sagemakerEvaluation"] = state.sagemaker_evaluation.report() if state.sagemaker_evaluation else None
     key = layout.report(scope(state))
-    outcomes, chosen = _stage_outcomes(state, report, f"s3://{data_bucket}/{key}report.json")
+    outcomes, chosen = _stage_outcomes(state, report, f"s3://{data_bucket}/{key}report.json", active_version or 0)
     if outcomes:
         baseline_metrics = report["baseline"]
         measured = report["run"].get("measuredCostPer1kRequests")
@@ -348,6 +348,7 @@ def aggregate_evaluation(
         report_uri=f"s3://{data_bucket}/{key}report.json",
         report_html_uri=f"s3://{data_bucket}/{key}report.html",
         report_url=url,
+        active_version=active_version or 0,
         simulated=simulated,
         stages=outcomes,
         chosen=chosen,
@@ -361,12 +362,14 @@ def aggregate_evaluation(
             "failed": chosen.failed,
             "candidate": chosen.primary,
             "error_rate": chosen.error_rate,
+            # Promote claims the version the chosen stage was compared with, not the one the last stage read.
+            "active_version": chosen.active_version,
         }
     )
 
 
 def _stage_outcomes(
-    state: RunState, report: dict[str, Any], report_uri: str
+    state: RunState, report: dict[str, Any], report_uri: str, active_version: int
 ) -> tuple[list[StageOutcome], StageOutcome | None]:
     """Multi-stage runs: the stages evaluated so far (this one appended) and, after the last, the chosen one."""
     run, deployment = state.input, state.deployment
@@ -384,7 +387,7 @@ def _stage_outcomes(
         deployment_name=deployment.deployment_name,
         report=report,
         report_uri=report_uri,
-    )
+    ).model_copy(update={"active_version": active_version})
     outcomes = [*earlier, outcome]
     last = index == len(run.stages) - 1
     return outcomes, choose(outcomes) if last else None

@@ -15,7 +15,7 @@ from nova_pipeline.contract.catalog import BEDROCK_CUSTOMIZATION_TYPE, HYPERPARA
 from nova_pipeline.contract.execution_input import ExecutionInput, stage_view
 from nova_pipeline.contract.run_state import DeploymentState, ExecutionRef, JobState, ModelState, PreparedData, RunState
 from nova_pipeline.core.errors import AwsRequestFailed, aws_call, error_code
-from nova_pipeline.jobs.naming import client_request_token, resource_name, staged
+from nova_pipeline.jobs.naming import client_request_token, pipeline_tags, resource_name, staged
 from nova_pipeline.jobs.stage_data import stage_training_data
 
 JOB_DONE = {"Completed", "Failed", "Stopped"}
@@ -41,9 +41,13 @@ class JobResources:
 
 
 def _tags(run: ExecutionInput, environment: str, execution: ExecutionRef) -> list[dict[str, str]]:
-    tags = {"project": "nova-customization", "environment": environment, "execution": execution.name[:256]}
-    tags.update(run.tags)
+    """Bedrock's `Tag` list (`key`/`value`) of a resource this execution creates."""
+    tags = pipeline_tags(environment, run.run_name, execution.name, run.tags)
     return [{"key": key, "value": value} for key, value in sorted(tags.items())]
+
+
+def bedrock_tags(run: ExecutionInput, environment: str, execution: ExecutionRef) -> list[dict[str, str]]:
+    return _tags(run, environment, execution)
 
 
 def job_name(environment: str, run: ExecutionInput, execution: ExecutionRef, stage: int = 0) -> str:
@@ -302,7 +306,8 @@ def delete_deployment(bedrock: Any, deployment_arn: str) -> bool:
 
 
 def delete_custom_model(bedrock: Any, model_arn: str) -> bool:
-    """Delete a custom model (no deployment may use it any more); False when it no longer exists."""
+    """Delete a custom model (no deployment may use it any more; its $1.95 a month of storage ends); False when it
+    no longer exists."""
     from botocore.exceptions import ClientError
 
     try:
@@ -312,6 +317,41 @@ def delete_custom_model(bedrock: Any, model_arn: str) -> bool:
             return False
         raise
     return True
+
+
+def run_model_arns(state: RunState) -> list[str]:
+    """Every custom model this execution made, without repeats: the chosen or current deployment's first, the
+    imported one (SageMaker), the current job's output (Bedrock), then each evaluated stage's (multi-stage runs)."""
+    arns = [
+        state.deployment.model_arn if state.deployment else "",
+        state.model.model_arn if state.model else "",
+        (state.job.output_model_arn or "") if state.job else "",
+    ]
+    arns += [stage.model_arn for stage in state.evaluation.stages] if state.evaluation is not None else []
+    return [arn for index, arn in enumerate(arns) if arn and arn not in arns[:index]]
+
+
+def discard_run_models(bedrock: Any, state: RunState, arns: list[str]) -> tuple[list[str], list[str]]:
+    """Delete the custom models a rejected or failed run made, unless its input keeps them: (deleted ARNs, actions).
+
+    Best effort: a model Bedrock refuses to delete now (its deployment is still being deleted, a throttle) is
+    reported and left for `nova-pipeline gc` / the scheduled clean-up, which delete it once it is old enough."""
+    from botocore.exceptions import ClientError
+
+    if not arns:
+        return [], []
+    if state.input is not None and state.input.cleanup.keep_rejected_model:
+        return [], [f"kept custom model {arn} (cleanup.keepRejectedModel)" for arn in arns]
+    deleted: list[str] = []
+    actions: list[str] = []
+    for arn in arns:
+        try:
+            if delete_custom_model(bedrock, arn):
+                deleted.append(arn)
+                actions.append(f"deleted custom model {arn}")
+        except ClientError as error:
+            actions.append(f"could not delete custom model {arn} ({error_code(error)}): gc deletes it later")
+    return deleted, actions
 
 
 def model_to_deploy(state: RunState) -> str:
@@ -330,10 +370,7 @@ def start_customization(
     from the custom model the previous stage's job made (`$.job.outputModelArn`, still the previous job's)."""
     assert state.input is not None and state.data is not None, "StartBedrockJob runs after PrepareData"
     stage = state.stage.index
-    data = state.data
-    if state.input.stages:
-        assert resources.data_bucket, "a multi-stage run needs the data bucket"
-        data = stage_training_data(state, s3=s3, data_bucket=resources.data_bucket)
+    data = stage_training_data(state, s3=s3, data_bucket=resources.data_bucket)
     base_model_arn = None
     if stage > 0:
         if state.job is None or not state.job.output_model_arn:

@@ -21,6 +21,8 @@ class CleanupReport:
     cause: str
     stopped_job: str | None = None
     deleted_deployment: str | None = None
+    deleted_model: str | None = None
+    deleted_models: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
 
     def dump(self) -> dict[str, Any]:
@@ -29,6 +31,8 @@ class CleanupReport:
             "cause": self.cause,
             "stoppedJob": self.stopped_job,
             "deletedDeployment": self.deleted_deployment,
+            "deletedModel": self.deleted_model,
+            "deletedModels": self.deleted_models,
             "actions": self.actions,
         }
 
@@ -47,7 +51,8 @@ def failure_cause(state: RunState) -> tuple[str, str]:
 
 
 def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str) -> CleanupReport:
-    """Stop this execution's running job and delete its deployment; every action is recorded.
+    """Stop this execution's running job, delete its deployments and its custom models, every stage's in a
+    multi-stage run (unless the input keeps the models or the run was promoted); every action is recorded.
 
     The job is this execution's whatever path created it: the one recorded at `$.job` (even if a retried start
     found it by name), or, when the start was accepted but never recorded (the function died, timed out or was
@@ -69,15 +74,22 @@ def clean_up(state: RunState, *, bedrock: Any, sagemaker: Any, environment: str)
             report.actions.append(f"stopped evaluation job {name}")
     promoted = bool(state.promotion and state.promotion.get("promoted"))
     if promoted:
-        report.actions.append("kept the deployment: it was already promoted")
-    elif state.deployment is not None and jobs_bedrock.delete_deployment(bedrock, state.deployment.deployment_arn):
+        report.actions.append("kept the deployment and its custom model: they were already promoted")
+        return report
+    if state.deployment is not None and jobs_bedrock.delete_deployment(bedrock, state.deployment.deployment_arn):
         report.deleted_deployment = state.deployment.deployment_arn
         report.actions.append(f"deleted deployment {state.deployment.deployment_name}")
-    # A multi-stage run that fails after its first stages: their evaluated deployments go too.
+    # A multi-stage run that fails after its first stages: their evaluated deployments go too, then every
+    # stage's custom model (deployments first: a model still deployed cannot be deleted).
     current = state.deployment.deployment_arn if state.deployment else None
-    for stage in state.evaluation.stages if state.evaluation and not promoted else []:
+    for stage in state.evaluation.stages if state.evaluation else []:
         if stage.deployment_arn != current and jobs_bedrock.delete_deployment(bedrock, stage.deployment_arn):
             report.actions.append(f"deleted deployment {stage.deployment_name} (stage {stage.index + 1})")
+    arns = jobs_bedrock.run_model_arns(state)
+    deleted, actions = jobs_bedrock.discard_run_models(bedrock, state, arns)
+    report.deleted_models = deleted
+    report.deleted_model = next((arn for arn in arns if arn in deleted), None)
+    report.actions.extend(actions)
     return report
 
 

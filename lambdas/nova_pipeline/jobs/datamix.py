@@ -21,6 +21,7 @@ from nova_pipeline.contract.execution_input import DATA_MIXING_CATEGORIES, DataM
 from nova_pipeline.contract.run_state import ExecutionRef, PreparedData
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import AwsRequestFailed
+from nova_pipeline.jobs.naming import pipeline_tags
 
 if TYPE_CHECKING:
     from nova_pipeline.jobs.training import TrainingResources
@@ -56,8 +57,7 @@ def serverless_training_request(
     output: dict[str, Any] = {"S3OutputPath": f"s3://{resources_.artifacts_bucket}/{layout.JOBS}"}
     if resources_.kms_key_arn:
         output["KmsKeyId"] = resources_.kms_key_arn
-    tags = {"project": "nova-customization", "environment": resources_.environment, "execution": execution.name}
-    tags.update(run.tags)
+    tags = pipeline_tags(resources_.environment, run.run_name, execution.name, run.tags)
     return {
         "TrainingJobName": job_name,
         "RoleArn": resources_.role_arn,

@@ -27,6 +27,30 @@ def resource_name(environment: str, run_name: str | None, execution_name: str, k
     return f"{head}{run[:room].strip('-')}{tail}"
 
 
+PROJECT_TAG = "nova-customization"
+# The tags every resource the pipeline creates carries (jobs, custom models, imported models, deployments, training
+# jobs): the clean-up and `gc` act only on resources tagged with their own environment, IAM conditions on
+# `aws:ResourceTag/environment` scope them, and the execution and run say where a resource came from
+# (`contract.execution_input.PIPELINE_TAG_KEYS`, which a user's tags may not use).
+
+
+def pipeline_tags(
+    environment: str, run_name: str | None, execution_name: str, user_tags: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The user's tags, then the pipeline's own (which always win: a user tag cannot move a resource to another
+    environment's scope)."""
+    tags = dict(user_tags or {})
+    tags.update(
+        {
+            "project": PROJECT_TAG,
+            "environment": environment,
+            "run": (run_name or execution_name)[:256],
+            "execution": execution_name[:256],
+        }
+    )
+    return tags
+
+
 def client_request_token(execution_arn: str, purpose: str) -> str:
     """A token unique to (execution, purpose); Bedrock accepts [a-zA-Z0-9](-*[a-zA-Z0-9])*, up to 256 characters."""
     return hashlib.sha256(f"{execution_arn}#{purpose}".encode()).hexdigest()

@@ -38,7 +38,7 @@ from nova_pipeline.contract.run_state import (
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import AwsRequestFailed, aws_call
 from nova_pipeline.core.problems import InputProblemsError, Problem
-from nova_pipeline.jobs.naming import resource_name
+from nova_pipeline.jobs.naming import pipeline_tags, resource_name
 from nova_pipeline.jobs.training import (
     RECIPE_CHANNEL_PATH,
     TRAINING_VOLUME_GB,
@@ -47,8 +47,8 @@ from nova_pipeline.jobs.training import (
     _set,
     checkpoint_from_output,
     load_recipe_text,
-    recipe_document,
     start_training_job,
+    upload_recipe,
 )
 
 EVALUATION_INSTANCE_COUNT = 1  # "You must set this value to 1 because multi-node is not supported" (recipe parameters)
@@ -112,8 +112,7 @@ def evaluation_job_request(
     output: dict[str, Any] = {"S3OutputPath": f"s3://{resources_.artifacts_bucket}/{layout.JOBS}"}
     if resources_.kms_key_arn:
         output["KmsKeyId"] = resources_.kms_key_arn
-    tags = {"project": "nova-customization", "environment": resources_.environment, "execution": execution.name}
-    tags.update(run.tags)
+    tags = pipeline_tags(resources_.environment, run.run_name, execution.name, run.tags)
     hyperparameters = {
         "sagemaker_recipe_local_path": f"{RECIPE_CHANNEL_PATH}/{recipe_file}",
         "base_model_location": str(recipe["run"]["model_name_or_path"]),
@@ -160,22 +159,14 @@ def start_sagemaker_evaluation(
     for requested in run.sagemaker.evaluation_recipes:
         job_name = evaluation_job_name(resources_.environment, run, state.execution, requested.task)
         name, recipe = build_evaluation_recipe(run, requested, model_path=model_path, job_name=job_name)
-        recipe_file = f"{name}.yaml"
-        recipe_key = layout.recipe(job_name, recipe_file)
-        with aws_call("s3", "PutObject"):
-            s3.put_object(
-                Bucket=resources_.artifacts_bucket,
-                Key=recipe_key,
-                Body=recipe_document(recipe).encode(),
-                ContentType="application/yaml",
-            )
+        recipe_uri, recipe_file = upload_recipe(s3, resources_.artifacts_bucket, job_name, name, recipe)
         request = evaluation_job_request(
             run,
             requested,
             state.execution,
             resources_,
             recipe=recipe,
-            recipe_uri=f"s3://{resources_.artifacts_bucket}/{recipe_key}",
+            recipe_uri=recipe_uri,
             recipe_file=recipe_file,
             job_name=job_name,
             data_bucket=data_bucket,

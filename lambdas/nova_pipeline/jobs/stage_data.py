@@ -106,7 +106,7 @@ def to_conversation(record: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
-def stage_training_data(state: RunState, *, s3: Any, data_bucket: str) -> PreparedData:
+def stage_training_data(state: RunState, *, s3: Any, data_bucket: str | None) -> PreparedData:
     """The prepared data stage `$.stage.index` trains on: the run's own for a one-stage run and for a first stage
     that takes the whole split, else the stage's file, written once under the run's prepared/ prefix."""
     run, data = state.input, state.data
@@ -114,6 +114,7 @@ def stage_training_data(state: RunState, *, s3: Any, data_bucket: str) -> Prepar
     index = state.stage.index
     if not run.stages or (index == 0 and run.stages[0].data_share is None):
         return data
+    assert data_bucket, "a multi-stage run needs the data bucket"
     bucket, key = split_s3(data.train.uri)
     with aws_call("s3", "GetObject"):
         text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")

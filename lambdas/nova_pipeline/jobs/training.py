@@ -36,7 +36,7 @@ from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.core.settings import SettingsError
 from nova_pipeline.jobs import bedrock as jobs_bedrock
 from nova_pipeline.jobs import datamix
-from nova_pipeline.jobs.naming import client_request_token, resource_name, staged
+from nova_pipeline.jobs.naming import client_request_token, pipeline_tags, resource_name, staged
 from nova_pipeline.jobs.stage_data import stage_training_data
 
 RECIPE_CHANNEL_PATH = "/opt/ml/input/data/recipe"
@@ -345,8 +345,7 @@ def training_job_request(
     output: dict[str, Any] = {"S3OutputPath": f"s3://{resources_.artifacts_bucket}/{layout.JOBS}"}
     if resources_.kms_key_arn:
         output["KmsKeyId"] = resources_.kms_key_arn
-    tags = {"project": "nova-customization", "environment": resources_.environment, "execution": execution.name}
-    tags.update(run.tags)
+    tags = pipeline_tags(resources_.environment, run.run_name, execution.name, run.tags)
     hyperparameters = {"sagemaker_recipe_local_path": f"{RECIPE_CHANNEL_PATH}/{recipe_file}"}
     model_path = str(_get(recipe, "run.model_name_or_path") or "")
     hyperparameters["base_model_location" if model_path.startswith("s3://") else "base_model"] = model_path
@@ -498,6 +497,15 @@ def resolve_recipe(
     return name, build_recipe(run, base, reward_function_arn=reward_function_arn, checkpoint_uri=checkpoint_uri)
 
 
+def upload_recipe(s3: Any, bucket: str, job_name: str, name: str, recipe: dict[str, Any]) -> tuple[str, str]:
+    """The merged recipe written under `recipes/<job>/` (the job's `recipe` channel): its S3 URI and file name."""
+    recipe_file = f"{name}.yaml"
+    key = layout.recipe(job_name, recipe_file)
+    with aws_call("s3", "PutObject"):
+        s3.put_object(Bucket=bucket, Key=key, Body=recipe_document(recipe).encode(), ContentType="application/yaml")
+    return f"s3://{bucket}/{key}", recipe_file
+
+
 def start_training(
     state: RunState, resources_: TrainingResources, *, s3: Any, sagemaker: Any, wait_seconds: int
 ) -> JobState:
@@ -508,10 +516,7 @@ def start_training(
     assert state.input is not None and state.data is not None, "StartTrainingJob runs after PrepareData"
     stage = state.stage.index
     run = stage_view(state.input, stage)
-    data = state.data
-    if state.input.stages:
-        assert resources_.data_bucket, "a multi-stage run needs the data bucket"
-        data = stage_training_data(state, s3=s3, data_bucket=resources_.data_bucket)
+    data = stage_training_data(state, s3=s3, data_bucket=resources_.data_bucket)
     checkpoint = None
     if stage > 0:
         if state.model is None or not state.model.checkpoint_uri:
@@ -525,22 +530,14 @@ def start_training(
     recipe_name, recipe = resolve_recipe(
         run, s3=s3, reward_function_arn=resources_.reward_function_arn, checkpoint_uri=checkpoint
     )
-    recipe_file = f"{recipe_name}.yaml"
-    recipe_key = layout.recipe(job_name, recipe_file)
-    with aws_call("s3", "PutObject"):
-        s3.put_object(
-            Bucket=resources_.artifacts_bucket,
-            Key=recipe_key,
-            Body=recipe_document(recipe).encode(),
-            ContentType="application/yaml",
-        )
+    recipe_uri, recipe_file = upload_recipe(s3, resources_.artifacts_bucket, job_name, recipe_name, recipe)
     request = training_job_request(
         run,
         data,
         state.execution,
         resources_,
         recipe=recipe,
-        recipe_uri=f"s3://{resources_.artifacts_bucket}/{recipe_key}",
+        recipe_uri=recipe_uri,
         recipe_file=recipe_file,
         stage=stage,
     )
@@ -575,5 +572,6 @@ def import_trained_model(
         token=client_request_token(state.execution.arn, staged("custom-model", stage)),
         kms_key_arn=kms_key_arn,
         wait_seconds=wait_seconds,
+        tags=jobs_bedrock.bedrock_tags(run, environment, state.execution),
     )
     return model.model_copy(update={"checkpoint_uri": checkpoint})

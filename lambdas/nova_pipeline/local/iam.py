@@ -288,10 +288,10 @@ def requirements(service: str, operation: str, params: Mapping[str, Any], keys: 
     if service == "ssm":
         name = str(params["Name"]).split(":", 1)[0]
         arn = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{name.lstrip('/')}"
-        if operation == "GetParameter":
+        if operation in ("GetParameter", "GetParameterHistory"):
             key_arn = keys.parameters.get(name)
             decrypt = [need("kms:Decrypt", key_arn)] if key_arn and params.get("WithDecryption") else []
-            return [need("ssm:GetParameter", arn), *decrypt]
+            return [need(f"ssm:{operation}", arn), *decrypt]
         if operation == "PutParameter":
             # A standard SecureString is encrypted with kms:Encrypt (Systems Manager user guide, "How Parameter
             # Store uses AWS KMS").
@@ -334,7 +334,7 @@ def _base_model(identifier: str) -> str:
     return identifier if ":custom-model/" in identifier else foundation_model(identifier)
 
 
-def _bedrock(operation: str, params: Mapping[str, Any], keys: KeyDirectory) -> list[Need]:  # noqa: PLR0912
+def _bedrock(operation: str, params: Mapping[str, Any], keys: KeyDirectory) -> list[Need]:  # noqa: PLR0911, PLR0912
     if operation == "CreateModelCustomizationJob":
         job = bedrock_arn(f"model-customization-job/{params['jobName']}")
         model = bedrock_arn(f"custom-model/{params['customModelName']}")
@@ -370,6 +370,11 @@ def _bedrock(operation: str, params: Mapping[str, Any], keys: KeyDirectory) -> l
         identifier = str(params["modelIdentifier"])
         arn = identifier if identifier.startswith("arn:") else bedrock_arn(f"custom-model/{identifier}")
         return [need(f"bedrock:{operation}", arn)]
+    if operation in ("ListCustomModels", "ListCustomModelDeployments"):
+        # List actions have no resource-level permissions (Service Authorization Reference, Amazon Bedrock).
+        return [need(f"bedrock:{operation}", "*")]
+    if operation == "ListTagsForResource":
+        return [need("bedrock:ListTagsForResource", str(params["resourceARN"]))]
     if operation == "CreateCustomModelDeployment":
         deployment = bedrock_arn(f"custom-model-deployment/{params['modelDeploymentName']}")
         model = str(params["modelArn"])
@@ -434,6 +439,10 @@ class Authorizer:
     state_machine_arn: str = ""  # as deployed (its name in the template), for the Distributed Map's own checks
     decisions: list[Decision] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
+    # Tags of the resources the simulated services hold, by ARN: IAM puts them in the request context as
+    # `aws:ResourceTag/<key>` (IAM user guide, "Controlling access to AWS resources using tags"); a resource without
+    # the tag a condition names is refused, as in AWS.
+    resource_tags: dict[str, dict[str, str]] = field(default_factory=dict)
     assumptions: list[tuple[str, str, str, bool]] = field(default_factory=list)  # service, role, source ARN, allowed
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -452,7 +461,10 @@ class Authorizer:
     def check(self, principal: str, call: str, needs: list[Need]) -> None:
         """Allow every need or raise `AccessDenied` for the first one no statement allows."""
         for one in needs:
-            granted = self.book.granting(principal, one.action, one.resource, dict(one.context))
+            context = dict(one.context)
+            for key, value in self.resource_tags.get(one.resource, {}).items():
+                context.setdefault(f"aws:ResourceTag/{key}", value)
+            granted = self.book.granting(principal, one.action, one.resource, context)
             with self._lock:
                 self.decisions.append(Decision(principal, call, one, tuple(s.source for s in granted)))
             if not granted:

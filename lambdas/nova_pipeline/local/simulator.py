@@ -86,6 +86,7 @@ class _Job:
     stopped: bool = False
     # RFT: mean grader reward of the rollouts of the base model (start of training) and of the trained model.
     rewards: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
     # The last points of the loss curves the job wrote: what GetModelCustomizationJob reports as its final losses.
     final_losses: dict[str, float] = field(default_factory=dict)
 
@@ -101,6 +102,8 @@ class _Model:
     job_arn: str | None = None
     kms_key: str | None = None
     failure: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    deleted: bool = False
 
 
 @dataclass
@@ -112,6 +115,7 @@ class _Deployment:
     token: str | None
     fail: str | None = None
     deleted: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -250,7 +254,8 @@ class BedrockSimulator:
                 )
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-customization-job/{_base_id(base)}/{job_id}"
         self._assume(params["roleArn"], "bedrock.amazonaws.com", arn)
-        self.jobs[arn] = _Job(arn, params["jobName"], token, params, self.clock())
+        self.jobs[arn] = _Job(arn, params["jobName"], token, params, self.clock(), tags=_tag_map(params, "jobTags"))
+        self._register_tags(self.jobs[arn].tags, arn, _named_arn("model-customization-job", params["jobName"]))
         return {"jobArn": arn}
 
     def _job(self, identifier: str) -> _Job:
@@ -398,8 +403,10 @@ class BedrockSimulator:
             "job",
             job_arn=job.arn,
             kms_key=key,
+            tags=_tag_map(request, "customModelTags"),
         )
         self._register_key(model_arn, key)
+        self._register_tags(self.models[model_arn].tags, model_arn)
         job.status, job.output_model_arn = "Completed", model_arn
 
     # ------------------------------------------------- RFT: the grader Lambda, called as Bedrock calls it
@@ -508,7 +515,9 @@ class BedrockSimulator:
             raise SimulatedError("ValidationException", f"Nova recipes read no channel named {', '.join(unknown)}")
         arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{name}"
         self._assume(params["RoleArn"], "sagemaker.amazonaws.com", arn)
-        self.training_jobs[name] = _Job(arn, name, None, params, self.clock())
+        tags = {tag["Key"]: tag["Value"] for tag in params.get("Tags", [])}
+        self.training_jobs[name] = _Job(arn, name, None, params, self.clock(), tags=tags)
+        self._register_tags(tags, arn)
         return {"TrainingJobArn": arn}
 
     def _sagemaker_DescribeTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -644,6 +653,7 @@ class BedrockSimulator:
             tar.addfile(info, io.BytesIO(document))
         output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         self._write(f"{output_path}/{job.name}/output/output.tar.gz", archive.getvalue())
+        job.status = "Completed"
 
     def _run_serverless_job(self, job: _Job) -> None:
         """A serverless Nova SFT job with a data mix, as its execution role. SIMULATED Nova share: general
@@ -712,8 +722,9 @@ class BedrockSimulator:
         self._assume(params["roleArn"], "bedrock.amazonaws.com", arn)
         key = params.get("modelKmsKeyArn")
         model = _Model(arn, params["modelName"], self.clock(), CustomizedModel(examples), token or "", kms_key=key)
-        model.status = "Creating"
+        model.status, model.tags = "Creating", _tag_map(params, "modelTags")
         self.models[arn] = model
+        self._register_tags(model.tags, arn)
         try:  # Bedrock reads the checkpoint from the escrow bucket as the role passed in (model-import IAM role)
             with acting_as(params["roleArn"]):
                 self._read_prefix(uri)
@@ -746,14 +757,53 @@ class BedrockSimulator:
         model = self._model(params["modelIdentifier"])
         if any(d.model_arn == model.arn and not d.deleted for d in self.deployments.values()):
             raise SimulatedError("ValidationException", f"Model {model.name} is used by a deployment (simulated)")
-        del self.models[model.arn]
+        model.deleted = True
         return {}
 
     def _model(self, identifier: str) -> _Model:
         for model in self.models.values():
-            if identifier in (model.arn, model.name):
+            if identifier in (model.arn, model.name) and not model.deleted:
                 return model
         raise SimulatedError("ResourceNotFoundException", f"Model {identifier} not found", 404)
+
+    def _bedrock_ListCustomModels(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        """Every live model, oldest first, in one page (the pipeline's pagination is tested with Stubber)."""
+        models = sorted((m for m in self.models.values() if not m.deleted), key=lambda m: m.created)
+        return {
+            "modelSummaries": [
+                {
+                    "modelArn": m.arn,
+                    "modelName": m.name,
+                    "creationTime": _iso(m.created, self.clock),
+                    "baseModelArn": f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-micro-v1:0",
+                    "baseModelName": "Nova Micro",
+                    "modelStatus": m.status,
+                }
+                for m in models
+            ]
+        }
+
+    def _bedrock_ListTagsForResource(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        arn = params["resourceARN"]
+        found = self.models.get(arn) or self.deployments.get(arn) or self.jobs.get(arn)
+        if found is None or getattr(found, "deleted", False):
+            raise SimulatedError("ResourceNotFoundException", f"Resource {arn} not found", 404)
+        return {"tags": [{"key": k, "value": v} for k, v in sorted(found.tags.items())]}
+
+    def _bedrock_ListCustomModelDeployments(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        deployments = sorted((d for d in self.deployments.values() if not d.deleted), key=lambda d: d.created)
+        return {
+            "modelDeploymentSummaries": [
+                {
+                    "customModelDeploymentArn": d.arn,
+                    "customModelDeploymentName": d.name,
+                    "modelArn": d.model_arn,
+                    "createdAt": _iso(d.created, self.clock),
+                    "status": self.deployment_status(d),
+                }
+                for d in deployments
+            ]
+        }
 
     # ------------------------------------------------------------- deployments
     def _bedrock_CreateCustomModelDeployment(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -766,9 +816,11 @@ class BedrockSimulator:
             raise SimulatedError("ValidationException", f"Model {model.name} is {model.status}, not Active")
         arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:custom-model-deployment/{_short_id(params['modelDeploymentName'])}"
         self.deployments[arn] = _Deployment(
-            arn, params["modelDeploymentName"], model.arn, self.clock(), token, self.settings.fail_deployment
-        )
+            arn, params["modelDeploymentName"], model.arn, self.clock(), token, self.settings.fail_deployment,
+            tags=_tag_map(params, "tags"),
+        )  # fmt: skip
         self._register_key(arn, model.kms_key)
+        self._register_tags(self.deployments[arn].tags, arn)
         return {"customModelDeploymentArn": arn}
 
     def _deployment(self, identifier: str) -> _Deployment:
@@ -941,6 +993,12 @@ class BedrockSimulator:
         if key and self.authorizer is not None:
             self.authorizer.keys.models[resource_arn] = key
 
+    def _register_tags(self, tags: dict[str, str], *arns: str) -> None:
+        """Tell the authorizer a resource's tags: IAM evaluates `aws:ResourceTag/<key>` conditions with them."""
+        if self.authorizer is not None:
+            for arn in arns:
+                self.authorizer.resource_tags[arn] = dict(tags)
+
     def _lambda(self) -> Any:
         if self.lambda_client is not None:
             return self.lambda_client()
@@ -1013,6 +1071,15 @@ def _stream(
             "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
         }
     }
+
+
+def _tag_map(params: dict[str, Any], key: str) -> dict[str, str]:
+    return {tag["key"]: tag["value"] for tag in params.get(key, [])}
+
+
+def _named_arn(resource: str, name: str) -> str:
+    """The ARN the twin's IAM rules build for a resource addressed by name (`local.iam.bedrock_arn`)."""
+    return f"arn:aws:bedrock:{REGION}:{ACCOUNT}:{resource}/{name}"
 
 
 def _simulated_mmlu(model: CustomizedModel | BaseModel) -> dict[str, float]:

@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nova_pipeline.contract.run_state import EvaluationResult, RunState
-from nova_pipeline.jobs.bedrock import delete_custom_model, delete_deployment
+from nova_pipeline.jobs.bedrock import delete_custom_model, delete_deployment, discard_run_models, run_model_arns
 from nova_pipeline.promotion.record import (
     ActiveModelRecord,
     MetricsSummary,
     ServedInferenceConfig,
     active_model_parameter_name,
 )
-from nova_pipeline.promotion.store import promote
+from nova_pipeline.promotion.store import ACTIVE_MODEL_CHANGED, ActiveModelChangedError, promote
 
 
 def promote_candidate(
@@ -49,7 +49,20 @@ def promote_candidate(
         report_uri=evaluation.report_uri,
         promoted_at=datetime.now(UTC),
     )
-    stamped, version = promote(ssm, environment, record, kms_key_arn)
+    try:
+        stamped, version = promote(
+            ssm,
+            environment,
+            record,
+            kms_key_arn,
+            expected_version=evaluation.active_version,
+            writer=state.execution.arn,
+        )
+    except ActiveModelChangedError as error:
+        # Another execution promoted after this candidate was compared with the active model: the comparison no
+        # longer holds, so the candidate is rejected (RejectCandidate cleans it up, every stage's deployment and
+        # model included) rather than silently replacing it.
+        return {"promoted": False, "reason": ACTIVE_MODEL_CHANGED, "detail": str(error)}
     result: dict[str, Any] = {
         "promoted": True,
         "parameter": active_model_parameter_name(environment),
@@ -61,20 +74,49 @@ def promote_candidate(
     return result
 
 
-def reject_candidate(state: RunState, *, delete_rejected: bool, bedrock: Any) -> dict[str, Any]:
-    """A rejected candidate's deployment is deleted (unless the environment keeps them for inspection)."""
-    deleted = False
+def rejection_reason(state: RunState, evaluation: EvaluationResult) -> str:
+    """Why the candidate is not promoted: Promote's refusal, or the gate's failed checks."""
+    refused = (state.promotion or {}).get("reason")
+    if refused:
+        return str(refused)
+    return "quality gate: " + ("; ".join(evaluation.failed) or f"verdict {evaluation.verdict}")
+
+
+def reject_candidate(
+    state: RunState, evaluation: EvaluationResult, *, delete_rejected: bool, bedrock: Any
+) -> dict[str, Any]:
+    """A rejected candidate's deployment is deleted (unless the environment keeps them for inspection), and so is
+    its custom model (unless the deployment is kept or the input says `cleanup.keepRejectedModel`)."""
+    deleted, deleted_model, actions = False, None, []
     if delete_rejected and state.deployment is not None:
         deleted = delete_deployment(bedrock, state.deployment.deployment_arn)
-    result: dict[str, Any] = {"promoted": False, "deletedDeployment": deleted}
-    if state.evaluation is not None and state.evaluation.chosen is not None:
-        result["discardedStages"] = discard_other_stages(state.evaluation, bedrock=bedrock)
+    chosen = evaluation.chosen
+    # A multi-stage run's other stages are discarded below; the models here are the candidate's own.
+    others = {stage.model_arn for stage in evaluation.stages if chosen is not None and stage.index != chosen.index}
+    if delete_rejected or state.deployment is None:
+        arns = [arn for arn in run_model_arns(state) if arn not in others]
+        deleted_models, model_actions = discard_run_models(bedrock, state, arns)
+        deleted_model = next((arn for arn in arns if arn in deleted_models), None)
+        actions += model_actions
+    else:
+        actions.append("kept the deployment and its custom model (evaluation.deleteRejectedDeployment is false)")
+    result: dict[str, Any] = {
+        "promoted": False,
+        "reason": rejection_reason(state, evaluation),
+        "deletedDeployment": deleted,
+        "deletedModel": deleted_model,
+        "actions": actions,
+    }
+    if chosen is not None:
+        keep = state.input is not None and state.input.cleanup.keep_rejected_model
+        result["discardedStages"] = discard_other_stages(evaluation, bedrock=bedrock, keep_models=keep)
     return result
 
 
-def discard_other_stages(evaluation: EvaluationResult, *, bedrock: Any) -> list[str]:
+def discard_other_stages(evaluation: EvaluationResult, *, bedrock: Any, keep_models: bool = False) -> list[str]:
     """Multi-stage runs: delete the deployment and the custom model of every stage but the chosen one, so that only
-    the chosen stage's model is left (a custom model is billed for storage whether deployed or not)."""
+    the chosen stage's model is left (a custom model is billed for storage whether deployed or not); a rejected
+    run's input may keep the models (`cleanup.keepRejectedModel`)."""
     chosen = evaluation.chosen
     actions: list[str] = []
     for stage in evaluation.stages:
@@ -82,6 +124,8 @@ def discard_other_stages(evaluation: EvaluationResult, *, bedrock: Any) -> list[
             continue
         if delete_deployment(bedrock, stage.deployment_arn):
             actions.append(f"deleted deployment {stage.deployment_name} (stage {stage.index + 1})")
-        if delete_custom_model(bedrock, stage.model_arn):
+        if keep_models:
+            actions.append(f"kept custom model {stage.model_arn} (stage {stage.index + 1}, cleanup.keepRejectedModel)")
+        elif delete_custom_model(bedrock, stage.model_arn):
             actions.append(f"deleted custom model {stage.model_arn} (stage {stage.index + 1})")
     return actions

@@ -29,6 +29,7 @@ def test_tags_bedrock_accepts_pass_through_to_every_resource() -> None:
         **tags,
         "project": "nova-customization",
         "environment": "dev",
+        "run": "exec-1",
         "execution": "exec-1",
     }
 
@@ -48,7 +49,7 @@ def test_tags_bedrock_accepts_pass_through_to_every_resource() -> None:
             "$.tags.owner: value may contain only ASCII letters, digits, whitespace and . _ : / = + @ - (got 'a,b')",
         ),
         ({"AWS:owner": "x"}, "$.tags.AWS:owner: key must not start with 'aws:' (reserved for AWS, in any case)"),
-        ({"execution": "x"}, "$.tags.execution: is set by the pipeline itself (project, environment, execution)"),
+        ({"execution": "x"}, "$.tags.execution: is set by the pipeline itself (project, environment, run, execution)"),
     ],
 )
 def test_each_bedrock_tag_rule_is_named_at_the_tag(tags: dict[str, str], problem: str) -> None:
@@ -57,12 +58,12 @@ def test_each_bedrock_tag_rule_is_named_at_the_tag(tags: dict[str, str], problem
 
 def test_at_most_fifty_tags_minus_the_pipelines_own() -> None:
     assert set(PIPELINE_TAG_KEYS) == {tag["key"] for tag in _tags(parse_execution_input(MINIMAL), "dev", _ref())}
-    assert MAX_USER_TAGS == 50 - 3
+    assert MAX_USER_TAGS == 50 - 4
     most = {f"tag{i}": "x" for i in range(MAX_USER_TAGS)}
 
     assert parse_execution_input({**MINIMAL, "tags": most}).tags == most
     assert problems_of({**MINIMAL, "tags": {**most, "one-more": "x"}}) == [
-        "$.tags: at most 47 tags (a resource holds 50, the pipeline adds 3); got 48"
+        "$.tags: at most 46 tags (a resource holds 50, the pipeline adds 4); got 47"
     ]
 
 

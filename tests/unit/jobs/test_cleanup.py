@@ -31,6 +31,7 @@ def test_a_running_job_is_stopped_and_a_deployment_deleted() -> None:
     with Stubber(bedrock) as stub:
         stub.add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
         stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
+        stub.add_response("delete_custom_model", {}, {"modelIdentifier": "arn:m"})
 
         report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
 
@@ -40,8 +41,72 @@ def test_a_running_job_is_stopped_and_a_deployment_deleted() -> None:
         "cause": "boom",
         "stoppedJob": JOB_ARN,
         "deletedDeployment": DEPLOYMENT_ARN,
-        "actions": ["stopped job nova-dev-x-job", "deleted deployment d"],
+        "deletedModel": "arn:m",
+        "deletedModels": ["arn:m"],
+        "actions": ["stopped job nova-dev-x-job", "deleted deployment d", "deleted custom model arn:m"],
     }
+
+
+MODEL_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abc123def456"
+DONE_JOB = {
+    "platform": "bedrock",
+    "jobArn": JOB_ARN,
+    "jobName": "j",
+    "status": "Completed",
+    "done": True,
+    "succeeded": True,
+    "outputModelArn": MODEL_ARN,
+}
+
+
+def test_a_failed_run_deletes_its_deployment_then_its_custom_model() -> None:
+    # Given: the job made a model, the run failed after deploying it
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    failed = state(
+        input=RUN,
+        job=DONE_JOB,
+        deployment={"deploymentArn": DEPLOYMENT_ARN, "deploymentName": "d", "modelArn": MODEL_ARN},
+        error={"Error": "EvaluationIncomplete", "Cause": "x"},
+    )
+    with Stubber(bedrock) as stub:
+        stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
+        stub.add_response("delete_custom_model", {}, {"modelIdentifier": MODEL_ARN})
+
+        # When
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+        # Then: both, in that order (the model's storage costs $1.95 a month)
+        stub.assert_no_pending_responses()
+    assert (report.deleted_deployment, report.deleted_model) == (DEPLOYMENT_ARN, MODEL_ARN)
+    assert report.actions == ["deleted deployment d", f"deleted custom model {MODEL_ARN}"]
+
+
+def test_a_failed_run_keeps_its_model_when_the_input_says_so() -> None:
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    failed = state(input={**RUN, "cleanup": {"keepRejectedModel": True}}, job=DONE_JOB, error={"Error": "X"})
+    with Stubber(bedrock):  # no request at all: Stubber refuses any
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+    assert report.deleted_model is None
+    assert report.actions == [f"kept custom model {MODEL_ARN} (cleanup.keepRejectedModel)"]
+
+
+def test_a_model_bedrock_refuses_to_delete_now_is_left_for_gc() -> None:
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    failed = state(input=RUN, job=DONE_JOB, error={"Error": "X"})
+    with Stubber(bedrock) as stub:
+        stub.add_client_error("delete_custom_model", "ConflictException", "deployment still being deleted")
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+    assert report.actions == [f"could not delete custom model {MODEL_ARN} (ConflictException): gc deletes it later"]
+
+
+def test_a_promoted_run_keeps_its_deployment_and_model() -> None:
+    failed = state(input=RUN, job=DONE_JOB, promotion={"promoted": True}, error={"Error": "X"})
+
+    report = clean_up(failed, bedrock=None, sagemaker=None, environment="dev")
+
+    assert report.actions == ["kept the deployment and its custom model: they were already promoted"]
 
 
 def test_a_finished_job_is_left_alone_and_its_own_message_is_the_cause() -> None:
@@ -176,7 +241,7 @@ def test_missing_error_information_still_gives_a_cause() -> None:
     assert failure_cause(state()) == ("States.Unknown", "no cause reported")
 
 
-def test_a_later_stage_that_fails_has_its_own_job_stopped_and_every_stage_deployment_deleted() -> None:
+def test_a_later_stage_that_fails_has_its_own_job_stopped_and_every_stage_deployment_and_model_deleted() -> None:
     # Given: stage 2's StartBedrockJob died after its create was accepted: $.job is still stage 1's finished job
     bedrock = boto3.client("bedrock", region_name="us-east-1")
     stage_1 = {
@@ -203,15 +268,20 @@ def test_a_later_stage_that_fails_has_its_own_job_stopped_and_every_stage_deploy
         stub.add_response(
             "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": stage_1["deploymentArn"]}
         )
+        stub.add_response("delete_custom_model", {}, {"modelIdentifier": stage_1["modelArn"]})
 
         report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
 
         stub.assert_no_pending_responses()
-    assert report.actions == [f"stopped job {name}", "deleted deployment d1"]
+    assert report.actions == [
+        f"stopped job {name}",
+        "deleted deployment d1",
+        f"deleted custom model {stage_1['modelArn']}",
+    ]
 
 
-def test_a_later_stage_failing_after_its_deployment_deletes_it_and_the_earlier_stages_deployments() -> None:
-    bedrock = boto3.client("bedrock", region_name="us-east-1")
+def _failed_second_stage(cleanup: dict[str, bool] | None = None) -> tuple[RunState, dict[str, object]]:
+    """Stage 2 deployed its model (arn:m2), then failed; stage 1's deployment and model are still there."""
     earlier = {
         "index": 0,
         "method": "sft",
@@ -222,14 +292,43 @@ def test_a_later_stage_failing_after_its_deployment_deletes_it_and_the_earlier_s
     }
     name = resource_name("dev", "sql", "exec-1", "job2")
     failed = state(
-        input={**RUN, "stages": [{"method": "sft"}, {"method": "sft"}]},
+        input={**RUN, "stages": [{"method": "sft"}, {"method": "sft"}], "cleanup": cleanup or {}},
         stage={"index": 1, "remaining": 0},
         job={"platform": "bedrock", "jobArn": JOB_ARN, "jobName": name, "status": "Completed", "done": True},
         deployment={"deploymentArn": DEPLOYMENT_ARN, "deploymentName": "d2", "modelArn": "arn:m2"},
         evaluation={"verdict": "promoted", "stages": [earlier]},
         error={"Error": "DeploymentFailed", "Cause": "capacity"},
     )
+    return failed, earlier
+
+
+def test_a_later_stage_failing_after_its_deployment_deletes_every_stage_deployment_then_every_model() -> None:
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    failed, earlier = _failed_second_stage()
     with Stubber(bedrock) as stub:
+        stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
+        stub.add_response(
+            "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": earlier["deploymentArn"]}
+        )
+        stub.add_response("delete_custom_model", {}, {"modelIdentifier": "arn:m2"})
+        stub.add_response("delete_custom_model", {}, {"modelIdentifier": earlier["modelArn"]})
+
+        report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
+
+        stub.assert_no_pending_responses()
+    assert report.actions == [
+        "deleted deployment d2",
+        "deleted deployment d1 (stage 1)",
+        "deleted custom model arn:m2",
+        f"deleted custom model {earlier['modelArn']}",
+    ]
+    assert (report.deleted_model, report.deleted_models) == ("arn:m2", ["arn:m2", earlier["modelArn"]])
+
+
+def test_a_failed_multi_stage_run_keeps_every_stage_model_when_the_input_says_so() -> None:
+    bedrock = boto3.client("bedrock", region_name="us-east-1")
+    failed, earlier = _failed_second_stage({"keepRejectedModel": True})
+    with Stubber(bedrock) as stub:  # the deployments go; DeleteCustomModel is never called
         stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
         stub.add_response(
             "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": earlier["deploymentArn"]}
@@ -238,7 +337,11 @@ def test_a_later_stage_failing_after_its_deployment_deletes_it_and_the_earlier_s
         report = clean_up(failed, bedrock=bedrock, sagemaker=None, environment="dev")
 
         stub.assert_no_pending_responses()
-    assert report.actions == ["deleted deployment d2", "deleted deployment d1 (stage 1)"]
+    assert report.actions[2:] == [
+        "kept custom model arn:m2 (cleanup.keepRejectedModel)",
+        f"kept custom model {earlier['modelArn']} (cleanup.keepRejectedModel)",
+    ]
+    assert report.deleted_models == []
 
 
 def test_evaluation_jobs_started_but_not_recorded_are_found_by_name_and_stopped() -> None:

@@ -43,6 +43,7 @@ TAGS = [
     {"key": "environment", "value": "dev"},
     {"key": "execution", "value": "exec-1"},
     {"key": "project", "value": "nova-customization"},
+    {"key": "run", "value": "sql"},
 ]
 
 

@@ -465,3 +465,60 @@ def test_a_user_recipe_must_be_yaml_with_a_training_config() -> None:
     assert [str(p) for p in caught.value.problems] == [
         "$.sagemaker.recipe: s3://a/r.yaml: not a Nova recipe (no training_config section)"
     ]
+
+
+def test_the_training_job_and_the_imported_model_carry_the_lifecycle_tags() -> None:
+    run = sagemaker_run(tags={"team": "ml"})
+    _, request = request_for(run)
+
+    assert request["Tags"] == [
+        {"Key": "environment", "Value": "dev"},
+        {"Key": "execution", "Value": "exec-1"},
+        {"Key": "project", "Value": "nova-customization"},
+        {"Key": "run", "Value": "lora"},
+        {"Key": "team", "Value": "ml"},
+    ]
+
+    from nova_pipeline.contract.run_state import JobState, RunState
+
+    output = "s3://artifacts/jobs/job/output/output.tar.gz"
+    state = RunState(
+        execution=EXECUTION,
+        input=run,
+        job=JobState(platform="sagemaker", job_arn="arn:j", job_name="job", output_uri=output, done=True),
+    )
+    archive = _archive({"manifest.json": json.dumps({"checkpoint_s3_bucket": "s3://escrow/ckpt/"}).encode()})
+    s3, bedrock = boto3.client("s3", region_name="us-east-1"), boto3.client("bedrock", region_name="us-east-1")
+    model_arn = "arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/abc123def456"
+    with Stubber(s3) as s3_stub, Stubber(bedrock) as stub:
+        s3_stub.add_response(
+            "get_object", {"Body": io.BytesIO(archive)}, {"Bucket": "artifacts", "Key": "jobs/job/output/output.tar.gz"}
+        )
+        stub.add_response(
+            "create_custom_model",
+            {"modelArn": model_arn},
+            expected_params={
+                "modelName": training.resource_name("dev", "lora", "exec-1", "model"),
+                "roleArn": "arn:aws:iam::123456789012:role/bedrock",
+                "modelSourceConfig": {"s3DataSource": {"s3Uri": "s3://escrow/ckpt/"}},
+                "clientRequestToken": training.client_request_token(EXECUTION.arn, "custom-model"),
+                "modelTags": [
+                    {"key": "environment", "value": "dev"},
+                    {"key": "execution", "value": "exec-1"},
+                    {"key": "project", "value": "nova-customization"},
+                    {"key": "run", "value": "lora"},
+                    {"key": "team", "value": "ml"},
+                ],
+            },
+        )
+        model = training.import_trained_model(
+            state,
+            environment="dev",
+            role_arn="arn:aws:iam::123456789012:role/bedrock",
+            kms_key_arn=None,
+            s3=s3,
+            bedrock=bedrock,
+            wait_seconds=5,
+        )
+
+    assert model.model_arn == model_arn

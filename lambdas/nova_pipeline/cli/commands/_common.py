@@ -84,8 +84,8 @@ def add_command(
     return parser
 
 
-def environment_region(environment: str) -> str:
-    """The region of an environment of cdk.json (the repository's, found from the working directory up)."""
+def environment_block(environment: str) -> dict[str, Any]:
+    """The block of an environment in cdk.json (the repository's, found from the working directory up)."""
     from pathlib import Path as _Path
 
     for folder in (_Path.cwd(), *_Path.cwd().parents, _Path(__file__).resolve().parents[4]):
@@ -95,8 +95,14 @@ def environment_region(environment: str) -> str:
             if environment not in environments:
                 allowed = ", ".join(sorted(environments))
                 raise SystemExit(f"error: unknown environment {environment!r} in {config}; allowed: {allowed}")
-            return str(environments[environment].get("region", "us-east-1"))
+            block: dict[str, Any] = environments[environment]
+            return block
     raise SystemExit("error: no cdk.json found here or above; pass --region")
+
+
+def environment_region(environment: str) -> str:
+    """The region of an environment of cdk.json."""
+    return str(environment_block(environment).get("region", "us-east-1"))
 
 
 def aws_session(args: argparse.Namespace) -> Any:
