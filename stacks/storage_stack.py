@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import math
+
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -13,6 +15,8 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from nova_pipeline.contract.execution_input import MAX_APPROVAL_SECONDS
+from nova_pipeline.core.layout import APPROVALS
 from stacks.config import EnvironmentSettings
 from stacks.constructs.retention import removal_policy
 
@@ -78,7 +82,15 @@ class StorageStack(Stack):
             [NagPackSuppression(id="AwsSolutions-S1", reason="This is the access-log bucket; it does not log itself.")],
         )
         # Data-triggered runs: the data bucket sends its events to EventBridge (DataTriggers' rule matches them).
-        self.data_bucket = self._bucket("Data", "data/", event_bridge=settings.triggers.enabled)
+        # A pending approval's task token is only good while its execution waits (at most 120 h): it is removed
+        # a day after the longest wait, and its old versions the day after that.
+        approvals = s3.LifecycleRule(
+            id="expire-approval-tokens",
+            prefix=APPROVALS,
+            expiration=Duration.days(math.ceil(MAX_APPROVAL_SECONDS / 86_400) + 1),
+            noncurrent_version_expiration=Duration.days(1),
+        )
+        self.data_bucket = self._bucket("Data", "data/", event_bridge=settings.triggers.enabled, rules=(approvals,))
         self.artifacts_bucket = self._bucket("Artifacts", "artifacts/")
 
         if settings.triggers.enabled:
@@ -117,7 +129,14 @@ class StorageStack(Stack):
         CfnOutput(self, "ArtifactsBucketName", value=self.artifacts_bucket.bucket_name)
         CfnOutput(self, "DataKeyArn", value=self.key.key_arn)
 
-    def _bucket(self, construct_id: str, log_prefix: str, *, event_bridge: bool = False) -> s3.Bucket:
+    def _bucket(
+        self,
+        construct_id: str,
+        log_prefix: str,
+        *,
+        event_bridge: bool = False,
+        rules: tuple[s3.LifecycleRule, ...] = (),
+    ) -> s3.Bucket:
         return s3.Bucket(
             self,
             construct_id,
@@ -136,7 +155,8 @@ class StorageStack(Stack):
                     id="expire-noncurrent-versions",
                     noncurrent_version_expiration=Duration.days(30),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
-                )
+                ),
+                *rules,
             ],
             removal_policy=removal_policy(self.settings),
             auto_delete_objects=self.settings.destroy_on_delete,

@@ -84,7 +84,10 @@ def test_a_rejected_candidate_is_cleaned_up_like_a_gate_rejection_with_the_reaso
         assert result.output["approval"] == {"decision": "rejected", "by": None, "at": None, "reason": "slow"}
         assert "approval: rejected (slow): not promoted" in format_trace(result).splitlines()
         assert result.output["verdict"] == "rejected"
-        assert result.output["promotion"] == {"promoted": False, "deletedDeployment": True}
+        promotion = result.output["promotion"]
+        assert (promotion["promoted"], promotion["reason"]) == (False, "approval rejected: slow")
+        assert promotion["deletedDeployment"] is True
+        assert promotion["deletedModel"] == result.output["customModelArn"]
         [deleted] = calls(twin, "bedrock", "DeleteCustomModelDeployment")
         assert deleted["customModelDeploymentIdentifier"] == result.output["deploymentArn"]
         assert not _active_record_exists()
@@ -104,6 +107,7 @@ def test_an_approval_nobody_gives_times_out_and_rejects(offline_twin: Any, capsy
         assert result.output["approval"]["reason"] == "no decision within 2 seconds"
         assert result.output["verdict"] == "rejected"
         assert result.output["promotion"]["deletedDeployment"] is True
+        assert result.output["promotion"]["reason"] == "approval timed-out: no decision within 2 seconds"
         # A late decision is refused with a clear message (exit code 2), not a traceback
         code = main(["approve", "--execution", arn, "--bucket", twin.data_bucket, "--region", "us-east-1"])
         assert code == 2

@@ -8,7 +8,10 @@
   (SageMaker stops it at `MaxRuntimeInSeconds`); lower `maxRuntimeHours` to fit a budget. Only instance types with a
   price in the table are estimated (ml.g5.48xlarge: NOVA_FACTS section 6, the seed's 4 h for $65 = $16.25/h).
 - Evaluation: evaluated rows (the test split, at most `evaluation.maxRows`) x requests per row (candidate, baseline)
-  x (mean tokens in + mean tokens out) at the base model's on-demand price (a customized model costs the same).
+  x (mean tokens in + mean tokens out) at the base model's on-demand price (a customized model costs the same), plus
+  one instance x `maxRuntimeHours` x the hourly price for each SageMaker evaluation recipe job.
+- Data mixing runs as a serverless SageMaker training job whose compute the service chooses: it has no estimate, so
+  a budget refuses it (say so rather than guess).
 - Stages (`stages`): each stage is estimated as a run of its own (its method, hyperparameters and SageMaker settings,
   its records: its `dataShare` slice of the train split plus the previous stage's with `includePreviousData`), and
   every stage is evaluated on the test split. The training sum of all stages is checked against the budget once,
@@ -25,12 +28,13 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from nova_pipeline.contract.catalog import MODELS, Method, Platform
+from nova_pipeline.contract.catalog import MODELS, Method, Platform, evaluation_instance_types
 from nova_pipeline.contract.execution_input import ExecutionInput, stage_view
 from nova_pipeline.contract.run_state import CostEstimate, RunState, StageCostEstimate
 from nova_pipeline.core.errors import aws_call
 from nova_pipeline.core.s3 import split_s3
 from nova_pipeline.evaluation.cost import PriceTable, load_prices
+from nova_pipeline.jobs.sagemaker_evaluation import EVALUATION_INSTANCE_COUNT
 from nova_pipeline.jobs.stage_data import stage_slices
 
 
@@ -135,6 +139,11 @@ def check_budget(estimate: CostEstimate) -> None:
 
 
 def _training(run: ExecutionInput, data: DataSize, table: PriceTable) -> tuple[float | None, str]:
+    if run.platform is Platform.SAGEMAKER and run.data_mixing is not None:
+        return None, (
+            "a serverless SageMaker training job (data mixing): the service chooses and bills its compute, and price "
+            f"table {table.version} has no serverless price"
+        )
     if run.platform is Platform.SAGEMAKER:
         settings = run.sagemaker
         instance, count, hours = settings.instance_type or "", settings.instance_count or 1, settings.max_runtime_hours
@@ -180,6 +189,21 @@ def _evaluation(run: ExecutionInput, data: DataSize, table: PriceTable) -> tuple
         judge_prices = table.of(judge)
         cost += rows * requests * 2 * data.mean_tokens / 1000 * judge_prices.input_per_1k_tokens
         basis += f" + judge {judge}"
+    recipes = run.sagemaker.evaluation_recipes if run.platform is Platform.SAGEMAKER else []
+    if recipes:
+        hours, fallback = run.sagemaker.max_runtime_hours, evaluation_instance_types(run.base_model or "")
+        jobs_usd = 0.0
+        for requested in recipes:
+            instance = requested.instance_type or (fallback[0] if fallback else "")
+            price = table.instance_hour(instance)
+            if price is None:
+                return (
+                    None,
+                    f"{basis}; evaluation recipe {requested.task}: no hourly price for {instance or 'its instance'}",
+                )
+            jobs_usd += EVALUATION_INSTANCE_COUNT * hours * price
+        cost += jobs_usd
+        basis += f" + {len(recipes)} evaluation recipe job(s) of at most {hours:g} h (maxRuntimeHours) ${jobs_usd:,.2f}"
     return round(cost, 4), basis
 
 

@@ -122,3 +122,65 @@ def test_a_stage_without_a_price_leaves_the_sum_unknown_and_a_budget_refuses() -
 
     assert estimate.training_usd is None and not estimate.within_budget
     assert "stage 1: no hourly price for ml.p5.48xlarge" in estimate.training_basis
+
+
+def test_each_sagemaker_evaluation_recipe_job_adds_its_instance_hours_to_the_evaluation() -> None:
+    from dataclasses import replace
+
+    table = load_prices()
+    table = replace(table, instances={**table.instances, "ml.p5.48xlarge": 55.0, "ml.g5.12xlarge": 7.0})
+    document = {
+        "platform": "sagemaker",
+        "sagemaker": {
+            "instanceType": "ml.g5.48xlarge",
+            "maxRuntimeHours": 2,
+            "evaluationRecipes": [{"task": "mmlu"}, {"task": "bbh", "instanceType": "ml.g5.12xlarge"}],
+        },
+    }
+
+    estimate = estimate_cost(run(**document), DATA, table)
+
+    bedrock_part = round(200 * 2 * 150 / 1000 * (0.000035 + 0.00014), 4)
+    # mmlu on the model's default evaluation instance (ml.p5.48xlarge, 1 instance) and bbh on ml.g5.12xlarge, each
+    # for at most maxRuntimeHours: 2 x 55 + 2 x 7 (prices of this test's table)
+    assert estimate.evaluation_usd == round(bedrock_part + 2 * 55.0 + 2 * 7.0, 4)
+    assert estimate.evaluation_basis.endswith("+ 2 evaluation recipe job(s) of at most 2 h (maxRuntimeHours) $124.00")
+
+
+def test_an_evaluation_recipe_on_an_instance_without_a_price_leaves_the_evaluation_unknown() -> None:
+    document = {
+        "platform": "sagemaker",
+        "sagemaker": {"instanceType": "ml.g5.48xlarge", "evaluationRecipes": [{"task": "mmlu"}]},
+    }
+
+    estimate = estimate_cost(run(**document), DATA)
+
+    assert estimate.evaluation_usd is None
+    assert estimate.evaluation_basis.endswith("evaluation recipe mmlu: no hourly price for ml.p5.48xlarge")
+    assert estimate.within_budget  # the budget is on training only
+
+
+def test_a_data_mixing_run_has_no_training_estimate_and_a_budget_refuses_it() -> None:
+    document = {
+        "dataset": {"uri": "raw/q.jsonl", "columns": {"question": "q", "answer": "label", "label": "label"}},
+        "task": "classification",
+        "baseModel": "nova-2-lite",
+        "platform": "sagemaker",
+        "method": "sft",
+        "split": {"train": 0.9, "validation": 0, "test": 0.1},
+        "budget": {"maxTrainingUsd": 100},
+        "dataMixing": {
+            "customerDataPercent": 70,
+            "novaDataPercent": {"code": 30, "rai": 70},
+            "baseModelArn": "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/"
+            "nova-textgeneration-lite-v2/1.0.0",
+            "modelPackageGroupArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package-group/nova-mixed",
+            "acceptEula": True,
+        },
+    }
+
+    estimate = estimate_cost(parse_execution_input(document, region="us-east-1"), DATA)
+
+    assert estimate.training_usd is None
+    with pytest.raises(TrainingBudgetExceeded, match="serverless SageMaker training job \\(data mixing\\)"):
+        check_budget(estimate)
