@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
@@ -18,7 +17,7 @@ from constructs import Construct
 from nova_pipeline.core import layout
 from stacks.config import EnvironmentSettings
 from stacks.constructs.pipeline_function import PipelineFunction
-from stacks.constructs.retention import log_retention, removal_policy
+from stacks.constructs.retention import log_group
 
 
 class CustomizationWorkflow(Construct):
@@ -37,9 +36,7 @@ class CustomizationWorkflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention(settings), removal_policy=removal_policy(settings)
-        )
+        logs_group = log_group(self, "Logs", settings, key)
         self.name = f"{settings.prefix}-customization"
         # "Default" is left out of logical ids: the named state machine keeps the id it had as the stack's
         # "CustomizationStateMachine" child, so CloudFormation updates it in place (a named resource cannot be
@@ -54,7 +51,7 @@ class CustomizationWorkflow(Construct):
                 **{name: f.function.function_arn for name, f in tasks.items()},
                 "DataBucketName": data_bucket.bucket_name,
             },
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(destination=logs_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
             timeout=Duration.days(7),
         )

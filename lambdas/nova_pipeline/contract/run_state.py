@@ -2,10 +2,10 @@
 
 `$` holds one key per thing the workflow writes (`stepfunctions/workflow.py` takes every `$.<key>` from this model,
 so a key it writes that is not a field here fails at synth): `raw` and `execution` (Initialize), `input`
-(ValidateInput), `stage` (the stage loop's cursor), `plan`, `shards` and `data` (data preparation),
-`graderPreflight`, `job`, `model`, `deployment`, `evaluationPlan`, `evaluationBatches`, `evaluation`, `promotion`,
-`summary`, and on failure `error`, `cleanup` and `cleanupError`. Each handler parses the parts it needs; unknown keys
-are ignored so that adding a state never breaks the others.
+(ValidateInput), `stage` (the stage loop's cursor), `plan`, `shards` and `data` (data preparation), `estimate`
+(CheckBudget), `graderPreflight`, `job`, `model`, `deployment`, `evaluationPlan`, `evaluationBatches`, `evaluation`,
+`approval` and `approvalError`, `promotion`, `summary`, and on failure `error`, `cleanup` and `cleanupError`. Each
+handler parses the parts it needs; unknown keys are ignored so that adding a state never breaks the others.
 """
 
 from __future__ import annotations
@@ -300,6 +300,42 @@ class EvaluationResult(_State):
     """The environment's MLflow tracking of this stage (None: no `mlflowTrackingArn`)."""
 
 
+class StageCostEstimate(_State):
+    """One stage's training estimate (multi-stage runs)."""
+
+    index: int
+    method: str
+    training_usd: float | None = None
+    training_basis: str
+
+
+class CostEstimate(_State):
+    """CheckBudget's estimate at `$.estimate` (`evaluation.estimate`): training and evaluation cost, and the budget."""
+
+    model: str
+    price_table: str
+    training_usd: float | None = None
+    """None when it cannot be estimated (e.g. a SageMaker instance type without a price). With several stages: the
+    sum of every stage's training, all checked against the budget before the first job starts."""
+    training_basis: str
+    evaluation_usd: float | None = None
+    evaluation_basis: str = ""
+    stages: list[StageCostEstimate] = Field(default_factory=list)
+    """Multi-stage runs: each stage's training estimate, in order."""
+    max_training_usd: float | None = None
+    within_budget: bool = True
+
+
+class ApprovalDecision(_State):
+    """The decision at `$.approval`: sent by `nova-pipeline approve` (SendTaskSuccess), or set by the workflow when
+    the approver rejected (SendTaskFailure) or the wait timed out."""
+
+    decision: Literal["approved", "rejected", "timed-out"]
+    by: str | None = None
+    at: str | None = None
+    reason: str | None = None
+
+
 class RunSummary(_State):
     """Summarize's output, which is the output of a successful execution (see `contract.summary.run_summary`)."""
 
@@ -315,6 +351,8 @@ class RunSummary(_State):
     evaluation: dict[str, Any] | None = None
     verdict: str | None = None
     promotion: dict[str, Any] | None = None
+    estimate: dict[str, Any] | None = None
+    approval: dict[str, Any] | None = None
     durations: dict[str, float | None] = {}
     completed_at: str | None = None
     sagemaker_evaluation: dict[str, Any] | None = None
@@ -364,7 +402,13 @@ class RunState(_State):
     evaluation_plan: EvaluationPlan | None = None
     evaluation_batches: MapResults | None = None
     """Where the EvaluateBatches map wrote one EvaluatedBatch per batch (its ResultWriter manifest)."""
+    estimate: CostEstimate | None = None
+    """CheckBudget's cost estimate (before any paid job)."""
     evaluation: EvaluationResult | None = None
+    approval: ApprovalDecision | None = None
+    """The approver's decision (environments and inputs that require an approval)."""
+    approval_error: ErrorInfo | None = None
+    """What a rejection (SendTaskFailure) or the approval's timeout left, before ApprovalRejected/TimedOut."""
     promotion: dict[str, Any] | None = None
     summary: RunSummary | None = None
     error: ErrorInfo | None = None

@@ -296,6 +296,9 @@ def aggregate_evaluation(
             "platform": run.platform.value,
             "deployment": state.deployment.deployment_arn if state.deployment else None,
             "baselineModel": plan.baseline,
+            # The cost guard's estimate before the job (CheckBudget), next to the measured figures below.
+            "estimatedTrainingUsd": state.estimate.training_usd if state.estimate else None,
+            "estimatedEvaluationUsd": state.estimate.evaluation_usd if state.estimate else None,
         },
         loss_curves=curves,
         simulated=simulated,
@@ -323,6 +326,7 @@ def aggregate_evaluation(
         ),
         data_summary=_data_summary(state, s3),
         training=_training(state, curves),
+        estimate=state.estimate.dump() if state.estimate else None,
     )
     # sagemaker.evaluationRecipes: the Nova evaluation jobs' metrics on the checkpoint (reported, not gated).
     report["sagemakerEvaluation"] = state.sagemaker_evaluation.report() if state.sagemaker_evaluation else None
