@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from nova_pipeline.contract.catalog import CUSTOMIZABLE_MODELS
@@ -53,6 +53,8 @@ GUARDRAIL_IDENTIFIER = r"^([a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0
 # CreateTrainingJob `MlflowConfig.MlflowResourceArn` (botocore service model; the API reference's AIMlflowConfig names
 # the two kinds: mlflow-tracking-server and mlflow-app).
 MLFLOW_ARN = r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:[0-9]{12}:mlflow-(app|tracking-server)/[A-Za-z0-9\-]+$"
+# A general purpose bucket (S3 user guide, "General purpose bucket naming rules") and an optional key prefix.
+S3_PREFIX = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^\s]*)?$"
 
 
 class ConfigError(Exception):
@@ -83,6 +85,10 @@ class ApiSettings(_Settings):
     user turn between `<context>` tags, never in the system prompt; `false` refuses it with a 400."""
     debug_logging: bool = False
     """Log prompts and outputs (never in prod unless you must debug)."""
+    reserved_concurrency: Annotated[int | None, Field(ge=1, le=10_000)] = None
+    """Reserved concurrency of the inference function: its ceiling, and capacity no other function can take (unset:
+    none). Lambda keeps 100 of the account's concurrency unreserved, so an account at the default quota of 1,000
+    can reserve at most 900 in all."""
 
 
 class EvaluationSettings(_Settings):
@@ -117,6 +123,26 @@ class GuardrailSettings(_Settings):
     """Guardrail id (e.g. `gr1abc2def3`) or ARN in the environment's account and Region."""
     version: Annotated[str, Field(pattern=r"^([1-9][0-9]{0,7}|DRAFT)$")]
     """A published version number (recommended) or `DRAFT`."""
+
+
+class ApprovalSettings(_Settings):
+    """Human approval before promotion: the execution waits for `nova-pipeline approve` / `reject`."""
+
+    required: bool | None = None
+    """Wait for an approval before promoting (unset: on in `prod`, off elsewhere). An execution input may require it
+    where it is off, never waive it where it is on."""
+    timeout_hours: Annotated[float, Field(gt=0, le=120)] = 72
+    """Hours an approval may wait; then the candidate is rejected (and cleaned up like a gate rejection). At most
+    120 h, inside the state machine's 7-day timeout."""
+
+
+class TriggerSettings(_Settings):
+    """Data-triggered runs: an execution input uploaded under the prefix starts an execution."""
+
+    enabled: bool = False
+    """Start an execution when `<prefix><name>/input.json` is uploaded to the data bucket (write it last)."""
+    prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}/$")] = "incoming/"
+    """Prefix of the data bucket watched for `input.json` objects."""
 
 
 class LifecycleSettings(_Settings):
@@ -162,13 +188,30 @@ class EnvironmentSettings(_Settings):
     """Inference API settings."""
     evaluation: EvaluationSettings = EvaluationSettings()
     """Evaluation and quality-gate defaults."""
+    approval: ApprovalSettings = ApprovalSettings()
+    """Human approval before promotion."""
+    triggers: TriggerSettings = TriggerSettings()
+    """Data-triggered runs (off by default)."""
+    encrypt_logs: bool | None = None
+    """Encrypt every log group with the environment's KMS key (unset: on in `prod`, off elsewhere)."""
     lifecycle: LifecycleSettings = LifecycleSettings()
     """Scheduled clean-up of expired custom models (retention, rollback targets kept)."""
     guardrail: GuardrailSettings | None = None
     """Optional Bedrock guardrail (`{"identifier": ..., "version": ...}`) on inference and evaluation (unset: none)."""
     mlflow_tracking_arn: Annotated[str | None, Field(pattern=MLFLOW_ARN)] = None
     """Optional SageMaker managed MLflow tracking server or MLflow app ARN: SageMaker training jobs log their
-    parameters and metrics there (CreateTrainingJob `MlflowConfig`); unset: no experiment tracking."""
+    parameters and metrics there (CreateTrainingJob `MlflowConfig`) and every evaluated stage its figures, verdict
+    and report's location; unset: no experiment tracking."""
+    mlflow_artifact_store_uri: Annotated[str | None, Field(pattern=S3_PREFIX)] = None
+    """Optional artifact store of that server or app (its `ArtifactStoreUri`, `s3://bucket/prefix`): the evaluation
+    uploads report.json and report.html there as run artifacts (the only place outside the pipeline's buckets it may
+    write); unset: the run's tags carry the reports' S3 locations. Needs `mlflowTrackingArn`."""
+
+    @model_validator(mode="after")
+    def _artifact_store_needs_server(self) -> EnvironmentSettings:
+        if self.mlflow_artifact_store_uri and not self.mlflow_tracking_arn:
+            raise ValueError("mlflowArtifactStoreUri is set without mlflowTrackingArn (the server it belongs to)")
+        return self
 
     @field_validator("region")
     @classmethod
@@ -199,6 +242,16 @@ class EnvironmentSettings(_Settings):
     @property
     def destroy_on_delete(self) -> bool:
         return self.removal_policy == "destroy"
+
+    @property
+    def approval_required(self) -> bool:
+        """Whether promotions wait for an approval (`approval.required`; unset: only in `prod`)."""
+        return self.name == "prod" if self.approval.required is None else self.approval.required
+
+    @property
+    def logs_encrypted(self) -> bool:
+        """Whether log groups are encrypted with the environment's key (`encryptLogs`; unset: only in `prod`)."""
+        return self.name == "prod" if self.encrypt_logs is None else self.encrypt_logs
 
 
 def load_environments(context: Any, selected: str | None) -> list[EnvironmentSettings]:

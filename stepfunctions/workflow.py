@@ -30,12 +30,13 @@ def definition() -> dict[str, Any]:
             **initialize(next="ValidateInput"),  # $.raw, $.execution
             **validate_input(next="StartStages"),  # $.input
             **start_stages(next="PlanData"),  # $.stage: the stage loop's cursor
-            **prepare_data(next="ChoosePlatform"),  # PlanData -> PrepareData | PrepareShards map + MergeShards
+            **prepare_data(next="CheckBudget"),  # PlanData -> PrepareData | PrepareShards map + MergeShards
+            **check_budget(next="ChoosePlatform"),  # every stage's estimate; budget.maxTrainingUsd stops the run here
             **customize(next="OnDemandDeployable"),  # Bedrock job (RFT: grader preflight) | SageMaker job + import
             **deploy(next="EvaluationEnabled", imported_only="Summarize"),  # on-demand, or full-rank's PT if asked
             **evaluate(next="MoreStages", skip="Summarize"),  # PlanEvaluation, EvaluateBatches map, Aggregate
             **next_stage(loop="ChoosePlatform", next="QualityGate"),  # the next stage, or the chosen stage's gate
-            **gate(next="Summarize"),  # Promote | RejectCandidate
+            **gate(next="Summarize"),  # [RequestApproval: wait for approve/reject] -> Promote | RejectCandidate
             **summarize(),  # Summarize -> Succeeded
             **clean_up(),  # every Catch lands here: Cleanup -> Failed | CleanupFailed
         },
@@ -210,6 +211,16 @@ def prepare_data(*, next: str) -> States:
             next=next,
         ),
     }
+
+
+def check_budget(*, next: str) -> States:
+    return task(
+        "CheckBudget",
+        "Estimate the training (every stage) and evaluation cost; stop before the first paid job when the training "
+        "sum is above budget.maxTrainingUsd",
+        result="estimate",
+        next=next,
+    )
 
 
 def customize(*, next: str) -> States:
@@ -407,9 +418,10 @@ def gate(*, next: str) -> States:
     return {
         **choice(
             "QualityGate",
-            when(path("evaluation", "verdict"), "StringEquals", "promoted", "Promote"),
+            when(path("evaluation", "verdict"), "StringEquals", "promoted", "ApprovalRequired"),
             default="RejectCandidate",
         ),
+        **approval(approved="Promote", rejected="RejectCandidate"),
         **task(
             "Promote",
             "Write the active-model record (SSM, versioned, KMS) if it is still the one the candidate was compared "
@@ -428,6 +440,67 @@ def gate(*, next: str) -> States:
             result="promotion",
             next=next,
         ),
+    }
+
+
+def approval(*, approved: str, rejected: str) -> States:
+    """Wait for a human decision when the input (resolved from the environment) requires one.
+
+    RequestApproval is a callback task: Step Functions passes the task token to the function and waits until
+    SendTaskSuccess (`nova-pipeline approve`: its output is the decision) or SendTaskFailure (`reject`: error
+    ApprovalRejected), or until `approval.timeoutSeconds` pass (States.Timeout). Rejection and timeout go the way of
+    a gate rejection; other failures go to Cleanup.
+    """
+    waited = "The approver rejected the candidate (SendTaskFailure); the reason is the cause"
+    return {
+        **choice(
+            "ApprovalRequired",
+            when(path("input", "approval", "required"), "BooleanEquals", True, "RequestApproval"),
+            default=approved,
+        ),
+        "RequestApproval": {
+            "Type": "Task",
+            "Comment": "Store the task token, notify the topic with the report link, wait for approve/reject",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {
+                "FunctionName": "${RequestApprovalArn}",
+                "Payload": {
+                    "taskToken.$": "$$.Task.Token",
+                    "execution.$": path("execution"),
+                    "input.$": path("input"),
+                    "evaluation.$": path("evaluation"),
+                    "deployment.$": path("deployment"),
+                },
+            },
+            "TimeoutSecondsPath": path("input", "approval", "timeoutSeconds"),
+            "ResultPath": path("approval"),
+            "Retry": RETRY,
+            "Catch": [
+                {"ErrorEquals": ["ApprovalRejected"], "ResultPath": path("approvalError"), "Next": "ApprovalRejected"},
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": path("approvalError"), "Next": "ApprovalTimedOut"},
+                *CATCH,
+            ],
+            "Next": approved,
+        },
+        "ApprovalRejected": {
+            "Type": "Pass",
+            "Comment": waited,
+            "Parameters": {"decision": "rejected", "reason.$": path("approvalError", "Cause")},
+            "ResultPath": path("approval"),
+            "Next": rejected,
+        },
+        "ApprovalTimedOut": {
+            "Type": "Pass",
+            "Comment": "Nobody decided within approval.timeoutSeconds: the candidate is rejected",
+            "Parameters": {
+                "decision": "timed-out",
+                "reason.$": "States.Format('no decision within {} seconds', "
+                + path("input", "approval", "timeoutSeconds")
+                + ")",
+            },
+            "ResultPath": path("approval"),
+            "Next": rejected,
+        },
     }
 
 

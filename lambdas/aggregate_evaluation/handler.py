@@ -31,8 +31,12 @@ def lambda_handler(state: AggregateRequest, context: LambdaContext) -> dict[str,
         simulated=SETTINGS.simulated,
         s3=client("s3"),
         ssm=client("ssm"),
+        tracking_arn=SETTINGS.mlflow_tracking_arn,
+        artifact_store_uri=SETTINGS.mlflow_artifact_store_uri,
     )
     logger.info("Evaluation aggregated", extra=result.model_dump(exclude={"report_url"}))
+    if result.tracking is not None and result.tracking.status == "failed":
+        metrics.add_metric(name="TrackingFailures", unit="Count", value=1)
     verdict = "CandidatesPromoted" if result.verdict == "promoted" else "CandidatesRejected"
     metrics.add_metric(name=verdict, unit="Count", value=1)
     return result.dump()

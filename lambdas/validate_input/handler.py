@@ -11,13 +11,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nova_pipeline.contract.execution_input import parse_execution_input
+from nova_pipeline.contract.execution_input import ApprovalInput, parse_execution_input
 from nova_pipeline.core.observability import logger, metrics
 from nova_pipeline.core.problems import InputProblemsError
 from nova_pipeline.core.settings import ValidateInputSettings, load_settings
 from nova_pipeline.core.tracing import tracer
 
 SETTINGS = load_settings(ValidateInputSettings)
+APPROVAL = ApprovalInput.model_validate(SETTINGS.approval_defaults)
 
 
 class InvalidExecutionInput(Exception):  # noqa: N818 - the name is the Step Functions error a user sees
@@ -35,6 +36,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             default_base_model=SETTINGS.default_base_model,
             region=SETTINGS.region,
             gate_defaults=SETTINGS.gate_defaults,
+            approval_defaults=APPROVAL,
             guardrail=bool(SETTINGS.guardrail_id),
         )
     except InputProblemsError as error:

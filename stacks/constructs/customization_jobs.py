@@ -74,7 +74,9 @@ class CustomizationJobs(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, resources: PipelineResources, topic: sns.ITopic) -> None:
         super().__init__(scope, construct_id)
         roles, key = resources.roles, resources.key
-        self.grader = build_function(self, RFT_GRADER, settings=resources.settings, layer=resources.layer, values={})
+        self.grader = build_function(
+            self, RFT_GRADER, settings=resources.settings, layer=resources.layer, values={}, log_key=key
+        )
         values = {
             "NOVA_POLL_INTERVAL_SECONDS": str(resources.settings.poll_interval_seconds),
             "NOVA_BEDROCK_ROLE_ARN": roles.bedrock.role_arn,

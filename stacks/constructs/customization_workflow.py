@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import ArnFormat, Duration, Stack
+import jsii
+from aws_cdk import ArnFormat, Aspects, Duration, IAspect, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import NagPackSuppression, NagSuppressions, RegexAppliesTo
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from nova_pipeline.core import layout
 from stacks.config import EnvironmentSettings
 from stacks.constructs.pipeline_function import PipelineFunction
-from stacks.constructs.retention import log_retention, removal_policy
+from stacks.constructs.retention import log_group
 
 
 class CustomizationWorkflow(Construct):
@@ -37,9 +37,7 @@ class CustomizationWorkflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention(settings), removal_policy=removal_policy(settings)
-        )
+        logs_group = log_group(self, "Logs", settings, key)
         self.name = f"{settings.prefix}-customization"
         # "Default" is left out of logical ids: the named state machine keeps the id it had as the stack's
         # "CustomizationStateMachine" child, so CloudFormation updates it in place (a named resource cannot be
@@ -54,7 +52,7 @@ class CustomizationWorkflow(Construct):
                 **{name: f.function.function_arn for name, f in tasks.items()},
                 "DataBucketName": data_bucket.bucket_name,
             },
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(destination=logs_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
             timeout=Duration.days(7),
         )
@@ -103,24 +101,37 @@ class CustomizationWorkflow(Construct):
                 ],
             )
         )
-        NagSuppressions.add_resource_suppressions(
-            self.state_machine,
-            [
-                NagPackSuppression(
-                    id="AwsSolutions-IAM5",
-                    reason="Log delivery and X-Ray actions have no resource-level permissions; the maps write their "
-                    "results under map-results/ in folders Step Functions names per map run; Lambda invoke "
-                    "grants cover the function's versions (ARN:*) as CDK generates them; the Distributed Map's "
-                    "child executions are named by Step Functions.",
-                    applies_to=[
-                        "Resource::*",
-                        RegexAppliesTo(regex=r"/^Resource::<.*\.Arn>:\*$/g"),
-                        RegexAppliesTo(regex=r"/^Resource::.*\/map-results\/\*$/g"),
-                        RegexAppliesTo(
-                            regex=r"/^Resource::arn:.*:states:.*:execution:nova-[a-z0-9]+-customization\/\*$/g"
-                        ),
-                    ],
-                )
-            ],
-            apply_to_children=True,
-        )
+        suppressions = [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason="Log delivery and X-Ray actions have no resource-level permissions; the maps write their "
+                "results under map-results/ in folders Step Functions names per map run; Lambda invoke "
+                "grants cover the function's versions (ARN:*) as CDK generates them; the Distributed Map's "
+                "child executions are named by Step Functions.",
+                applies_to=[
+                    "Resource::*",
+                    RegexAppliesTo(regex=r"/^Resource::<.*\.Arn>:\*$/g"),
+                    RegexAppliesTo(regex=r"/^Resource::.*\/map-results\/\*$/g"),
+                    RegexAppliesTo(regex=r"/^Resource::arn:.*:states:.*:execution:nova-[a-z0-9]+-customization\/\*$/g"),
+                ],
+            )
+        ]
+        NagSuppressions.add_resource_suppressions(self.state_machine, suppressions, apply_to_children=True)
+        # A role whose policy outgrows IAM's size limit moves statements into OverflowPolicy<n> from an aspect
+        # (aws-iam Role.splitLargePolicy); this aspect, added after it, gives them the same suppressions.
+        Aspects.of(self.state_machine.role).add(_SuppressOverflow(self.state_machine.role, suppressions))
+
+
+@jsii.implements(IAspect)
+class _SuppressOverflow:
+    """Suppressions for the overflow policies a role creates at synthesis, which exist only after its own aspect."""
+
+    def __init__(self, role: iam.IRole, suppressions: list[NagPackSuppression]) -> None:
+        self.path, self.suppressions = role.node.path, suppressions
+
+    def visit(self, node: IConstruct) -> None:
+        if node.node.path != self.path:
+            return
+        for child in node.node.children:
+            if child.node.id.startswith("OverflowPolicy"):
+                NagSuppressions.add_resource_suppressions(child, self.suppressions, apply_to_children=True)

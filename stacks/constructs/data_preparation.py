@@ -16,6 +16,7 @@ from nova_pipeline.core.settings import DataSettings, PlanDataSettings, Validate
 from stacks.constructs.customization_roles import grant_prefix_read, grant_prefix_write
 from stacks.constructs.evaluation import gate_defaults
 from stacks.constructs.guardrail import guardrail_variables
+from stacks.constructs.guards import approval_json
 from stacks.constructs.stage import PipelineResources, add_functions, allow_wildcards, spec
 
 PREPARE_MEMORY_MB = 3584  # two vCPUs for the two preparation worker processes
@@ -70,6 +71,7 @@ class DataPreparation(Construct):
             {
                 "NOVA_DEFAULT_BASE_MODEL": resources.settings.default_base_model,
                 "NOVA_GATE_DEFAULTS": json.dumps(gate_defaults(resources.settings)),
+                "NOVA_APPROVAL": approval_json(resources.settings),
                 "NOVA_DATA_BUCKET": data.bucket_name,
                 **guardrail_variables(resources.settings),
             },

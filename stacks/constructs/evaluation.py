@@ -5,6 +5,7 @@ report), the gate's outcomes Promote and RejectCandidate, and Summarize.
 from __future__ import annotations
 
 import json
+import re
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -18,6 +19,7 @@ from nova_pipeline.promotion.store import claim_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.customization_roles import grant_prefix_read, grant_prefix_write
 from stacks.constructs.guardrail import grant_apply_guardrail, guardrail_variables
+from stacks.constructs.service_grants import grant_mlflow_tracking
 from stacks.constructs.stage import (
     PipelineResources,
     add_functions,
@@ -79,6 +81,8 @@ class Evaluation(Construct):
                 "NOVA_GATE_DEFAULTS": json.dumps(gate_defaults(settings)),
                 "NOVA_KMS_KEY_ARN": key.key_arn,
                 "NOVA_DELETE_REJECTED": str(settings.evaluation.delete_rejected_deployment).lower(),
+                "NOVA_MLFLOW_TRACKING_ARN": settings.mlflow_tracking_arn or "",
+                "NOVA_MLFLOW_ARTIFACT_STORE_URI": settings.mlflow_artifact_store_uri or "",
                 **guardrail_variables(settings),
             },
         )
@@ -106,6 +110,16 @@ class Evaluation(Construct):
         promote.add_to_policy(
             iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[parameter, claims])
         )
+        if settings.mlflow_tracking_arn:  # each evaluated stage is logged to the environment's MLflow
+            grant_mlflow_tracking(aggregate, settings.mlflow_tracking_arn, settings.mlflow_artifact_store_uri)
+            if settings.mlflow_artifact_store_uri:
+                store = re.escape(settings.mlflow_artifact_store_uri.removeprefix("s3://").rstrip("/"))
+                allow_wildcards(
+                    (aggregate,),
+                    "MLflow names each run's artifact folder (<experiment id>/<run id>/artifacts) under the "
+                    "configured artifact store; only objects under it may be written.",
+                    rf"/^Resource::arn:aws:s3:::{store}\/\*$/g",
+                )
         grant_invoke(batch, self, settings, [model.inference_profile_id for model in MODELS.values()])
         grant_apply_guardrail(self, settings, batch)
         # RejectCandidate deletes the rejected deployment and custom model; in a multi-stage run both outcomes of the

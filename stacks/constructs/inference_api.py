@@ -10,7 +10,6 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
@@ -19,7 +18,7 @@ from nova_pipeline.inference.openapi import request_properties
 from nova_pipeline.promotion.record import active_model_parameter_name
 from stacks.config import EnvironmentSettings
 from stacks.constructs.guardrail import grant_apply_guardrail, guardrail_variables
-from stacks.constructs.retention import log_retention, removal_policy
+from stacks.constructs.retention import log_group
 from stacks.constructs.stage import allow_wildcards, build_function, grant_invoke, spec
 
 INFERENCE = spec(
@@ -58,10 +57,12 @@ class InferenceApi(Construct):
             settings=settings,
             layer=layer,
             values=values,
+            log_key=key,
             log_level="DEBUG" if api_settings.debug_logging else "INFO",
+            reserved_concurrency=api_settings.reserved_concurrency,
         )
         self._grant(settings, key)
-        self.api = self._rest_api(settings, self.function.function)
+        self.api = self._rest_api(settings, self.function.function, key)
 
     def _grant(self, settings: EnvironmentSettings, key: kms.IKey) -> None:
         role, stack = self.function.role, Stack.of(self)
@@ -83,11 +84,9 @@ class InferenceApi(Construct):
             r"/^Resource::arn:.*:bedrock:.*:(custom-model-deployment|provisioned-model)\/\*$/g",
         )
 
-    def _rest_api(self, settings: EnvironmentSettings, handler: lambda_.IFunction) -> apigateway.RestApi:
+    def _rest_api(self, settings: EnvironmentSettings, handler: lambda_.IFunction, key: kms.IKey) -> apigateway.RestApi:
         api_settings = settings.api
-        access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention(settings), removal_policy=removal_policy(settings)
-        )
+        access_logs = log_group(self, "AccessLogs", settings, key)
         iam_auth = api_settings.auth == "iam"
         # "Default" is left out of logical ids: the API keeps the ids it had as the stack's "Api" child, so its URL
         # and API key do not change.

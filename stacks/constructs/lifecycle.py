@@ -49,6 +49,7 @@ class Lifecycle(Construct):
                 "NOVA_GC_RETENTION_DAYS": str(lifecycle.retention_days),
                 "NOVA_GC_KEEP_VERSIONS": str(lifecycle.keep_versions),
             },
+            log_key=resources.key,
         )
         self.functions = {GARBAGE_COLLECT.construct_id: self.function}
         role = self.function.role

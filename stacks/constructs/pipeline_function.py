@@ -12,14 +12,14 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration, Size
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from stacks.config import EnvironmentSettings
 from stacks.constructs.lambda_layer import ARCHITECTURE, LAMBDAS_DIR, RUNTIME
-from stacks.constructs.retention import log_retention, removal_policy
+from stacks.constructs.retention import log_group
 
 METRICS_NAMESPACE = "NovaCustomization"
 DEFAULT_TIMEOUT = Duration.seconds(30)
@@ -43,7 +43,9 @@ class PipelineFunction(Construct):
         memory_size: int = 512,
         ephemeral_mib: int = 512,
         environment: Mapping[str, str],
+        log_key: kms.IKey,
         log_level: str = "INFO",
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         unexpected = sorted(name for name in environment if not name.startswith("NOVA_") or name in COMMON_VARIABLES)
@@ -51,9 +53,7 @@ class PipelineFunction(Construct):
             raise ValueError(
                 f"{construct_id}: environment takes only handler-specific NOVA_* variables, not {unexpected}"
             )
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention(settings), removal_policy=removal_policy(settings)
-        )
+        self.log_group = log_group(self, "Logs", settings, log_key)
         self.role = iam.Role(
             self,
             "Role",
@@ -78,6 +78,7 @@ class PipelineFunction(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
+            reserved_concurrent_executions=reserved_concurrency,
             ephemeral_storage_size=Size.mebibytes(ephemeral_mib),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,

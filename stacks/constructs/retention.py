@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from constructs import Construct
 
 from stacks.config import EnvironmentSettings
 
@@ -39,3 +41,15 @@ def log_retention(settings: EnvironmentSettings) -> logs.RetentionDays:
 
 def removal_policy(settings: EnvironmentSettings) -> RemovalPolicy:
     return RemovalPolicy.DESTROY if settings.destroy_on_delete else RemovalPolicy.RETAIN
+
+
+def log_group(scope: Construct, construct_id: str, settings: EnvironmentSettings, key: kms.IKey) -> logs.LogGroup:
+    """A log group with the environment's retention and removal policy, encrypted with `key` where the
+    environment says so (`encryptLogs`; the key policy lets CloudWatch Logs use it: StorageStack)."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=log_retention(settings),
+        removal_policy=removal_policy(settings),
+        encryption_key=key if settings.logs_encrypted else None,
+    )

@@ -163,3 +163,23 @@ MLFLOW_LOGGING_ACTIONS = [
 
 def grant_mlflow_logging(role: iam.Role, tracking_arn: str) -> None:
     role.add_to_policy(iam.PolicyStatement(actions=MLFLOW_LOGGING_ACTIONS, resources=[tracking_arn]))
+
+
+# What AggregateEvaluation does on the server (evaluation.tracking): find or create the experiment
+# (GET experiments/get-by-name, POST experiments/create), find or create the execution's run (runs/search,
+# runs/create), log the stage (runs/log-batch) and end a run it created (runs/update). Action names: Service
+# Authorization Reference, "Actions, resources, and condition keys for Amazon SageMaker with MLflow"
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemakerwithmlflow.html).
+MLFLOW_TRACKING_ACTIONS = [
+    f"sagemaker-mlflow:{action}"
+    for action in ("GetExperimentByName", "CreateExperiment", "SearchRuns", "CreateRun", "LogBatch", "UpdateRun")
+]
+
+
+def grant_mlflow_tracking(role: iam.Role, tracking_arn: str, artifact_store_uri: str | None) -> None:
+    """The MLflow calls of the evaluation on the configured server or app only, and writing objects (the reports as
+    run artifacts) under its artifact store, when one is configured, only."""
+    role.add_to_policy(iam.PolicyStatement(actions=MLFLOW_TRACKING_ACTIONS, resources=[tracking_arn]))
+    if artifact_store_uri:
+        store = artifact_store_uri.removeprefix("s3://").rstrip("/")
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[f"arn:aws:s3:::{store}/*"]))

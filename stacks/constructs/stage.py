@@ -88,7 +88,12 @@ def add_functions(
     """One `PipelineFunction` per spec, each with only the declared variables (taken from `values`)."""
     return {
         function_spec.construct_id: build_function(
-            scope, function_spec, settings=resources.settings, layer=resources.layer, values=values
+            scope,
+            function_spec,
+            settings=resources.settings,
+            layer=resources.layer,
+            values=values,
+            log_key=resources.key,
         )
         for function_spec in specs
     }
@@ -101,7 +106,9 @@ def build_function(
     settings: EnvironmentSettings,
     layer: lambda_.ILayerVersion,
     values: Mapping[str, str],
+    log_key: kms.IKey,
     log_level: str = "INFO",
+    reserved_concurrency: int | None = None,
 ) -> PipelineFunction:
     """The `PipelineFunction` of `function_spec`, with exactly its declared variables (taken from `values`)."""
     missing = sorted(function_spec.variables - set(values))
@@ -118,7 +125,9 @@ def build_function(
         memory_size=function_spec.memory,
         ephemeral_mib=function_spec.ephemeral_mib,
         environment={name: values[name] for name in sorted(function_spec.variables)},
+        log_key=log_key,
         log_level=log_level,
+        reserved_concurrency=reserved_concurrency,
     )
 
 

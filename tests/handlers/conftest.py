@@ -33,6 +33,7 @@ def function_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("NOVA_ENVIRONMENT", "test")
     monkeypatch.setenv("NOVA_DEFAULT_BASE_MODEL", "nova-lite")
     monkeypatch.setenv("NOVA_GATE_DEFAULTS", "{}")
+    monkeypatch.setenv("NOVA_APPROVAL", '{"required": false, "timeoutSeconds": 259200}')
     monkeypatch.setenv("NOVA_GUARDRAIL_ID", "")
     yield
 

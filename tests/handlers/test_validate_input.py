@@ -78,6 +78,40 @@ def test_a_gate_looser_than_the_environments_fails_validation(
         handler.lambda_handler(event, lambda_context)
 
 
+def test_an_input_cannot_waive_an_approval_the_environment_requires(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    monkeypatch.setenv("NOVA_APPROVAL", '{"required": true, "timeoutSeconds": 3600}')
+    event = {"dataset": {"uri": "raw/a.csv"}, "approval": {"required": False, "timeoutSeconds": 7200}}
+
+    with pytest.raises(handler.InvalidExecutionInput) as caught:
+        handler.lambda_handler(event, lambda_context)
+
+    assert str(caught.value) == (
+        "execution input has 2 problem(s):\n"
+        "  - $.approval.required: the environment requires an approval; an input cannot waive it\n"
+        "  - $.approval.timeoutSeconds: may only shorten the environment's 3600 s (got 7200)"
+    )
+
+
+def test_the_environment_approval_policy_is_resolved_into_the_input(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    monkeypatch.setenv("NOVA_APPROVAL", '{"required": true, "timeoutSeconds": 3600}')
+
+    result = handler.lambda_handler(
+        {"dataset": {"uri": "raw/a.csv"}, "approval": {"timeoutSeconds": 60}}, lambda_context
+    )
+
+    assert result["approval"] == {"required": True, "timeoutSeconds": 60}
+
+
+def test_an_input_may_require_an_approval_the_environment_does_not(lambda_context: FakeLambdaContext) -> None:
+    result = handler.lambda_handler({"dataset": {"uri": "raw/a.csv"}, "approval": {"required": True}}, lambda_context)
+
+    assert result["approval"] == {"required": True, "timeoutSeconds": 259200}
+
+
 def test_a_judge_the_evaluation_cannot_call_fails_validation_naming_it(
     lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:

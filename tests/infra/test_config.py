@@ -59,9 +59,9 @@ def test_invalid_values_name_the_key_and_allowed_values() -> None:
         "  nova:environments.qa.logRetentionDays: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, "
         "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (got 10)",
         "  nova:environments.qa.api.auth: Input should be 'iam' or 'api-key' (got 'cognito')",
-        "  nova:environments.qa.colour: is not a known setting; allowed keys: account, alarmEmail, api, "
-        "defaultBaseModel, evaluation, guardrail, lifecycle, logRetentionDays, mlflowTrackingArn, pollIntervalSeconds, "
-        "region, removalPolicy",
+        "  nova:environments.qa.colour: is not a known setting; allowed keys: account, alarmEmail, api, approval, "
+        "defaultBaseModel, encryptLogs, evaluation, guardrail, lifecycle, logRetentionDays, mlflowArtifactStoreUri, "
+        "mlflowTrackingArn, pollIntervalSeconds, region, removalPolicy, triggers",
     ]
 
 

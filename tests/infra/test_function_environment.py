@@ -10,6 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from nova_pipeline.core.settings import DataSettings, SettingsError, load_settings
+from stacks.app_builder import EnvironmentStacks
 from stacks.constructs.inference_api import INFERENCE
 from stacks.constructs.pipeline_function import COMMON_VARIABLES
 from stacks.constructs.stage import FunctionSpec
@@ -37,10 +38,10 @@ def declared(spec: FunctionSpec) -> set[str]:
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_each_pipeline_function_gets_exactly_the_variables_its_settings_require(
-    templates: dict[str, Template], env: str
+    templates: dict[str, Template], environments: dict[str, EnvironmentStacks], env: str
 ) -> None:
     synthesized = nova_variables(templates[f"nova-{env}-pipeline"])
-    expected = {spec.handler_dir: declared(spec) for spec in function_specs()}
+    expected = {spec.handler_dir: declared(spec) for spec in function_specs(environments[env].settings)}
 
     assert synthesized == expected
 

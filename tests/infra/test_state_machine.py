@@ -48,12 +48,12 @@ def test_every_task_retries_transient_errors_with_jitter_and_catches_into_cleanu
     states = definition(templates)["States"]
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
 
-    assert len(tasks) == 23  # 19 + StartSageMakerEvaluation, PollSageMakerEvaluation + Create/PollProvisionedThroughput
+    assert len(tasks) == 25  # 19 + SageMaker evaluation pair, CheckBudget, RequestApproval, PT pair
     for name, state in tasks.items():
         [retry] = state["Retry"]
         assert set(retry["ErrorEquals"]) >= TRANSIENT, name
         assert retry["JitterStrategy"] == "FULL" and retry["BackoffRate"] == 2, name
-        if name != "Cleanup":
+        if name not in ("Cleanup", "RequestApproval"):
             assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Cleanup"}]
     assert states["Failed"]["ErrorPath"] == "$.cleanup.error"
     assert states["Failed"]["CausePath"] == "$.cleanup.cause"
@@ -184,7 +184,7 @@ def test_large_or_many_file_datasets_fan_out_with_a_distributed_map(templates: d
     assert fan_out["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
     assert fan_out["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert fan_out["ItemProcessor"]["States"]["PrepareShard"]["Retry"]
-    assert fan_out["Next"] == "MergeShards" and states["MergeShards"]["Next"] == "ChoosePlatform"
+    assert fan_out["Next"] == "MergeShards" and states["MergeShards"]["Next"] == "CheckBudget"
 
 
 def test_the_distributed_map_may_list_raw_data_and_run_only_its_own_children(templates: dict[str, Template]) -> None:

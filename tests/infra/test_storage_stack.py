@@ -76,6 +76,27 @@ def test_lifecycle_expires_noncurrent_versions_and_aborts_multipart_uploads(
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
+def test_approval_tokens_expire_a_day_after_the_longest_approval_wait(templates: dict[str, Template], env: str) -> None:
+    rules = [
+        rule
+        for bucket in templates[f"nova-{env}-storage"].find_resources("AWS::S3::Bucket").values()
+        for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        if rule.get("Prefix") == "approvals/"
+    ]
+
+    # one rule, on the data bucket only: 120 h (the longest approval.timeoutHours) is 5 days, plus one
+    assert rules == [
+        {
+            "Id": "expire-approval-tokens",
+            "Prefix": "approvals/",
+            "ExpirationInDays": 6,
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+            "Status": "Enabled",
+        }
+    ]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
 def test_every_bucket_policy_denies_plain_http(templates: dict[str, Template], env: str) -> None:
     template = templates[f"nova-{env}-storage"]
     policies = template.find_resources("AWS::S3::BucketPolicy")

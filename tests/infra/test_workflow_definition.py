@@ -32,7 +32,7 @@ def all_states(states: dict[str, Any], *, inner: bool = False) -> Iterator[tuple
 def test_every_task_retries_with_the_one_retry_policy() -> None:
     tasks = [(name, state) for name, state, _ in all_states(definition()["States"]) if state["Type"] == "Task"]
 
-    assert len(tasks) == 25  # with Start/PollSageMakerEvaluation and Create/PollProvisionedThroughput
+    assert len(tasks) == 27  # with the SageMaker evaluation pair, CheckBudget, RequestApproval, the PT pair
     for name, state in tasks:
         assert state["Retry"] == RETRY, name
 
@@ -47,6 +47,13 @@ def test_every_task_and_map_outside_the_cleanup_path_catches_everything_into_cle
             assert "Catch" not in state, f"{name}: a failed item fails its Map, whose Catch applies"
         elif name in CLEANUP_PATH:
             assert state["Catch"] != CATCH, f"{name}: a failed clean-up must not loop back into Cleanup"
+        elif name == "RequestApproval":  # a rejection and the timeout go the way of a gate rejection
+            assert state["Catch"] == [
+                {"ErrorEquals": ["ApprovalRejected"], "ResultPath": "$.approvalError", "Next": "ApprovalRejected"},
+                {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.approvalError", "Next": "ApprovalTimedOut"},
+                *CATCH,
+            ]
+            assert states["ApprovalRejected"]["Next"] == states["ApprovalTimedOut"]["Next"] == "RejectCandidate"
         else:
             assert state["Catch"] == CATCH, name
     assert states["Cleanup"]["Catch"] == [
@@ -79,7 +86,7 @@ def test_a_path_outside_run_state_fails_at_synth() -> None:
 def test_every_placeholder_is_a_substitution_the_stack_passes(templates: dict[str, Template]) -> None:
     placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(definition())))
 
-    assert len(placeholders) == 26
+    assert len(placeholders) == 28  # with the SageMaker evaluation pair, CheckBudget, RequestApproval, the PT pair
     for stack in ("nova-dev-pipeline", "nova-prod-pipeline"):
         [machine] = templates[stack].find_resources("AWS::StepFunctions::StateMachine").values()
         assert placeholders == set(machine["Properties"]["DefinitionSubstitutions"]), stack

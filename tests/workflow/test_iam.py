@@ -23,6 +23,41 @@ from nova_pipeline.local.twin import OfflineTwin
 from tests.workflow.conftest import ROOT, example
 
 REJECTING_GATE = {"gate": {"minPrimaryMetric": 1.0}}
+NEEDS_APPROVAL = {"approval": {"required": True}}
+
+
+def _upload_input(twin: OfflineTwin, document: dict[str, Any]) -> dict[str, Any]:
+    """Upload incoming/<name>/input.json and deliver its "Object Created" event to StartFromUpload, as EventBridge
+    does (under the function's role)."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    key = "incoming/tickets/input.json"
+    s3.put_bucket_versioning(Bucket=twin.data_bucket, VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket=twin.data_bucket, Key=key, Body=json.dumps(document).encode())["VersionId"]
+    [function] = [f for f in twin.dispatcher.functions.values() if f.handler_dir.name == "start_from_upload"][:1]
+    event = {
+        "version": "0",
+        "id": "1",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-12-02T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": twin.data_bucket},
+            "object": {"key": key, "version-id": version, "size": 1, "etag": "e", "sequencer": "1"},
+            "request-id": "r",
+            "requester": "123456789012",
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        },
+    }
+    response = twin.dispatcher.invoke(function.arn, json.dumps(event).encode())
+    result: dict[str, Any] = json.loads(response["Payload"].read())
+    return result
+
+
 DATA_MIXING = {
     "customerDataPercent": 75,
     "novaDataPercent": {"instruction-following": 100},
@@ -68,7 +103,7 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         return result
 
     # GarbageCollect keeps nothing for its age here, so the battery's older promoted models are deleted.
-    with twin(function_environment={"NOVA_GC_RETENTION_DAYS": "0"}) as main:
+    with twin(approval="approve", function_environment={"NOVA_GC_RETENTION_DAYS": "0"}) as main:
         main.upload_example_data()
         for name in sorted(p.name for p in (ROOT / "examples").glob("*.json")):
             result = record(main.run(example(name)), name)
@@ -94,6 +129,11 @@ def battery(synthesized: Any) -> Iterator[tuple[list[Decision], PolicyBook, list
         sagemaker_rft = {**example("rft-text-to-sql-nova-2-lite.json"), "platform": "sagemaker", "hyperparameters": {}}
         result = record(main.run(sagemaker_rft), "sagemaker rft")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
+        approved = record(main.run({**example("sft-classification-nova-micro.json"), **NEEDS_APPROVAL}), "approval")
+        assert approved.output["approval"]["decision"] == "approved"
+        started = _upload_input(main, example("sft-classification-nova-micro.json"))
+        assert started["started"] is True, started
+        record(main.wait(started["executionArn"]), "data-triggered")
         qa = b'{"query": "What is 2 + 2?", "response": "4"}\n'  # SageMaker evaluation recipes (gen_qa reads raw/)
         boto3.client("s3", region_name="us-east-1").put_object(
             Bucket=main.data_bucket, Key="raw/eval/qa.jsonl", Body=qa

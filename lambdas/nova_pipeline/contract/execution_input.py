@@ -35,6 +35,8 @@ from nova_pipeline.core import layout
 from nova_pipeline.core.problems import InputProblemsError, Problem, problems_from_validation_error
 from nova_pipeline.evaluation.gate import INPUT_NAMES, loosened
 
+# The approval waits inside the state machine's 7-day execution timeout (stacks/constructs/customization_workflow.py).
+MAX_APPROVAL_SECONDS = 120 * 3600
 RUN_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 _COLUMN_NAME = re.compile(r"[^.\[\]{}!:]+")  # a column name as str.format looks it up: no attribute, index
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
@@ -336,6 +338,26 @@ class DistillationInput(_Model):
     """Maximum tokens the teacher generates per prompt."""
 
 
+class ApprovalInput(_Model):
+    """Human approval before promotion (`nova-pipeline approve` / `reject`); the environment sets the defaults."""
+
+    required: bool | None = None
+    """Wait for an approval before promoting. Unset: the environment's `approval.required`; `true` requires one
+    where the environment does not; `false` cannot waive one the environment requires."""
+    timeout_seconds: Annotated[int | None, Field(ge=1, le=MAX_APPROVAL_SECONDS)] = None
+    """Seconds the approval may wait before the candidate is rejected; unset: the environment's
+    `approval.timeoutHours`. May only shorten it."""
+
+
+class BudgetInput(_Model):
+    """Spending limits checked before any paid job starts (estimates: see `nova-pipeline cost --input`)."""
+
+    max_training_usd: Annotated[float | None, Field(ge=0)] = None
+    """Stop the run before the customization or training job starts when the estimated training cost is above this
+    (Bedrock: training tokens x epochs x price; SageMaker: instances x `maxRuntimeHours` x instance price). With
+    `stages`, the sum of every stage's estimate, checked before the first stage's job."""
+
+
 class CleanupInput(_Model):
     """What a rejected or failed run leaves behind."""
 
@@ -425,6 +447,10 @@ class ExecutionInput(_Model):
     """RFT grader settings (method `rft` only)."""
     distillation: DistillationInput = DistillationInput()
     """Distillation settings (method `distillation` only)."""
+    approval: ApprovalInput = ApprovalInput()
+    """Human approval before promotion (resolved from the environment: `required` and `timeoutSeconds` are set)."""
+    budget: BudgetInput = BudgetInput()
+    """Spending limits checked before the paid job starts."""
     cleanup: CleanupInput = CleanupInput()
     """Clean-up of a rejected or failed run (every stage's model in a multi-stage run)."""
     data_mixing: DataMixingInput | None = None
@@ -492,17 +518,44 @@ def _raw_tag_problems(document: dict[str, Any], known: set[str]) -> list[Problem
     return [problem for problem in tag_problems(tags) if problem.path not in known]
 
 
+def resolve_approval(given: ApprovalInput, environment: ApprovalInput | None) -> tuple[ApprovalInput, list[Problem]]:
+    """The input's approval with the environment's defaults filled in; it may require one or shorten the wait,
+    never waive an approval the environment requires or wait longer than it allows."""
+    default = environment or ApprovalInput(required=False, timeout_seconds=DEFAULT_APPROVAL_SECONDS)
+    problems: list[Problem] = []
+    if default.required and given.required is False:
+        problems.append(
+            Problem("$.approval.required", "the environment requires an approval; an input cannot waive it")
+        )
+    limit = default.timeout_seconds or DEFAULT_APPROVAL_SECONDS
+    if given.timeout_seconds is not None and given.timeout_seconds > limit:
+        problems.append(
+            Problem(
+                "$.approval.timeoutSeconds",
+                f"may only shorten the environment's {limit} s (got {given.timeout_seconds})",
+            )
+        )
+    required = bool(default.required) or bool(given.required)
+    return ApprovalInput(required=required, timeout_seconds=given.timeout_seconds or limit), problems
+
+
+DEFAULT_APPROVAL_SECONDS = 72 * 3600
+
+
 def parse_execution_input(
     document: Any,
     default_base_model: str = "nova-micro",
     region: str | None = None,
     gate_defaults: dict[str, float | None] | None = None,
+    *,
+    approval_defaults: ApprovalInput | None = None,
     guardrail: bool | None = None,
 ) -> ExecutionInput:
     """Validate an execution input and return it with defaults and resolved hyperparameters.
 
     `region`, when known, is where the jobs will run (SageMaker training images exist in a few regions only).
     `gate_defaults`, when known, is the environment's quality gate: the input's `gate` may only make it stricter.
+    `approval_defaults`, when known, is the environment's approval policy (see `resolve_approval`).
     `guardrail`, when known, says whether the environment applies a guardrail (a gate on its rate needs one).
     Raises `InputProblemsError` with every problem found, each with its JSON path.
     """
@@ -541,6 +594,8 @@ def parse_execution_input(
     if gate_defaults is not None:
         overrides = {name: getattr(parsed.gate, name) for name in INPUT_NAMES}
         problems += [Problem(f"$.gate.{INPUT_NAMES[name]}", text) for name, text in loosened(gate_defaults, overrides)]
+    approval, approval_problems = resolve_approval(parsed.approval, approval_defaults)
+    problems += approval_problems
     problems += _general_problems(parsed, gate_defaults)
     problems += evaluation_recipe_problems(parsed)
     if guardrail is False and parsed.gate.max_guardrail_intervention_rate is not None:
@@ -555,7 +610,12 @@ def parse_execution_input(
         raise InputProblemsError("execution input", problems)
     evaluation = parsed.evaluation.model_copy(update={"judge_model": judge})
     return parsed.model_copy(
-        update={"hyperparameters": hyperparameters, "sagemaker": sagemaker, "evaluation": evaluation}
+        update={
+            "hyperparameters": hyperparameters,
+            "sagemaker": sagemaker,
+            "evaluation": evaluation,
+            "approval": approval,
+        }
     )
 
 

@@ -2,10 +2,10 @@
 
 `$` holds one key per thing the workflow writes (`stepfunctions/workflow.py` takes every `$.<key>` from this model,
 so a key it writes that is not a field here fails at synth): `raw` and `execution` (Initialize), `input`
-(ValidateInput), `stage` (the stage loop's cursor), `plan`, `shards` and `data` (data preparation),
-`graderPreflight`, `job`, `model`, `deployment`, `evaluationPlan`, `evaluationBatches`, `evaluation`, `promotion`,
-`summary`, and on failure `error`, `cleanup` and `cleanupError`. Each handler parses the parts it needs; unknown keys
-are ignored so that adding a state never breaks the others.
+(ValidateInput), `stage` (the stage loop's cursor), `plan`, `shards` and `data` (data preparation), `estimate`
+(CheckBudget), `graderPreflight`, `job`, `model`, `deployment`, `evaluationPlan`, `evaluationBatches`, `evaluation`,
+`approval` and `approvalError`, `promotion`, `summary`, and on failure `error`, `cleanup` and `cleanupError`. Each
+handler parses the parts it needs; unknown keys are ignored so that adding a state never breaks the others.
 """
 
 from __future__ import annotations
@@ -256,6 +256,30 @@ class StageOutcome(_State):
     """Version of the active-model record this stage was compared with (see EvaluationResult.active_version)."""
 
 
+class TrackingOutcome(_State):
+    """What AggregateEvaluation logged to the environment's MLflow server or app (`evaluation.tracking`).
+
+    `status` is `logged`, or `failed` with the `reason` (tracking never fails a run)."""
+
+    status: str
+    tracking_arn: str
+    reason: str | None = None
+    experiment: str | None = None
+    experiment_id: str | None = None
+    run_name: str | None = None
+    run_id: str | None = None
+    run_created: bool | None = None
+    """True when the pipeline created the run (no SageMaker training job had created it)."""
+    step: int | None = None
+    """The step the stage's metrics were logged at: the stage's 0-based index."""
+    metrics: int | None = None
+    params: int | None = None
+    artifacts: list[str] = Field(default_factory=list)
+    """Where the reports were uploaded as the run's artifacts."""
+    artifacts_skipped: str | None = None
+    """Why the reports were not uploaded as artifacts (their S3 locations are the run's tags)."""
+
+
 class EvaluationResult(_State):
     """AggregateEvaluation's output at `$.evaluation`: the verdict and where the report is."""
 
@@ -280,6 +304,44 @@ class EvaluationResult(_State):
     chosen: StageOutcome | None = None
     """Multi-stage runs, after the last stage: the best stage that passed the gate (else the best one), whose
     deployment the gate promotes or rejects."""
+    tracking: TrackingOutcome | None = None
+    """The environment's MLflow tracking of this stage (None: no `mlflowTrackingArn`)."""
+
+
+class StageCostEstimate(_State):
+    """One stage's training estimate (multi-stage runs)."""
+
+    index: int
+    method: str
+    training_usd: float | None = None
+    training_basis: str
+
+
+class CostEstimate(_State):
+    """CheckBudget's estimate at `$.estimate` (`evaluation.estimate`): training and evaluation cost, and the budget."""
+
+    model: str
+    price_table: str
+    training_usd: float | None = None
+    """None when it cannot be estimated (e.g. a SageMaker instance type without a price). With several stages: the
+    sum of every stage's training, all checked against the budget before the first job starts."""
+    training_basis: str
+    evaluation_usd: float | None = None
+    evaluation_basis: str = ""
+    stages: list[StageCostEstimate] = Field(default_factory=list)
+    """Multi-stage runs: each stage's training estimate, in order."""
+    max_training_usd: float | None = None
+    within_budget: bool = True
+
+
+class ApprovalDecision(_State):
+    """The decision at `$.approval`: sent by `nova-pipeline approve` (SendTaskSuccess), or set by the workflow when
+    the approver rejected (SendTaskFailure) or the wait timed out."""
+
+    decision: Literal["approved", "rejected", "timed-out"]
+    by: str | None = None
+    at: str | None = None
+    reason: str | None = None
 
 
 class RunSummary(_State):
@@ -297,6 +359,8 @@ class RunSummary(_State):
     evaluation: dict[str, Any] | None = None
     verdict: str | None = None
     promotion: dict[str, Any] | None = None
+    estimate: dict[str, Any] | None = None
+    approval: dict[str, Any] | None = None
     durations: dict[str, float | None] = {}
     completed_at: str | None = None
     sagemaker_evaluation: dict[str, Any] | None = None
@@ -349,7 +413,13 @@ class RunState(_State):
     evaluation_plan: EvaluationPlan | None = None
     evaluation_batches: MapResults | None = None
     """Where the EvaluateBatches map wrote one EvaluatedBatch per batch (its ResultWriter manifest)."""
+    estimate: CostEstimate | None = None
+    """CheckBudget's cost estimate (before any paid job)."""
     evaluation: EvaluationResult | None = None
+    approval: ApprovalDecision | None = None
+    """The approver's decision (environments and inputs that require an approval)."""
+    approval_error: ErrorInfo | None = None
+    """What a rejection (SendTaskFailure) or the approval's timeout left, before ApprovalRejected/TimedOut."""
     promotion: dict[str, Any] | None = None
     summary: RunSummary | None = None
     error: ErrorInfo | None = None

@@ -48,8 +48,10 @@ def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, An
         if data
         else None,
         "evaluation": state.evaluation.dump() if state.evaluation else None,
-        "verdict": state.evaluation.verdict if state.evaluation else None,
+        "verdict": _verdict(state),
         "promotion": state.promotion,
+        "estimate": state.estimate.dump() if state.estimate else None,
+        "approval": state.approval.dump() if state.approval else None,
         "durations": {"totalSeconds": _seconds_since(state.execution.started_at, now)},
         "completedAt": now.isoformat(),
     }
@@ -66,3 +68,12 @@ def run_summary(state: RunState, *, now: datetime | None = None) -> dict[str, An
             else "deleted",
         }
     return summary
+
+
+def _verdict(state: RunState) -> str | None:
+    """The gate's verdict, unless an approver rejected the candidate or the approval timed out."""
+    if state.evaluation is None:
+        return None
+    if state.approval is not None and state.approval.decision != "approved":
+        return "rejected"
+    return state.evaluation.verdict

@@ -5,7 +5,8 @@ key with the functions below, so IAM and the code cannot drift apart. Everything
 execution name, so two runs never share a key and a failed run leaves nothing in another run's place.
 
 - data bucket: `raw/` (uploads), `prepared/<run>/` (training sets and manifest), `evaluation/<run>/` (batches and
-  predictions), `reports/<run>/` (report.json, report.html), `map-results/<map>/<map run>/` (Distributed Map results)
+  predictions), `reports/<run>/` (report.json, report.html), `map-results/<map>/<map run>/` (Distributed Map results),
+  `approvals/<run>.json` (the task token of a pending approval)
 - artifacts bucket: `jobs/` (customization and training job outputs), `recipes/<job>/` (SageMaker recipes)
 """
 
@@ -18,8 +19,9 @@ REPORTS = "reports/"
 JOBS = "jobs/"
 RECIPES = "recipes/"
 MAP_RESULTS = "map-results/"
+APPROVALS = "approvals/"
 
-DATA_BUCKET_PREFIXES = (RAW, PREPARED, EVALUATION, REPORTS, MAP_RESULTS)
+DATA_BUCKET_PREFIXES = (RAW, PREPARED, EVALUATION, REPORTS, MAP_RESULTS, APPROVALS)
 # Where each Distributed Map writes its items' results (ResultWriter); Step Functions adds the map run's id, which
 # is unique per execution, below it.
 PREPARE_MAP_RESULTS = f"{MAP_RESULTS}prepare/"
@@ -45,6 +47,11 @@ def evaluation_batches(run_id: str) -> str:
 def report(run_id: str) -> str:
     """The prefix of one run's report.json and report.html."""
     return f"{REPORTS}{run_id}/"
+
+
+def approval(run_id: str) -> str:
+    """The key of one execution's pending approval (its task token), found by the execution's name."""
+    return f"{APPROVALS}{run_id}.json"
 
 
 def recipe(job_name: str, file_name: str) -> str:

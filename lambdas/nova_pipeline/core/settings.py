@@ -47,12 +47,28 @@ class FunctionSettings(BaseModel):
         )
 
 
+# The environment's approval policy, `{"required": bool, "timeoutSeconds": int}` as JSON in the environment.
+ApprovalDefaults = Annotated[dict[str, Any], BeforeValidator(_json)]
+
+
 class ValidateInputSettings(FunctionSettings):
     default_base_model: str = Field(alias="NOVA_DEFAULT_BASE_MODEL", min_length=1)
     # An input's `gate` may only tighten these: refused here, before anything costs money.
     gate_defaults: GateDefaults = Field(alias="NOVA_GATE_DEFAULTS")
+    # An input may require an approval or shorten its wait, never waive it (`contract.execution_input`).
+    approval_defaults: ApprovalDefaults = Field(alias="NOVA_APPROVAL")
     # The environment's guardrail id (empty: none): a gate on the intervention rate needs one.
     guardrail_id: str = Field(alias="NOVA_GUARDRAIL_ID")
+
+
+class RequestApprovalSettings(FunctionSettings):
+    data_bucket: str = Field(alias="NOVA_DATA_BUCKET", min_length=3)
+    topic_arn: str = Field(alias="NOVA_TOPIC_ARN", min_length=20)
+
+
+class StartFromUploadSettings(FunctionSettings):
+    state_machine_arn: str = Field(alias="NOVA_STATE_MACHINE_ARN", min_length=20)
+    trigger_prefix: str = Field(alias="NOVA_TRIGGER_PREFIX", min_length=1)
 
 
 class DataSettings(FunctionSettings):
@@ -130,6 +146,15 @@ class PlanEvaluationSettings(DataSettings):
 
 class AggregateSettings(DataSettings):
     gate_defaults: GateDefaults = Field(alias="NOVA_GATE_DEFAULTS")
+    # The environment's SageMaker managed MLflow server or app (empty: no experiment tracking) and its artifact
+    # store (empty: the reports are not uploaded as run artifacts, the run's tags name their S3 locations).
+    mlflow_tracking_arn: str | None = Field(alias="NOVA_MLFLOW_TRACKING_ARN")
+    mlflow_artifact_store_uri: str | None = Field(alias="NOVA_MLFLOW_ARTIFACT_STORE_URI")
+
+    @field_validator("mlflow_tracking_arn", "mlflow_artifact_store_uri", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class PromoteSettings(FunctionSettings):

@@ -7,7 +7,7 @@ the custom model. The seed workload (22,000 queries of 800 in / 60 out on Nova M
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,14 @@ class ModelPrices:
 class PriceTable:
     version: str
     models: dict[str, ModelPrices]
+    instances: dict[str, float] = field(default_factory=dict)
+    """SageMaker training price per instance-hour, by instance type."""
+
     source: str = "the shipped table (nova_pipeline/evaluation/prices.json)"
     """Where the prices come from, printed next to every figure computed from them."""
+
+    def instance_hour(self, instance_type: str) -> float | None:
+        return self.instances.get(instance_type)
 
     def of(self, model: str) -> ModelPrices:
         if model not in self.models:
@@ -51,9 +57,10 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
         )
         for name, p in document["models"].items()
     }
+    instances = {name: float(price) for name, price in document.get("instancesPerHour", {}).items()}
     if path is None:
-        return PriceTable(str(document.get("version", "custom")), models)
-    return PriceTable(str(document.get("version", "custom")), models, source=f"the price file {path}")
+        return PriceTable(str(document.get("version", "custom")), models, instances)
+    return PriceTable(str(document.get("version", "custom")), models, instances, source=f"the price file {path}")
 
 
 def token_cost(prices: ModelPrices, input_tokens: float, output_tokens: float) -> float:

@@ -132,10 +132,11 @@ def build_report(
     latencies_ms: Sequence[float] = (),
     guardrail: dict[str, Any] | None = None,
     general: dict[str, Any] | None = None,
+    estimate: dict[str, Any] | None = None,
     data_mixing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report's record. `cost` is the projection from assumed traffic; `measuredCost` comes from this
-    evaluation's own token counts."""
+    evaluation's own token counts; `estimate` is the cost guard's estimate made before the paid job (CheckBudget)."""
     return {
         "schemaVersion": SCHEMA_VERSION,
         "run": run,
@@ -151,6 +152,8 @@ def build_report(
         "promotedPrimary": promoted_primary,
         "gate": gate,
         "measuredCost": measured_cost,
+        # The cost guard's training and evaluation estimate before the job (None: not estimated, e.g. offline CLI).
+        "estimate": estimate,
         "cost": cost,
         "evaluationCost": evaluation_cost,
         "training": training,
@@ -481,7 +484,8 @@ def _cost(report: dict[str, Any]) -> str:
         ("cost per 1,000 requests at the assumed tokens", _money(projected.get("costPer1kRequests"))),
     ]
     return (
-        f"<h2>Cost measured in this evaluation ({html.escape(str(measured.get('model')))})</h2>"
+        _estimate(report.get("estimate"))
+        + f"<h2>Cost measured in this evaluation ({html.escape(str(measured.get('model')))})</h2>"
         "<p>From the candidate's own token counts on the test rows.</p>"
         f'<div class="measured">{_table(measured_rows)}</div>'
         "<h2>Projected monthly cost (an estimate, not a measurement)</h2>"
@@ -490,6 +494,29 @@ def _cost(report: dict[str, Any]) -> str:
         "<code>--output-tokens</code>).</p>"
         f'<div class="projected"><p>Assumptions:</p>{_table(assumptions)}<p>Projection:</p>{_table(projected_rows)}'
         "</div>"
+    )
+
+
+def _estimate(estimate: dict[str, Any] | None) -> str:
+    """The cost guard's section: what the run was estimated to cost before its first paid job, and the budget."""
+    if not estimate:
+        return ""
+    training, evaluation = estimate.get("trainingUsd"), estimate.get("evaluationUsd")
+    rows = [
+        ("training", f"{_money(training, 2)} ({estimate.get('trainingBasis')})"),
+        *(
+            (f"stage {stage['index'] + 1} ({stage['method']})", f"{_money(stage.get('trainingUsd'), 2)}")
+            for stage in estimate.get("stages", [])
+        ),
+        ("evaluation", f"{_money(evaluation, 4)} ({estimate.get('evaluationBasis')})"),
+        ("prices", str(estimate.get("priceTable"))),
+    ]
+    budget = estimate.get("maxTrainingUsd")
+    rows.append(("budget.maxTrainingUsd", "none" if budget is None else _money(budget, 2)))
+    return (
+        "<h2>Cost estimated before the run (cost guard)</h2>"
+        "<p>CheckBudget's estimate from the prepared data, made before the first paid job; compare the evaluation "
+        "figure with the measured cost below.</p>" + _table(rows)
     )
 
 

@@ -37,11 +37,13 @@ def evaluation_report(
     data_summary: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     gated: bool = True,
+    estimate: dict[str, Any] | None = None,
     data_mixing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Metrics of both models, costs and the verdict. With `baseline_is_promoted` the baseline rows come from the
     currently promoted deployment, so "not worse than the promoted model" is judged on the same rows.
 
+    `estimate` is the cost guard's estimate before the job (shown next to the measured cost).
     `baseline_info` says what the baseline is (kind, model, how it was prompted); `traffic_source` where the projected
     cost's traffic comes from; `data_summary` is the prepare manifest's summary; `training` the job's final loss.
     Without `gated` no threshold was given: the report says "no gate" instead of a verdict."""
@@ -147,5 +149,6 @@ def evaluation_report(
         if guardrail
         else None,
         general=general,
+        estimate=estimate,
         data_mixing=data_mixing,
     )

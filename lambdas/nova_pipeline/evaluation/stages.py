@@ -34,6 +34,7 @@ from nova_pipeline.evaluation.progression import choose, progression, stage_outc
 from nova_pipeline.evaluation.report import data_summary, parse_loss_csv, render_html
 from nova_pipeline.evaluation.runner import Target, batches, concurrency_for, evaluate_batch, evaluate_rows
 from nova_pipeline.evaluation.service import evaluation_report
+from nova_pipeline.evaluation.tracking import track_evaluation
 from nova_pipeline.promotion.store import read_active
 
 BATCH_ROWS = 10
@@ -242,8 +243,12 @@ def aggregate_evaluation(
     simulated: bool,
     s3: Any,
     ssm: Any,
+    tracking_arn: str | None = None,
+    artifact_store_uri: str | None = None,
+    credentials: Any = None,
 ) -> EvaluationResult:
-    """Metrics, cost and verdict over every prediction; refuses partial results (`EvaluationIncomplete`)."""
+    """Metrics, cost and verdict over every prediction; refuses partial results (`EvaluationIncomplete`). With
+    `tracking_arn` the stage is also logged to that MLflow server or app (`evaluation.tracking`)."""
     run = state.input
     assert run is not None
     candidate = _predictions(s3, plan.bucket, f"{plan.prefix}predictions/candidate/")
@@ -291,6 +296,9 @@ def aggregate_evaluation(
             "platform": run.platform.value,
             "deployment": state.deployment.deployment_arn if state.deployment else None,
             "baselineModel": plan.baseline,
+            # The cost guard's estimate before the job (CheckBudget), next to the measured figures below.
+            "estimatedTrainingUsd": state.estimate.training_usd if state.estimate else None,
+            "estimatedEvaluationUsd": state.estimate.evaluation_usd if state.estimate else None,
         },
         loss_curves=curves,
         simulated=simulated,
@@ -318,6 +326,7 @@ def aggregate_evaluation(
         ),
         data_summary=_data_summary(state, s3),
         training=_training(state, curves),
+        estimate=state.estimate.dump() if state.estimate else None,
     )
     # sagemaker.evaluationRecipes: the Nova evaluation jobs' metrics on the checkpoint (reported, not gated).
     report["sagemakerEvaluation"] = state.sagemaker_evaluation.report() if state.sagemaker_evaluation else None
@@ -327,8 +336,24 @@ def aggregate_evaluation(
         baseline_metrics = report["baseline"]
         measured = report["run"].get("measuredCostPer1kRequests")
         report["stages"] = progression(outcomes, baseline_metrics, chosen, measured)
-    _put(s3, data_bucket, key + "report.json", json.dumps(report, indent=2), "application/json")
-    _put(s3, data_bucket, key + "report.html", render_html(report), "text/html; charset=utf-8")
+    report_json, report_html = json.dumps(report, indent=2), render_html(report)
+    _put(s3, data_bucket, key + "report.json", report_json, "application/json")
+    _put(s3, data_bucket, key + "report.html", report_html, "text/html; charset=utf-8")
+    tracking = None
+    if tracking_arn:
+        tracking = track_evaluation(
+            state,
+            report,
+            tracking_arn=tracking_arn,
+            environment=environment,
+            report_uris={name: f"s3://{data_bucket}/{key}{name}" for name in ("report.json", "report.html")},
+            report_bodies={"report.json": report_json.encode(), "report.html": report_html.encode()},
+            artifact_store_uri=artifact_store_uri,
+            s3=s3,
+            credentials=credentials,
+            simulated=simulated,
+            chosen=chosen,
+        )
     with aws_call("s3", "GeneratePresignedUrl"):
         url = s3.generate_presigned_url(
             "get_object", Params={"Bucket": data_bucket, "Key": key + "report.html"}, ExpiresIn=REPORT_URL_SECONDS
@@ -348,6 +373,7 @@ def aggregate_evaluation(
         simulated=simulated,
         stages=outcomes,
         chosen=chosen,
+        tracking=tracking,
     )
     if chosen is None:
         return result

@@ -206,8 +206,14 @@ def make_server(handler_module: Any, port: int) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(payload)
 
+        # Every method reaches the function, as through API Gateway's proxy: it answers a wrong method 405 and an
+        # unknown route 404 (the base class would answer 501 itself).
         do_GET = _dispatch  # noqa: N815 - BaseHTTPRequestHandler's naming
         do_POST = _dispatch  # noqa: N815
+        do_PUT = _dispatch  # noqa: N815
+        do_PATCH = _dispatch  # noqa: N815
+        do_DELETE = _dispatch  # noqa: N815
+        do_OPTIONS = _dispatch  # noqa: N815
 
     server = _Server(("127.0.0.1", port), Handler)
     server.daemon_threads = True

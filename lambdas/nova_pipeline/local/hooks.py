@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -96,6 +97,40 @@ class _Context:
         return 900_000
 
 
+class _SharedEnvironment:
+    """The functions' variables in this process's one `os.environ`, counted: executions run at the same time (and a
+    Map's items) invoke functions concurrently, and a variable stays set until the last invocation that set it ends.
+    Saving and restoring per invocation would unset another invocation's variables under it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, list[str]] = {}  # variable -> the values active invocations set, newest last
+        self._before: dict[str, str | None] = {}  # variable -> what it was before the first of them
+
+    def enter(self, variables: dict[str, str]) -> None:
+        with self._lock:
+            for key, value in variables.items():
+                if key not in self._values:
+                    self._before[key] = os.environ.get(key)
+                self._values.setdefault(key, []).append(value)
+                os.environ[key] = value
+
+    def leave(self, variables: dict[str, str]) -> None:
+        with self._lock:
+            for key, value in variables.items():
+                active = self._values[key]
+                active.remove(value)
+                if active:
+                    os.environ[key] = active[-1]
+                    continue
+                del self._values[key]
+                before = self._before.pop(key)
+                if before is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = before
+
+
 @dataclass
 class LambdaDispatcher:
     """Answers lambda:Invoke by running the real handler of the named function in this process."""
@@ -103,6 +138,7 @@ class LambdaDispatcher:
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     invocations: list[tuple[str, Any]] = field(default_factory=list)
     authorizer: Authorizer | None = None
+    _environment: _SharedEnvironment = field(default_factory=_SharedEnvironment)
 
     def _platform_checks(self, function: LocalFunction) -> None:
         """What the Lambda service does with the function's role on every invocation: write its logs (to the log
@@ -126,8 +162,7 @@ class LambdaDispatcher:
             raise SimulatedError("ResourceNotFoundException", f"Function not found: {function_name}", 404)
         event = json.loads(payload or b"{}")
         self.invocations.append((function.name, event))
-        previous = {key: os.environ.get(key) for key in function.environment}
-        os.environ.update(function.environment)
+        self._environment.enter(function.environment)
         try:
             self._platform_checks(function)
             if function.fail_with:
@@ -144,11 +179,7 @@ class LambdaDispatcher:
             }
             return _invoke_response(json.dumps(body).encode(), error=True)
         finally:
-            for key, value in previous.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            self._environment.leave(function.environment)
 
 
 def _invoke_response(body: bytes, *, error: bool) -> dict[str, Any]:
@@ -214,7 +245,9 @@ class TwinHooks:
             parsed = {"Error": {"Code": code, "Message": str(denied)}, "ResponseMetadata": {"HTTPStatusCode": 403}}
             return AWSResponse("https://simulated.local", 403, {}, None), parsed
         try:
-            if service == "lambda" and operation == "Invoke":
+            if (service, operation) == ("stepfunctions", "SendTaskFailure"):
+                parsed = _send_task_failure(params)
+            elif service == "lambda" and operation == "Invoke":
                 payload = params.get("Payload", "")
                 parsed = self.dispatcher.invoke(params["FunctionName"], payload.encode())
             elif operation in SIMULATED_OPERATIONS.get(service, ()):
@@ -250,6 +283,22 @@ class TwinHooks:
                 botocore.handlers.BUILTIN_HANDLERS.remove(entry)
             for event, _handler in handlers:
                 session_events.unregister(event, unique_id=f"nova-twin-{event}")
+
+
+def _send_task_failure(params: dict[str, Any]) -> dict[str, Any]:
+    """SendTaskFailure with its `cause`: moto's response handler passes the error only, so the cause a rejecting
+    approver gives would be lost; the twin hands both to moto's own callback (as Step Functions records both)."""
+    from moto.stepfunctions.responses import get_backend
+
+    from nova_pipeline.local.template import ACCOUNT, REGION
+
+    backend: Any = get_backend(ACCOUNT, REGION)  # the interpreter's backend (execute_state_machine), which takes it
+    try:
+        backend.send_task_failure(params["taskToken"], error=params.get("error"), cause=params.get("cause"))
+    except Exception as error:  # moto's TaskTimedOut, InvalidToken, TaskDoesNotExist (codes as AWS names them)
+        code = getattr(error, "code", None) or getattr(error, "error_type", None) or type(error).__name__
+        raise SimulatedError(str(code), str(getattr(error, "message", error)), 400) from None
+    return {}
 
 
 def _bytes_as_text(value: Any) -> Any:

@@ -262,14 +262,18 @@ def requirements(service: str, operation: str, params: Mapping[str, Any], keys: 
     if service == "s3":
         bucket = str(params.get("Bucket", ""))
         key_arn = keys.buckets.get(bucket)
+        if operation == "PutBucketNotificationConfiguration":
+            return [need("s3:PutBucketNotification", f"arn:aws:s3:::{bucket}")]
         if operation in ("ListObjectsV2", "ListObjects"):
             return [need("s3:ListBucket", f"arn:aws:s3:::{bucket}", s3__prefix=str(params.get("Prefix", "")))]
         target = s3_object(bucket, str(params.get("Key", "")))
         if operation == "HeadObject":
             return [need("s3:GetObject", target)]
         if operation == "GetObject":
-            # Reading an SSE-KMS object decrypts its data key (S3 user guide, "Using SSE-KMS").
-            return [need("s3:GetObject", target)] + ([need("kms:Decrypt", key_arn)] if key_arn else [])
+            # Reading an SSE-KMS object decrypts its data key (S3 user guide, "Using SSE-KMS"); reading a given
+            # version is s3:GetObjectVersion (S3 API reference, GetObject: "Permissions").
+            action = "s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"
+            return [need(action, target)] + ([need("kms:Decrypt", key_arn)] if key_arn else [])
         if operation in ("PutObject", "CreateMultipartUpload"):
             return [need("s3:PutObject", target)] + ([need("kms:GenerateDataKey", key_arn)] if key_arn else [])
         if operation in ("UploadPart", "CompleteMultipartUpload"):
@@ -299,6 +303,8 @@ def requirements(service: str, operation: str, params: Mapping[str, Any], keys: 
         key_arn = keys.topics.get(topic)
         kms = [need("kms:GenerateDataKey", key_arn), need("kms:Decrypt", key_arn)] if key_arn else []
         return [need("sns:Publish", topic), *kms]
+    if service == "stepfunctions" and operation == "StartExecution":
+        return [need("states:StartExecution", str(params["stateMachineArn"]))]
     if service == "lambda" and operation == "Invoke":
         name = str(params["FunctionName"])
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"

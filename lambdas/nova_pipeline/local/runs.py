@@ -55,15 +55,26 @@ def function_logs(path: Path, *, echo: bool, level: str = "INFO") -> Iterator[No
         yield
         return
     with path.open("a", encoding="utf-8") as file:
-        previous = handler.setStream(_Tee(file, sys.stderr) if echo else file)
+        previous = _swap_stream(handler, _Tee(file, sys.stderr) if echo else file)
         previous_level = logger.log_level
         logger.setLevel(level)
         try:
             yield
         finally:
             logger.setLevel(previous_level)
-            if previous is not None:
-                handler.setStream(previous)
+            _swap_stream(handler, previous)
+
+
+def _swap_stream(handler: logging.StreamHandler[Any], stream: Any) -> Any:
+    """`handler.setStream` without its flush of the stream it replaces, which may be closed: the handler keeps the
+    stdout it was created with (a test's captured stdout, closed after that test, when the functions' logger was
+    first imported inside one), and `setStream` then fails with "I/O operation on closed file"."""
+    handler.acquire()
+    try:
+        previous, handler.stream = handler.stream, stream
+    finally:
+        handler.release()
+    return previous
 
 
 class _Tee:

@@ -177,6 +177,8 @@ class BedrockSimulator:
     lambda_client: Callable[[], Any] | None = None
     # With an authorizer, what a simulated job reads, writes and invokes is checked as the service role passed to it.
     authorizer: Authorizer | None = None
+    # The twin's simulated SageMaker managed MLflow (local.mlflow_server): training jobs with MlflowConfig log there.
+    mlflow: Any = None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     jobs: dict[str, _Job] = field(default_factory=dict)
@@ -603,6 +605,8 @@ class BedrockSimulator:
         if repository.startswith("nova-evaluation-repo:"):
             self._run_evaluation_job(job, channels)
             return
+        if "MlflowConfig" in request and self.mlflow is not None:
+            self.mlflow.log_training_job(job.arn, request["MlflowConfig"])
         reward_arn = request.get("HyperParameters", {}).get("reward_lambda_arn")
         if reward_arn:  # RFT: the rollouts are graded by the reward Lambda, invoked as the execution role
             lines = self._read_lines(channels["train"])

@@ -51,6 +51,10 @@ class CloudAssembly:
         for stack, template in self.templates.items():
             for logical_id, resource in template.get("Resources", {}).items():
                 physical, arn = _names(stack, logical_id, resource["Type"])
+                named = resource.get("Properties", {}).get("StateMachineName")
+                if resource["Type"] == "AWS::StepFunctions::StateMachine" and isinstance(named, str):
+                    # A named state machine's Ref/Arn carries its name, as CloudFormation returns it.
+                    physical, arn = named, f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{named}"
                 self.resources[(stack, logical_id)] = Resource(
                     stack, logical_id, resource["Type"], resource.get("Properties", {}), physical, arn
                 )

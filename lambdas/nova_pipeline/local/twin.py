@@ -55,6 +55,9 @@ class TwinOptions:
     function_environment: dict[str, str] = field(default_factory=dict)
     # The simulated quota: evaluation is paced to it, as it is to the account's quota in AWS.
     evaluation_requests_per_minute: int = 6000
+    # What `run()` answers when an execution waits for an approval: "approve" or "reject" as the operator would
+    # with `nova-pipeline approve` / `reject`; None leaves it waiting (a test decides, or the timeout does).
+    approval: str | None = None
     # Called with a line for each long step (synthesis on a cold cache, set-up), for a progress display.
     progress: Callable[[str], None] | None = None
 
@@ -135,8 +138,9 @@ def cached_synthesis(environment: str) -> SynthesizedApp:
     return app
 
 
-def synthesize(environment: str, outdir: Path) -> SynthesizedApp:
-    """Synthesize the CDK app for one environment: its templates and JSON file assets."""
+def synthesize(environment: str, outdir: Path, overrides: dict[str, Any] | None = None) -> SynthesizedApp:
+    """Synthesize the CDK app for one environment: its templates and JSON file assets; `overrides`: settings of the
+    environment's `cdk.json` block replaced (tests of an optional setting, such as `mlflowTrackingArn`)."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     pinned_node = REPO_ROOT / "node_modules" / ".bin"  # jsii runs the CDK in the pinned Node.js 22, however started
@@ -148,6 +152,9 @@ def synthesize(environment: str, outdir: Path) -> SynthesizedApp:
     from stacks.config import CONTEXT_KEY, load_environments
 
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    if overrides:
+        blocks = context[CONTEXT_KEY]
+        context[CONTEXT_KEY] = {**blocks, environment: {**blocks[environment], **overrides}}
     app = App(outdir=str(outdir), context={**context, "env": environment})
     [settings] = load_environments(context[CONTEXT_KEY], environment)
     stacks = add_environment(app, settings)
@@ -197,6 +204,8 @@ class OfflineTwin:
         self.topic_arn = ""
         self.dispatcher: Any = None
         self.authorizer: Authorizer | None = None
+        self.mlflow: Any = None
+        self._started: dict[str, float] = {}
 
     # ------------------------------------------------------------------------------------------ set-up
     def __enter__(self) -> OfflineTwin:
@@ -241,6 +250,11 @@ class OfflineTwin:
         self.simulator.authorizer = self.authorizer
         self._stack.enter_context(results_written_to_s3(self.authorizer))
 
+        from nova_pipeline.core.mlflow import use_transport
+        from nova_pipeline.local.mlflow_server import SimulatedMlflow
+
+        self.mlflow = self.simulator.mlflow = SimulatedMlflow(authorizer=self.authorizer)
+        self._stack.enter_context(use_transport(self.mlflow.send))
         self.dispatcher = LambdaDispatcher(authorizer=self.authorizer)
         self._stack.enter_context(TwinHooks(self.simulator, self.dispatcher, self.authorizer).installed())
         self._stack.enter_context(self._fresh_clients())
@@ -273,6 +287,7 @@ class OfflineTwin:
             s3.create_bucket(Bucket=bucket.physical_id)
             if "DataKey" not in bucket.logical_id and bucket.logical_id.startswith("Data"):
                 self.data_bucket = bucket.physical_id
+        self._bucket_notifications(s3)
         sns = boto3.client("sns", region_name=REGION)
         for topic in self.assembly.of_type("AWS::SNS::Topic"):
             self.topic_arn = sns.create_topic(Name=topic.physical_id)["TopicArn"]
@@ -287,6 +302,7 @@ class OfflineTwin:
             service = variables.get("POWERTOOLS_SERVICE_NAME")
             if not service or not (LAMBDAS_DIR / service / "handler.py").is_file():
                 continue  # CDK's own helper functions (e.g. bucket auto-delete) are not part of the run
+            self._mlflow_server(variables, s3)
             variables["NOVA_POLL_INTERVAL_SECONDS"] = str(self.options.poll_interval_seconds)
             variables["POWERTOOLS_LOG_LEVEL"] = self.options.log_level
             variables["NOVA_SIMULATED"] = "true"
@@ -317,8 +333,34 @@ class OfflineTwin:
         self._state_machine_platform_checks(machine, role_arn)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         self.state_machine_arn = sfn.create_state_machine(
-            name=f"twin-{uuid.uuid4().hex[:8]}", definition=definition, roleArn=role_arn
+            name=str(deployed_name), definition=definition, roleArn=role_arn
         )["stateMachineArn"]
+
+    def _mlflow_server(self, variables: dict[str, Any], s3: Any) -> None:
+        """The environment's MLflow server or app (`mlflowTrackingArn`) exists in the twin, with its artifact store
+        (`mlflowArtifactStoreUri`; a bucket of the twin's own otherwise), as it exists in the account."""
+        arn, store = variables.get("NOVA_MLFLOW_TRACKING_ARN"), variables.get("NOVA_MLFLOW_ARTIFACT_STORE_URI")
+        if not arn or (arn in self.mlflow.servers and not store):  # not every function is told the store
+            return
+        store = store or "s3://nova-twin-mlflow-artifacts/mlflow"
+        bucket = store.removeprefix("s3://").split("/", 1)[0]
+        if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=bucket)
+        self.mlflow.add_server(arn, store)
+
+    def _bucket_notifications(self, s3: Any) -> None:
+        """What CloudFormation does at deploy time with CDK's bucket-notifications custom resource: its handler
+        function, under that function's role, puts the bucket's notification configuration (EventBridge delivery
+        for data-triggered runs; a managed bucket's handler only puts)."""
+        functions = {f.arn: f for f in self.assembly.of_type("AWS::Lambda::Function")}
+        for custom in self.assembly.of_type("Custom::S3BucketNotifications"):
+            properties = self.assembly.resolve(custom.stack, custom.properties)
+            handler = functions[str(properties["ServiceToken"])]
+            role_arn = str(self.assembly.resolve(handler.stack, handler.properties["Role"]))
+            with acting_as(role_arn):
+                s3.put_bucket_notification_configuration(
+                    Bucket=properties["BucketName"], NotificationConfiguration=properties["NotificationConfiguration"]
+                )
 
     def _state_machine_platform_checks(self, machine: Any, role_arn: str) -> None:
         """What Step Functions does with the state machine's role when it is created with logging and tracing
@@ -440,28 +482,59 @@ class OfflineTwin:
     def run(self, execution_input: dict[str, Any], name: str | None = None) -> ExecutionResult:
         return self.wait(self.start(execution_input, name))
 
-    def start(self, execution_input: dict[str, Any], name: str | None = None) -> tuple[str, str, float]:
-        """Start an execution without waiting (several can run at once): (name, ARN, start time) for `wait`."""
+    def start(self, execution_input: dict[str, Any], name: str | None = None) -> str:
+        """Start an execution and return its ARN without waiting (see `wait`)."""
         import boto3
 
         sfn = boto3.client("stepfunctions", region_name=REGION)
         name = name or f"local-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        started = time.monotonic()
-        arn = sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input))[
-            "executionArn"
-        ]
-        return name, arn, started
+        self._started[name] = time.monotonic()
+        arn: str = sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
+        )["executionArn"]
+        return arn
 
-    def wait(self, execution: tuple[str, str, float]) -> ExecutionResult:
-        """Wait for a started execution to end and return its result with a state-by-state trace."""
+    def approval_pending(self, execution_arn: str) -> bool:
+        """Whether the execution has stored an approval's task token (RequestApproval ran). Read from moto's store
+        directly: a polling loop of requests would read the process environment while functions change it."""
+        from moto.s3.models import s3_backends
+
+        from nova_pipeline.promotion.approval import execution_name
+
+        bucket = s3_backends[ACCOUNT]["aws"].buckets.get(self.data_bucket)
+        return bucket is not None and layout.approval(execution_name(execution_arn)) in bucket.keys
+
+    def decide(self, execution_arn: str, *, approve: bool, reason: str | None = None) -> dict[str, Any]:
+        """What `nova-pipeline approve` / `reject` do, as the operator."""
+        import boto3
+
+        from nova_pipeline.promotion.approval import decide
+
+        return decide(
+            stepfunctions=boto3.client("stepfunctions", region_name=REGION),
+            s3=boto3.client("s3", region_name=REGION),
+            data_bucket=self.data_bucket,
+            execution_arn=execution_arn,
+            approve=approve,
+            by="arn:aws:iam::123456789012:user/twin-operator",
+            reason=reason,
+        )
+
+    def wait(self, arn: str) -> ExecutionResult:
+        """Wait for the execution to end, answering its approval as `options.approval` says."""
         import boto3
 
         sfn = boto3.client("stepfunctions", region_name=REGION)
-        name, arn, started = execution
+        name = arn.rsplit(":", 1)[-1]
+        started = self._started.get(name, time.monotonic())
+        decided = False
         while True:
             description = sfn.describe_execution(executionArn=arn)
             if description["status"] in TERMINAL:
                 break
+            if self.options.approval and not decided and self.approval_pending(arn):
+                self.decide(arn, approve=self.options.approval == "approve", reason=f"{self.options.approval} (twin)")
+                decided = True
             if time.monotonic() - started > self.options.timeout_seconds:
                 sfn.stop_execution(executionArn=arn, error="TwinTimeout", cause="the offline run took too long")
                 description = sfn.describe_execution(executionArn=arn)
@@ -551,6 +624,11 @@ def format_trace(result: ExecutionResult, report: Path | None = None, why: list[
         lines.append(summary)
         for failure in evaluation.get("failed", []):
             lines.append(f"  failed: {failure}")
+    approval = (result.output or {}).get("approval")
+    if approval and approval.get("decision") != "approved":
+        lines.append(f"approval: {approval.get('decision')} ({approval.get('reason')}): not promoted")
+    elif approval:
+        lines.append(f"approval: approved by {approval.get('by')}")
     if report is not None:
         lines.append(f"report: {report}")
     lines.append(f"Model: {SIMULATED_LABEL}.")

@@ -75,10 +75,13 @@ def promote_candidate(
 
 
 def rejection_reason(state: RunState, evaluation: EvaluationResult) -> str:
-    """Why the candidate is not promoted: Promote's refusal, or the gate's failed checks."""
+    """Why the candidate is not promoted: Promote's refusal, the approver's rejection or its timeout, or the gate's
+    failed checks."""
     refused = (state.promotion or {}).get("reason")
     if refused:
         return str(refused)
+    if state.approval is not None and state.approval.decision != "approved":
+        return f"approval {state.approval.decision}: {state.approval.reason or 'no reason given'}"
     return "quality gate: " + ("; ".join(evaluation.failed) or f"verdict {evaluation.verdict}")
 
 

@@ -16,11 +16,18 @@ from nova_pipeline.core.settings import (
 def test_settings_parse_the_variables_the_function_declares() -> None:
     settings = load_settings(
         AggregateSettings,
-        {"NOVA_ENVIRONMENT": "dev", "NOVA_DATA_BUCKET": "data", "NOVA_GATE_DEFAULTS": '{"min_primary_metric": 0.5}'},
+        {
+            "NOVA_ENVIRONMENT": "dev",
+            "NOVA_DATA_BUCKET": "data",
+            "NOVA_GATE_DEFAULTS": '{"min_primary_metric": 0.5}',
+            "NOVA_MLFLOW_TRACKING_ARN": "",
+            "NOVA_MLFLOW_ARTIFACT_STORE_URI": "",
+        },
     )
 
     assert (settings.environment, settings.data_bucket) == ("dev", "data")
     assert settings.gate_defaults == {"min_primary_metric": 0.5}
+    assert (settings.mlflow_tracking_arn, settings.mlflow_artifact_store_uri) == (None, None)  # empty: no tracking
     assert settings.simulated is False
 
 

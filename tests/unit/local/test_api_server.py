@@ -1,4 +1,5 @@
-"""serve-local answers a body that is not UTF-8 as API Gateway + the function do: a 400, never a dropped connection."""
+"""serve-local answers as API Gateway + the function do: a body that is not UTF-8 is a 400, never a dropped
+connection; an unknown route is a 404 and a wrong method a 405, whatever the method."""
 
 from __future__ import annotations
 
@@ -35,3 +36,30 @@ def test_invalid_utf8_in_a_body_is_a_400() -> None:
 
     assert (status, body["message"]) == (400, "body: not valid UTF-8 text (send JSON encoded as UTF-8)")
     assert health_status == 200
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_unknown_routes_are_404_and_wrong_methods_405_for_every_method() -> None:
+    answers: dict[tuple[str, str], tuple[int, str | None]] = {}
+    with local_api_environment() as (handler, _):
+        server = make_server(handler, 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
+            for method, path in [("DELETE", "/v1/generate"), ("PUT", "/v1/health"), ("PATCH", "/v2/nothing"),
+                                 ("GET", "/v1/nothing")]:  # fmt: skip
+                connection.request(method, path)
+                response = connection.getresponse()
+                response.read()
+                answers[(method, path)] = (response.status, response.getheader("Allow"))
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    assert answers == {
+        ("DELETE", "/v1/generate"): (405, "POST"),
+        ("PUT", "/v1/health"): (405, "GET"),
+        ("PATCH", "/v2/nothing"): (404, None),
+        ("GET", "/v1/nothing"): (404, None),
+    }

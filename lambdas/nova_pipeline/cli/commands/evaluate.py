@@ -129,7 +129,15 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def cost(args: argparse.Namespace) -> int:
-    """Projected monthly cost of serving a customized model on demand (tokens plus model storage)."""
+    """Projected monthly cost of serving a customized model on demand (tokens plus model storage); with --input, the
+    training and evaluation estimate of an execution input (the cost guard's, from the prepared data)."""
+    if args.input:
+        from nova_pipeline.cli.commands._run_cost import run_cost
+
+        return run_cost(args)
+    if not args.model:
+        print("error: give --model (serving cost) or --input (a run's training and evaluation cost)", file=sys.stderr)
+        return EXIT_INVALID
     traffic, _ = _traffic(args)
     breakdown = monthly_cost(
         load_prices(args.prices),
@@ -192,8 +200,16 @@ def register(subparsers: Any) -> None:
         "cost",
         help_text="projected monthly cost of a customized model on demand",
         description=cost.__doc__,
-        example="nova-pipeline cost --model nova-micro --queries-per-month 22000 --input-tokens 800 --output-tokens 60",
+        example="nova-pipeline cost --model nova-micro --queries-per-month 22000 --input-tokens 800 "
+        "--output-tokens 60\n  nova-pipeline cost --input examples/sft-text-to-sql-nova-micro.json "
+        "--data examples/data/text-to-sql",
     )
-    parser.add_argument("--model", required=True, choices=sorted(load_prices().models))
+    parser.add_argument("--model", choices=sorted(load_prices().models))
+    parser.add_argument("--input", metavar="FILE", help="an execution input: estimate its training and evaluation")
+    parser.add_argument(
+        "--data",
+        metavar="PATH_OR_S3",
+        help="with --input: the dataset (default: dataset.uri when it is local or s3://)",
+    )
     _traffic_flags(parser)
     parser.set_defaults(handler=cost)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_pipeline.cli.commands._common import EXIT_INVALID, EXIT_OK, add_command, read_json
+from nova_pipeline.evaluation.estimate import format_estimate
 
 # Requests that create, start, change or delete something: shown with their whole body.
 MUTATING = ("Create", "Start", "Put", "Publish", "Delete", "Stop", "Invoke", "Converse", "Upload", "Complete")
@@ -28,7 +29,7 @@ def plan(args: argparse.Namespace) -> int:
 
     execution_input = read_json(args.input)
     print(f"synthesizing the {args.env} environment and dry-running the execution offline ...", file=sys.stderr)
-    with OfflineTwin(TwinOptions(environment=args.env)) as twin:
+    with OfflineTwin(TwinOptions(environment=args.env, approval="approve")) as twin:
         twin.upload_example_data()
         execution_input = twin.upload_local_dataset(execution_input, Path(args.input).resolve().parent)
         result = twin.run(execution_input, name=args.name)
@@ -43,6 +44,9 @@ def plan(args: argparse.Namespace) -> int:
         lines.append(f"{number:>4}. {call:<45} as {_role(request.principal)}")
         if args.all_bodies or request.operation.startswith(MUTATING):
             lines += ["        " + line for line in _body(request.params).splitlines()]
+    estimate = (result.output or {}).get("estimate")
+    if estimate:
+        lines += ["", format_estimate(estimate)]
     if result.status != "SUCCEEDED":
         lines += ["", f"error: {result.error}", f"cause: {result.cause}"]
     reason = ((result.output or {}).get("evaluation") or {}).get("reason")

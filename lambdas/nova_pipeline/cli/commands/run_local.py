@@ -47,6 +47,7 @@ def run_local(args: argparse.Namespace) -> int:
         ),
         log_level="INFO",
         progress=_progress,
+        approval=args.approval,
     )
     with OfflineTwin(options) as twin:
         uploaded = twin.upload_example_data()
@@ -153,6 +154,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--env", default="dev", help="environment of cdk.json to synthesize (default dev)")
     parser.add_argument(
         "--name", help="execution name: 1-80 letters, digits, '-' and '_' (default: local-<time>-<random>)"
+    )
+    parser.add_argument(
+        "--approval",
+        choices=("approve", "reject"),
+        default="approve",
+        help="the decision the twin sends when the run waits for an approval (default approve)",
     )
     parser.add_argument(
         "--fail-at", metavar="STATE", help="make the function of this task state fail (e.g. CreateDeployment)"
