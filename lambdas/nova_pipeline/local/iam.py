@@ -145,7 +145,9 @@ class PolicyBook:
             book.trust[role.arn] = list(trust.get("Statement", []))
             for policy in role.properties.get("Policies", []):
                 book._add(role.arn, f"{stack}/{logical_id}.{policy['PolicyName']}", policy, assembly, stack)
-        for policy in assembly.of_type("AWS::IAM::Policy"):
+        # Customer managed policies attached to a role count too: CDK moves the statements of a role's policy that
+        # outgrows IAM's size limit into `OverflowPolicy<n>` managed policies (aws-iam Role.splitLargePolicy).
+        for policy in [*assembly.of_type("AWS::IAM::Policy"), *assembly.of_type("AWS::IAM::ManagedPolicy")]:
             for reference in policy.properties.get("Roles", []):
                 role = roles[(policy.stack, reference["Ref"])]
                 book._add(role.arn, f"{policy.stack}/{policy.logical_id}", policy.properties, assembly, policy.stack)
