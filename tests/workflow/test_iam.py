@@ -27,34 +27,14 @@ NEEDS_APPROVAL = {"approval": {"required": True}}
 
 
 def _upload_input(twin: OfflineTwin, document: dict[str, Any]) -> dict[str, Any]:
-    """Upload incoming/<name>/input.json and deliver its "Object Created" event to StartFromUpload, as EventBridge
-    does (under the function's role)."""
+    """Upload incoming/<name>/input.json: the data bucket sends "Object Created" to EventBridge and the rule's
+    target, StartFromUpload, runs under its role. Its result."""
     s3 = boto3.client("s3", region_name="us-east-1")
-    key = "incoming/tickets/input.json"
-    s3.put_bucket_versioning(Bucket=twin.data_bucket, VersioningConfiguration={"Status": "Enabled"})
-    version = s3.put_object(Bucket=twin.data_bucket, Key=key, Body=json.dumps(document).encode())["VersionId"]
-    [function] = [f for f in twin.dispatcher.functions.values() if f.handler_dir.name == "start_from_upload"][:1]
-    event = {
-        "version": "0",
-        "id": "1",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2026-12-02T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": twin.data_bucket},
-            "object": {"key": key, "version-id": version, "size": 1, "etag": "e", "sequencer": "1"},
-            "request-id": "r",
-            "requester": "123456789012",
-            "source-ip-address": "127.0.0.1",
-            "reason": "PutObject",
-        },
-    }
-    response = twin.dispatcher.invoke(function.arn, json.dumps(event).encode())
-    result: dict[str, Any] = json.loads(response["Payload"].read())
+    s3.put_object(Bucket=twin.data_bucket, Key="incoming/tickets/input.json", Body=json.dumps(document).encode())
+    assert twin.events is not None
+    [delivery] = twin.events.wait()
+    assert delivery.error is None, delivery.error
+    result: dict[str, Any] = delivery.result
     return result
 
 

@@ -85,6 +85,10 @@ def test_sagemaker_sft_then_rft_trains_the_second_job_from_the_first_checkpoint(
         assert [row["stage"] for row in rows] == ["baseline", "stage 1", "stage 2"]
         assert set(rows[1]["perClassF1"]) == {"HQ", "LQ_CLOSE", "LQ_EDIT"}
         assert rows[1]["trainingSeconds"] is not None and rows[2]["formatErrors"] is not None
+        # SageMaker bills instance-seconds; the shipped price table has no ml.p5.48xlarge price, and the row says so
+        assert rows[1]["trainingCostUsd"] is None
+        assert rows[1]["trainingCostBasis"] == "not priced: " + result.output["estimate"]["stages"][0]["trainingBasis"]
+        assert "no hourly price for ml.p5.48xlarge" in rows[1]["trainingCostBasis"]
         # The base model's right answers are all wrapped in prose; the stages answer with the label alone.
         assert rows[0]["verboseAnswers"] == round(rows[0]["primary"], 4) and rows[1]["verboseAnswers"] == 0.0
         assert report["stages"]["chosenStage"] == chosen["index"] + 1
@@ -119,6 +123,10 @@ def test_bedrock_sft_then_sft_starts_from_the_first_custom_model(offline_twin: A
         assert second["trainingDataConfig"]["s3Uri"].endswith(f"/prepared/{result.name}/stage-2/train.jsonl")
         assert second_job["modelArn"] != first_job["modelArn"]
         assert first_job["trainingSeconds"] is not None  # GetModelCustomizationJob's endTime - creationTime
+        # Bedrock bills training tokens x epochs: each stage's cost is CheckBudget's estimate of it
+        estimates = result.output["estimate"]["stages"]
+        assert [s["trainingCostUsd"] for s in (first_job, second_job)] == [e["trainingUsd"] for e in estimates]
+        assert first_job["trainingCostBasis"] == "estimated before the run: " + estimates[0]["trainingBasis"]
 
 
 def test_bedrock_rft_after_sft_is_refused_before_anything_starts(offline_twin: Any) -> None:

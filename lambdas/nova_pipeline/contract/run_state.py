@@ -251,6 +251,8 @@ class StageOutcome(_State):
     error_rate: float | None = None
     training_seconds: float | None = None
     training_cost_usd: float | None = None
+    training_cost_basis: str | None = None
+    """How the cost was found: SageMaker's billed seconds x instances x price, or Bedrock's token estimate."""
     report_uri: str | None = None
     active_version: int | None = None
     """Version of the active-model record this stage was compared with (see EvaluationResult.active_version)."""

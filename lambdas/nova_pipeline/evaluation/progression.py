@@ -1,6 +1,6 @@
 """Multi-stage runs: each stage's outcome, the choice of the stage to promote, and the progression table of the
-report (baseline -> stage 1 -> stage 2: primary metric, per-class F1, format errors, verbose answers, request errors
-and training time).
+report (baseline -> stage 1 -> stage 2: primary metric, per-class F1, format errors, verbose answers, request errors,
+training time and training cost).
 
 Kept apart from `report.py` (the single-stage layout) so that the two evolve separately: `render_html` adds the
 section this module renders when `report["stages"]` is present.
@@ -11,7 +11,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from nova_pipeline.contract.run_state import JobState, StageOutcome
+from nova_pipeline.contract.execution_input import ExecutionInput
+from nova_pipeline.contract.run_state import JobState, StageCostEstimate, StageOutcome
+from nova_pipeline.evaluation.cost import PriceTable
 
 
 def format_errors(metrics: dict[str, Any]) -> float | None:
@@ -41,6 +43,24 @@ def per_class_f1(metrics: dict[str, Any], limit: int | None = None) -> dict[str,
     return {label: round(float(v["f1"]), 4) for label, v in classes[:limit]}
 
 
+def training_cost(
+    job: JobState | None, run: ExecutionInput, estimate: StageCostEstimate | None, table: PriceTable
+) -> tuple[float | None, str]:
+    """A stage's training cost and how it was found: SageMaker bills instance-seconds, so a finished training job's
+    `BillableTimeInSeconds` x its instances x the hourly price is what it cost; Bedrock bills training tokens x
+    epochs (Bedrock pricing), which is the estimate CheckBudget made from the prepared records before the run."""
+    if job is not None and job.platform == "sagemaker" and job.billable_seconds is not None:
+        settings = run.sagemaker
+        instance, count = settings.instance_type or "", settings.instance_count or 1
+        price = table.instance_hour(instance)
+        if price is not None:
+            cost = job.billable_seconds / 3600 * count * price
+            return round(cost, 2), f"billed {job.billable_seconds:g} s x {count} x {instance} at ${price:g}/h"
+    if estimate is not None and estimate.training_usd is not None:
+        return estimate.training_usd, f"estimated before the run: {estimate.training_basis}"
+    return None, "not priced: " + (estimate.training_basis if estimate else "no estimate was made")
+
+
 def stage_outcome(
     *,
     index: int,
@@ -51,6 +71,7 @@ def stage_outcome(
     deployment_name: str,
     report: dict[str, Any],
     report_uri: str,
+    cost: tuple[float | None, str] = (None, "not priced"),
 ) -> StageOutcome:
     candidate = report["candidate"]
     return StageOutcome(
@@ -68,7 +89,8 @@ def stage_outcome(
         verbose_answers=verbose_answers(candidate),
         error_rate=candidate["errorRate"],
         training_seconds=job.training_seconds if job else None,
-        training_cost_usd=None,
+        training_cost_usd=cost[0],
+        training_cost_basis=cost[1],
         report_uri=report_uri,
     )
 
@@ -96,6 +118,7 @@ def progression(
                 "verboseAnswers": verbose_answers(baseline),
                 "errorRate": baseline["errorRate"],
                 "trainingSeconds": None,
+                "trainingCostUsd": None,
                 "verdict": None,
             }
         )
@@ -111,6 +134,7 @@ def progression(
                 "errorRate": stage.error_rate,
                 "trainingSeconds": stage.training_seconds,
                 "trainingCostUsd": stage.training_cost_usd,
+                "trainingCostBasis": stage.training_cost_basis,
                 "verdict": stage.verdict,
                 "failed": stage.failed,
                 "modelArn": stage.model_arn,
@@ -126,6 +150,12 @@ def progression(
 
 def _number(value: Any, digits: int = 4) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _cost(row: dict[str, Any]) -> str:
+    """The cost cell, with how the figure was found as its tooltip (billed seconds, or the estimate)."""
+    basis = html.escape(row.get("trainingCostBasis") or "", quote=True)
+    return f'<span title="{basis}">{_number(row.get("trainingCostUsd"), 2)}</span>'
 
 
 def render_progression(section: dict[str, Any] | None) -> str:
@@ -144,6 +174,7 @@ def render_progression(section: dict[str, Any] | None) -> str:
             "right but verbose",
             "request errors",
             "training time (s)",
+            "training cost (USD)",
             "verdict",
         ]
     )
@@ -160,6 +191,7 @@ def render_progression(section: dict[str, Any] | None) -> str:
             _number(row.get("verboseAnswers")),
             _number(row.get("errorRate")),
             _number(row.get("trainingSeconds"), 0),
+            _cost(row),
             html.escape(row.get("verdict") or "—"),
         ]
         body += "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"

@@ -13,7 +13,7 @@ from typing import Any
 
 from nova_pipeline.contract.catalog import MODELS, TaskType
 from nova_pipeline.contract.events import BatchRequest, BatchResult
-from nova_pipeline.contract.execution_input import InferenceConfig, TrafficInput
+from nova_pipeline.contract.execution_input import InferenceConfig, TrafficInput, stage_view
 from nova_pipeline.contract.run_state import EvaluationPlan, EvaluationResult, GuardrailRef, RunState, StageOutcome
 from nova_pipeline.core import layout
 from nova_pipeline.core.errors import aws_call
@@ -30,7 +30,7 @@ from nova_pipeline.evaluation.general import (
 )
 from nova_pipeline.evaluation.general import KIND as GENERAL
 from nova_pipeline.evaluation.predictions import PredictionRow, parse_lines
-from nova_pipeline.evaluation.progression import choose, progression, stage_outcome
+from nova_pipeline.evaluation.progression import choose, progression, stage_outcome, training_cost
 from nova_pipeline.evaluation.report import data_summary, parse_loss_csv, render_html
 from nova_pipeline.evaluation.runner import Target, batches, concurrency_for, evaluate_batch, evaluate_rows
 from nova_pipeline.evaluation.service import evaluation_report
@@ -400,6 +400,9 @@ def _stage_outcomes(
         return [], None
     index = state.stage.index
     earlier = state.evaluation.stages if state.evaluation is not None and index > 0 else []
+    estimates = state.estimate.stages if state.estimate is not None else []
+    estimate = next((e for e in estimates if e.index == index), None)
+    cost = training_cost(state.job, stage_view(run, index), estimate, load_prices())
     outcome = stage_outcome(
         index=index,
         method=run.stages[index].method.value,
@@ -409,6 +412,7 @@ def _stage_outcomes(
         deployment_name=deployment.deployment_name,
         report=report,
         report_uri=report_uri,
+        cost=cost,
     ).model_copy(update={"active_version": active_version})
     outcomes = [*earlier, outcome]
     last = index == len(run.stages) - 1

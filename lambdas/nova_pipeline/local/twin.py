@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_pipeline.core import layout
+from nova_pipeline.local.eventbridge import EventBus
 from nova_pipeline.local.iam import (
     ADMIN,
     Authorizer,
@@ -205,6 +206,7 @@ class OfflineTwin:
         self.dispatcher: Any = None
         self.authorizer: Authorizer | None = None
         self.mlflow: Any = None
+        self.events: EventBus | None = None
         self._started: dict[str, float] = {}
 
     # ------------------------------------------------------------------------------------------ set-up
@@ -285,6 +287,9 @@ class OfflineTwin:
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in self.assembly.of_type("AWS::S3::Bucket"):
             s3.create_bucket(Bucket=bucket.physical_id)
+            versioning = bucket.properties.get("VersioningConfiguration", {}).get("Status")
+            if versioning == "Enabled":  # object events then carry a version id, as in AWS
+                s3.put_bucket_versioning(Bucket=bucket.physical_id, VersioningConfiguration={"Status": "Enabled"})
             if "DataKey" not in bucket.logical_id and bucket.logical_id.startswith("Data"):
                 self.data_bucket = bucket.physical_id
         self._bucket_notifications(s3)
@@ -325,6 +330,9 @@ class OfflineTwin:
                 tracing=function.properties.get("TracingConfig", {}).get("Mode") == "Active",
             )
             self.dispatcher.add(local)
+        # The rules of the app on the default event bus (data-triggered runs), fed by buckets with EventBridge on.
+        self.events = EventBus.from_assembly(self.assembly, self.dispatcher.invoke)
+        self._stack.enter_context(self.events.receiving_s3_events())
         role_arn = str(self.assembly.resolve(machine.stack, machine.properties["RoleArn"]))
         assert self.authorizer is not None
         self.authorizer.state_machine_role = role_arn
