@@ -60,6 +60,7 @@ def event() -> dict[str, Any]:
             "candidate": 0.91,
             "baseline": 0.42,
             "reportUrl": "https://example.com/report.html",
+            "reportHtmlUri": "s3://nova-test-data/reports/run-7/report.html",
         },
         "deployment": {
             "deploymentArn": "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc",
@@ -95,5 +96,10 @@ def test_the_token_is_stored_by_execution_name_then_the_topic_is_told(
         "Result: accuracy 0.910 (baseline 0.420).",
         "Report: https://example.com/report.html",
     ]
+    # the presigned link dies with the role session that signed it; the S3 location and a command do not
+    assert lines[3] == (
+        "Report in S3: s3://nova-test-data/reports/run-7/report.html (the link above expires with the session that "
+        "signed it; a fresh one: aws s3 presign s3://nova-test-data/reports/run-7/report.html --expires-in 3600)"
+    )
     assert f"Approve: nova-pipeline approve --execution {EXECUTION}" in lines
     assert lines[-1].startswith("Without a decision by ") and lines[-1].endswith(" the candidate is rejected.")

@@ -72,11 +72,21 @@ def request_approval(
         baseline = "none" if evaluation.baseline is None else f"{evaluation.baseline:.3f}"
         result = f"{evaluation.primary_metric} {evaluation.candidate:.3f} (baseline {baseline})"
     name = request.input.run_name or request.execution.name
+    # A presigned link is good only while the session that signed it lasts, however long it asks for (S3 user
+    # guide, "Expiration time for presigned URLs": role credentials); an approval may wait days, so the message
+    # also says where the report is and how to get a fresh link.
+    durable = []
+    if evaluation.report_url and evaluation.report_html_uri:
+        durable = [
+            f"Report in S3: {evaluation.report_html_uri} (the link above expires with the session that signed it; "
+            f"a fresh one: aws s3 presign {evaluation.report_html_uri} --expires-in 3600)"
+        ]
     message = "\n".join(
         [
             f"Run {name} passed the quality gate and waits for an approval before promotion.",
             f"Result: {result}.",
             f"Report: {report}",
+            *durable,
             f"Deployment: {request.deployment.deployment_arn if request.deployment else '(none)'}",
             "",
             f"Approve: nova-pipeline approve --execution {request.execution.arn}",
