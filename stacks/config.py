@@ -53,6 +53,8 @@ GUARDRAIL_IDENTIFIER = r"^([a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0
 # CreateTrainingJob `MlflowConfig.MlflowResourceArn` (botocore service model; the API reference's AIMlflowConfig names
 # the two kinds: mlflow-tracking-server and mlflow-app).
 MLFLOW_ARN = r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:[0-9]{12}:mlflow-(app|tracking-server)/[A-Za-z0-9\-]+$"
+# A KMS key ARN (not an alias): IAM grants on keys take the key ARN.
+KMS_KEY_ARN = r"^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:[0-9]{12}:key/[A-Za-z0-9\-]+$"
 # A general purpose bucket (S3 user guide, "General purpose bucket naming rules") and an optional key prefix.
 S3_PREFIX = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^\s]*)?$"
 
@@ -206,11 +208,17 @@ class EnvironmentSettings(_Settings):
     """Optional artifact store of that server or app (its `ArtifactStoreUri`, `s3://bucket/prefix`): the evaluation
     uploads report.json and report.html there as run artifacts (the only place outside the pipeline's buckets it may
     write); unset: the run's tags carry the reports' S3 locations. Needs `mlflowTrackingArn`."""
+    mlflow_artifact_key_arn: Annotated[str | None, Field(pattern=KMS_KEY_ARN)] = None
+    """The customer managed KMS key the artifact store's bucket encrypts with by default, if it has one: writing an
+    SSE-KMS object needs `kms:GenerateDataKey` on it (S3 user guide, "Using SSE-KMS"), granted on this key only.
+    Needs `mlflowArtifactStoreUri`."""
 
     @model_validator(mode="after")
     def _artifact_store_needs_server(self) -> EnvironmentSettings:
         if self.mlflow_artifact_store_uri and not self.mlflow_tracking_arn:
             raise ValueError("mlflowArtifactStoreUri is set without mlflowTrackingArn (the server it belongs to)")
+        if self.mlflow_artifact_key_arn and not self.mlflow_artifact_store_uri:
+            raise ValueError("mlflowArtifactKeyArn is set without mlflowArtifactStoreUri (the bucket it encrypts)")
         return self
 
     @field_validator("region")

@@ -111,7 +111,12 @@ class Evaluation(Construct):
             iam.PolicyStatement(actions=["ssm:GetParameter", "ssm:PutParameter"], resources=[parameter, claims])
         )
         if settings.mlflow_tracking_arn:  # each evaluated stage is logged to the environment's MLflow
-            grant_mlflow_tracking(aggregate, settings.mlflow_tracking_arn, settings.mlflow_artifact_store_uri)
+            grant_mlflow_tracking(
+                aggregate,
+                settings.mlflow_tracking_arn,
+                settings.mlflow_artifact_store_uri,
+                settings.mlflow_artifact_key_arn,
+            )
             if settings.mlflow_artifact_store_uri:
                 store = re.escape(settings.mlflow_artifact_store_uri.removeprefix("s3://").rstrip("/"))
                 allow_wildcards(

@@ -176,10 +176,14 @@ MLFLOW_TRACKING_ACTIONS = [
 ]
 
 
-def grant_mlflow_tracking(role: iam.Role, tracking_arn: str, artifact_store_uri: str | None) -> None:
+def grant_mlflow_tracking(
+    role: iam.Role, tracking_arn: str, artifact_store_uri: str | None, artifact_key_arn: str | None = None
+) -> None:
     """The MLflow calls of the evaluation on the configured server or app only, and writing objects (the reports as
-    run artifacts) under its artifact store, when one is configured, only."""
+    run artifacts) under its artifact store, when one is configured, only, with its bucket's KMS key if it has one."""
     role.add_to_policy(iam.PolicyStatement(actions=MLFLOW_TRACKING_ACTIONS, resources=[tracking_arn]))
     if artifact_store_uri:
         store = artifact_store_uri.removeprefix("s3://").rstrip("/")
         role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[f"arn:aws:s3:::{store}/*"]))
+    if artifact_key_arn:
+        role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[artifact_key_arn]))

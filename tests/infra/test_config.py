@@ -60,8 +60,8 @@ def test_invalid_values_name_the_key_and_allowed_values() -> None:
         "400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (got 10)",
         "  nova:environments.qa.api.auth: Input should be 'iam' or 'api-key' (got 'cognito')",
         "  nova:environments.qa.colour: is not a known setting; allowed keys: account, alarmEmail, api, approval, "
-        "defaultBaseModel, encryptLogs, evaluation, guardrail, lifecycle, logRetentionDays, mlflowArtifactStoreUri, "
-        "mlflowTrackingArn, pollIntervalSeconds, region, removalPolicy, triggers",
+        "defaultBaseModel, encryptLogs, evaluation, guardrail, lifecycle, logRetentionDays, mlflowArtifactKeyArn, "
+        "mlflowArtifactStoreUri, mlflowTrackingArn, pollIntervalSeconds, region, removalPolicy, triggers",
     ]
 
 

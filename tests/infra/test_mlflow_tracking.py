@@ -21,6 +21,7 @@ from tests.infra.conftest import as_list
 ROOT = Path(__file__).resolve().parents[2]
 MLFLOW_ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/nova-experiments"
 ARTIFACT_STORE = "s3://team-mlflow-artifacts/nova/"
+ARTIFACT_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def _synth(tmp_path_factory: pytest.TempPathFactory, **settings: str) -> Template:
@@ -36,7 +37,7 @@ def _synth(tmp_path_factory: pytest.TempPathFactory, **settings: str) -> Templat
 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return _synth(tmp_path_factory, mlflowArtifactStoreUri=ARTIFACT_STORE)
+    return _synth(tmp_path_factory, mlflowArtifactStoreUri=ARTIFACT_STORE, mlflowArtifactKeyArn=ARTIFACT_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +105,10 @@ def test_the_evaluation_may_write_under_the_artifact_store_only_when_one_is_conf
         {"Action": "s3:PutObject", "Effect": "Allow", "Resource": "arn:aws:s3:::team-mlflow-artifacts/nova/*"}
     ]
     assert outside_buckets(tracked_without_store) == []
+    # the store's bucket encrypts with its own key: GenerateDataKey on that key only, and only when it is named
+    key_grants = [s for s in _statements_of(tracked, "AggregateEvaluation") if ARTIFACT_KEY in as_list(s["Resource"])]
+    assert key_grants == [{"Action": "kms:GenerateDataKey", "Effect": "Allow", "Resource": ARTIFACT_KEY}]
+    assert not [s for s in _statements_of(tracked_without_store, "AggregateEvaluation") if ARTIFACT_KEY in str(s)]
     assert _variable(tracked_without_store, "aggregate_evaluation", "NOVA_MLFLOW_ARTIFACT_STORE_URI") == ""
 
 
@@ -122,6 +127,15 @@ def test_a_tracking_arn_of_another_kind_is_refused() -> None:
 def test_an_artifact_store_without_a_server_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"mlflowArtifactStoreUri is set without mlflowTrackingArn"):
         load_environments({"qa": {"mlflowArtifactStoreUri": ARTIFACT_STORE}}, None)
+
+
+def test_an_artifact_key_without_a_store_or_that_is_not_a_key_arn_is_refused() -> None:
+    block = {"mlflowTrackingArn": MLFLOW_ARN, "mlflowArtifactKeyArn": ARTIFACT_KEY}
+    with pytest.raises(ConfigError, match=r"mlflowArtifactKeyArn is set without mlflowArtifactStoreUri"):
+        load_environments({"qa": block}, None)
+    alias = {**block, "mlflowArtifactStoreUri": ARTIFACT_STORE, "mlflowArtifactKeyArn": "alias/mlflow"}
+    with pytest.raises(ConfigError, match=r"nova:environments.qa.mlflowArtifactKeyArn: String should match pattern"):
+        load_environments({"qa": alias}, None)
 
 
 def test_an_artifact_store_that_is_not_an_s3_location_is_refused() -> None:
