@@ -16,8 +16,6 @@ non-empty task key such as gen_qa's `custom|gen_qa_gen_qa|0`).
 
 from __future__ import annotations
 
-import io
-import json
 import tarfile
 from importlib import resources
 from typing import Any
@@ -46,6 +44,7 @@ from nova_pipeline.jobs.training import (
     _read_object,
     _set,
     checkpoint_from_output,
+    json_in_output,
     load_recipe_text,
     start_training_job,
     upload_recipe,
@@ -184,28 +183,17 @@ def start_sagemaker_evaluation(
 def metrics_from_output(archive: bytes, source: str) -> tuple[dict[str, float], bool]:
     """The numeric metrics of the `results_*.json` in an evaluation job's output.tar.gz, and whether it says it
     was SIMULATED (the offline twin's)."""
-    try:
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-            member = next(
-                (
-                    m
-                    for m in tar.getmembers()
-                    if m.isfile()
-                    and (base := m.name.rsplit("/", 1)[-1]).startswith("results_")
-                    and base.endswith(".json")
-                ),
-                None,
-            )
-            if member is None:
-                raise AwsRequestFailed(f"{source} has no results_*.json: the evaluation job wrote no metrics")
-            handle = tar.extractfile(member)
-            assert handle is not None
-            document = json.loads(handle.read())
-    except (tarfile.TarError, json.JSONDecodeError) as error:
-        raise AwsRequestFailed(f"{source}: unreadable evaluation output ({error})") from None
+
+    def is_results(member: tarfile.TarInfo) -> bool:
+        base = member.name.rsplit("/", 1)[-1]
+        return member.isfile() and base.startswith("results_") and base.endswith(".json")
+
+    name, document = json_in_output(
+        archive, source, is_results, missing="results_*.json: the evaluation job wrote no metrics", kind="evaluation"
+    )
     results = document.get("results") if isinstance(document, dict) else None
     if not isinstance(results, dict):
-        raise AwsRequestFailed(f"{source}: {member.name} has no `results` object")
+        raise AwsRequestFailed(f"{source}: {name} has no `results` object")
     chosen = results.get("all") or next((v for v in results.values() if isinstance(v, dict) and v), {})
     metrics = {str(k): float(v) for k, v in chosen.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     return metrics, bool(document.get("simulated"))

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -460,18 +461,32 @@ def stop_training_job(sagemaker: Any, job_name: str) -> bool:
     return True
 
 
-def checkpoint_from_output(archive: bytes, source: str) -> str:
-    """`checkpoint_s3_bucket` of the manifest.json inside the job's output.tar.gz."""
+def json_in_output(
+    archive: bytes, source: str, matches: Callable[[tarfile.TarInfo], bool], *, missing: str, kind: str
+) -> tuple[str, Any]:
+    """(member name, parsed JSON) of the first member of a job's output.tar.gz that `matches`; `AwsRequestFailed`
+    saying `{source} has no {missing}` when none does, or that the `kind` output is unreadable."""
     try:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-            member = next((m for m in tar.getmembers() if m.name.rsplit("/", 1)[-1] == "manifest.json"), None)
+            member = next((m for m in tar.getmembers() if matches(m)), None)
             if member is None:
-                raise AwsRequestFailed(f"{source} has no manifest.json; the training job did not export a checkpoint")
+                raise AwsRequestFailed(f"{source} has no {missing}")
             handle = tar.extractfile(member)
             assert handle is not None
-            manifest = json.loads(handle.read())
+            return member.name, json.loads(handle.read())
     except (tarfile.TarError, json.JSONDecodeError) as error:
-        raise AwsRequestFailed(f"{source}: unreadable training output ({error})") from None
+        raise AwsRequestFailed(f"{source}: unreadable {kind} output ({error})") from None
+
+
+def checkpoint_from_output(archive: bytes, source: str) -> str:
+    """`checkpoint_s3_bucket` of the manifest.json inside the job's output.tar.gz."""
+    _, manifest = json_in_output(
+        archive,
+        source,
+        lambda member: member.name.rsplit("/", 1)[-1] == "manifest.json",
+        missing="manifest.json; the training job did not export a checkpoint",
+        kind="training",
+    )
     checkpoint = manifest.get("checkpoint_s3_bucket")
     if not isinstance(checkpoint, str) or not checkpoint.startswith("s3://"):
         raise AwsRequestFailed(f"{source}: manifest.json has no checkpoint_s3_bucket s3:// URI")
