@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from nova_pipeline.local.template import ACCOUNT, REGION, CloudAssembly
 
@@ -42,7 +42,8 @@ class Rule:
 
     name: str
     arn: str
-    pattern: dict[str, Any]
+    pattern: Any
+    """The rule's `EventPattern`, loaded once as moto's `EventPattern` (it matches every object event)."""
     targets: list[str]
     """The function ARNs it invokes."""
     allowed: set[str]
@@ -73,6 +74,8 @@ class EventBus:
 
     @classmethod
     def from_assembly(cls, assembly: CloudAssembly, invoke: Any) -> EventBus:
+        from moto.events.models import EventPattern
+
         permissions = [assembly.resolve(p.stack, p.properties) for p in assembly.of_type("AWS::Lambda::Permission")]
         rules = []
         for resource in assembly.of_type("AWS::Events::Rule"):
@@ -87,16 +90,15 @@ class EventBus:
                 and p.get("Action") == "lambda:InvokeFunction"
                 and p.get("SourceArn", resource.arn) == resource.arn
             }
-            rules.append(Rule(resource.physical_id, resource.arn, properties["EventPattern"], targets, allowed))
+            pattern = EventPattern.load(json.dumps(properties["EventPattern"]))
+            rules.append(Rule(resource.physical_id, resource.arn, pattern, targets, allowed))
         return cls(rules=rules, invoke=invoke)
 
     def put_event(self, event: dict[str, Any]) -> list[Delivery]:
         """Match `event` against every rule and deliver it to each matching rule's targets, asynchronously."""
-        from moto.events.models import EventPattern
-
         sent = []
         for rule in self.rules:
-            if not EventPattern.load(json.dumps(rule.pattern)).matches_event(cast(Any, event)):
+            if not rule.pattern.matches_event(event):
                 continue
             for target in rule.targets:
                 delivery = Delivery(rule.name, target, event)
